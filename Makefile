@@ -1,0 +1,83 @@
+# Builds the dynamic module against Debian's nginx-dev tree (or any nginx
+# source tree: make NGINX_SRC=/path/to/nginx-1.2x CONF_FLAGS="..."), runs
+# the unit and Test::Nginx suites, and runs the demo.
+#
+#   make test    install what is missing, build, run every test
+#   make run     install what is missing, build, run the three-step demo
+#   make module  build/nginx/objs/ngx_http_pdf_report_module.so only
+
+SHELL       := /bin/bash
+NGINX_SRC   ?= /usr/share/nginx/src
+NGINX_BIN   ?= /usr/sbin/nginx
+BUILD       ?= $(CURDIR)/build
+NGX_BUILD   := $(BUILD)/nginx
+MODULE_SO   := $(NGX_BUILD)/objs/ngx_http_pdf_report_module.so
+# Debian keeps the flags its nginx was configured with next to the tree;
+# an upstream tree gets the minimum the module needs.
+CONF_FLAGS  ?= $(shell if [ -f $(NGINX_SRC)/conf_flags ]; then \
+                 bash -c '. $(NGINX_SRC)/conf_flags; \
+                 echo "$${NGX_CONF_FLAGS[@]}"'; \
+                 else echo --with-compat --with-threads; fi)
+
+CC          ?= cc
+CFLAGS      ?= -g -O2 -Wall -Wextra -Werror -Wno-unused-parameter
+PURE_SRCS   := $(wildcard src/pdf_report_*.c)
+PURE_HDRS   := $(wildcard src/pdf_report_*.h)
+LIBS        := -llmdb -ljansson -lhpdf -lcurl -lcrypto -lm -lpthread
+UNIT_SRCS   := $(wildcard t/unit/test_*.c)
+UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+TOOLS       := $(BUILD)/pdf-report-render
+
+export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
+export TEST_NGINX_LOAD_MODULES ?= $(MODULE_SO)
+
+.PHONY: all module unit tools deps node test prove run clean
+
+all: module unit tools
+
+module: $(MODULE_SO)
+
+$(NGX_BUILD)/Makefile: config
+	rm -rf $(NGX_BUILD)
+	mkdir -p $(BUILD)
+	cp -a $(NGINX_SRC) $(NGX_BUILD)
+	cd $(NGX_BUILD) && ./configure $(CONF_FLAGS) \
+	    --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log \
+	    || { tail -20 $(BUILD)/configure.log; exit 1; }
+
+$(MODULE_SO): $(NGX_BUILD)/Makefile $(wildcard src/*.c src/*.h)
+	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
+
+unit: $(UNIT_BINS)
+
+$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(PURE_SRCS) $(PURE_HDRS)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(PURE_SRCS) $(LIBS)
+
+tools: $(TOOLS)
+
+$(BUILD)/pdf-report-render: tools/pdf-report-render.c $(PURE_SRCS) \
+        $(PURE_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(PURE_SRCS) $(LIBS)
+
+deps:
+	tools/install-deps
+
+node: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+prove: module unit
+	prove -r t
+
+test: deps node
+	$(MAKE) prove
+
+run: deps node
+	$(MAKE) module
+	tools/demo
+
+clean:
+	rm -rf $(BUILD) t/servroot*

@@ -1,0 +1,131 @@
+
+/*
+ * Bearer authentication of API requests (contract section 3): the token
+ * is taken from the Authorization header, verified by pdf_report_jwt.c,
+ * and its org and scopes land in the request ctx.  Failures answer 401
+ * or 403 with the RFC 6750 challenge.  The token itself is never logged.
+ */
+
+
+#include "ngx_http_pdf_report_module.h"
+
+
+static ngx_int_t ngx_http_pdf_report_challenge(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *challenge, const char *code,
+    const char *message);
+
+
+ngx_int_t
+ngx_http_pdf_report_authenticate(ngx_http_request_t *r,
+    ngx_http_pdf_report_ctx_t *ctx, ngx_str_t *scope)
+{
+    u_char                           *p, *end;
+    ngx_str_t                         token, challenge;
+    pdf_report_jwt_policy_t           policy;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module);
+
+    if (r->headers_in.authorization == NULL) {
+        goto no_token;
+    }
+
+    p = r->headers_in.authorization->value.data;
+    end = p + r->headers_in.authorization->value.len;
+
+    /* "Bearer" (case-insensitive), one or more spaces, the token */
+    if (end - p < 7 || ngx_strncasecmp(p, (u_char *) "Bearer ", 7) != 0) {
+        goto no_token;
+    }
+
+    p += 7;
+
+    while (p < end && *p == ' ') {
+        p++;
+    }
+
+    while (end > p && end[-1] == ' ') {
+        end--;
+    }
+
+    token.data = p;
+    token.len = end - p;
+
+    if (token.len == 0) {
+        ngx_str_set(&challenge, "Bearer error=\"invalid_token\"");
+        return ngx_http_pdf_report_challenge(r, NGX_HTTP_UNAUTHORIZED,
+                                             &challenge, "INVALID_TOKEN",
+                                             "The bearer token is empty.");
+    }
+
+    policy.now = ngx_time();
+    policy.leeway = pmcf->jwt_leeway;
+    policy.issuer = pmcf->jwt_issuer.len
+                    ? (const char *) pmcf->jwt_issuer.data : NULL;
+    policy.audience = pmcf->jwt_audience.len
+                      ? (const char *) pmcf->jwt_audience.data : NULL;
+    policy.org_claim = (const char *) pmcf->jwt_org_claim.data;
+
+    if (pdf_report_jwt_verify(pmcf->jwks, (char *) token.data, token.len,
+                              &policy, &ctx->claims)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "pdf_report: bearer token refused: %s",
+                      ctx->claims.reason);
+
+        ngx_str_set(&challenge, "Bearer error=\"invalid_token\"");
+        return ngx_http_pdf_report_challenge(r, NGX_HTTP_UNAUTHORIZED,
+                                             &challenge, "INVALID_TOKEN",
+                                             "The bearer token is invalid "
+                                             "or expired.");
+    }
+
+    ctx->org.data = (u_char *) ctx->claims.org;
+    ctx->org.len = ngx_strlen(ctx->claims.org);
+
+    if (scope->len
+        && !pdf_report_jwt_has_scope(&ctx->claims, (char *) scope->data))
+    {
+        challenge.len = sizeof("Bearer error=\"insufficient_scope\", "
+                               "scope=\"\"") - 1 + scope->len;
+        challenge.data = ngx_pnalloc(r->pool, challenge.len);
+        if (challenge.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_sprintf(challenge.data,
+                    "Bearer error=\"insufficient_scope\", scope=\"%V\"",
+                    scope);
+
+        return ngx_http_pdf_report_challenge(r, NGX_HTTP_FORBIDDEN,
+                                             &challenge,
+                                             "INSUFFICIENT_SCOPE",
+                                             "The bearer token lacks the "
+                                             "scope this call needs.");
+    }
+
+    return NGX_OK;
+
+no_token:
+
+    ngx_str_set(&challenge, "Bearer");
+
+    return ngx_http_pdf_report_challenge(r, NGX_HTTP_UNAUTHORIZED,
+                                         &challenge, "UNAUTHORIZED",
+                                         "A bearer token is required.");
+}
+
+
+static ngx_int_t
+ngx_http_pdf_report_challenge(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *challenge, const char *code, const char *message)
+{
+    if (ngx_http_pdf_report_add_header(r, "WWW-Authenticate", challenge)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_pdf_report_send_error(r, status, code, message);
+}

@@ -1,0 +1,1244 @@
+
+/*
+ * The three endpoints: routing, the checks of contract section 5 in their
+ * order, JSON responses, and the filters that keep every error of an API
+ * location JSON (including the ones nginx itself produces, such as a
+ * chunked body over the limit).
+ */
+
+
+#include "ngx_http_pdf_report_module.h"
+
+#include <jansson.h>
+
+
+typedef enum {
+    NGX_HTTP_PDF_REPORT_CREATE = 0,
+    NGX_HTTP_PDF_REPORT_STATUS,
+    NGX_HTTP_PDF_REPORT_URL
+} ngx_http_pdf_report_endpoint_e;
+
+
+static ngx_int_t ngx_http_pdf_report_route(ngx_http_request_t *r,
+    ngx_http_pdf_report_loc_conf_t *plcf, ngx_str_t *id);
+static ngx_int_t ngx_http_pdf_report_create(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf,
+    ngx_http_pdf_report_loc_conf_t *plcf, ngx_http_pdf_report_ctx_t *ctx);
+static void ngx_http_pdf_report_create_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_pdf_report_create_job(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx);
+static ngx_int_t ngx_http_pdf_report_body_text(ngx_http_request_t *r,
+    ngx_str_t *text);
+static ngx_int_t ngx_http_pdf_report_status(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
+    ngx_str_t *id);
+static ngx_int_t ngx_http_pdf_report_url(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
+    ngx_str_t *id);
+static ngx_int_t ngx_http_pdf_report_find_job(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
+    ngx_str_t *id, pdf_report_job_t *job);
+static ngx_int_t ngx_http_pdf_report_store_failed(ngx_http_request_t *r,
+    int rc, const char *what);
+static ngx_int_t ngx_http_pdf_report_rate_headers(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx);
+static ngx_int_t ngx_http_pdf_report_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *json, size_t len);
+static u_char *ngx_http_pdf_report_json_str(u_char *p, u_char *s,
+    size_t len);
+static size_t ngx_http_pdf_report_json_str_len(u_char *s, size_t len);
+static u_char *ngx_http_pdf_report_error_json(ngx_pool_t *pool,
+    const char *code, const char *message, const char *extra_name,
+    ngx_str_t *extra, size_t *len);
+static ngx_int_t ngx_http_pdf_report_request_body_filter(
+    ngx_http_request_t *r, ngx_chain_t *in);
+static ngx_int_t ngx_http_pdf_report_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_pdf_report_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+
+
+static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+static ngx_str_t  ngx_http_pdf_report_json_type =
+    ngx_string("application/json");
+
+
+ngx_int_t
+ngx_http_pdf_report_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                         rc, endpoint;
+    ngx_str_t                         id, allow;
+    ngx_http_pdf_report_ctx_t        *ctx;
+    ngx_http_pdf_report_loc_conf_t   *plcf;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_pdf_report_module);
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_pdf_report_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_pdf_report_module);
+
+    /* which endpoint depends on the URL alone: before authentication */
+    endpoint = ngx_http_pdf_report_route(r, plcf, &id);
+
+    if (endpoint == NGX_DECLINED) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_pdf_report_send_error(r, NGX_HTTP_NOT_FOUND,
+                                              "NOT_FOUND",
+                                              "No such API resource.");
+    }
+
+    if (endpoint == NGX_HTTP_PDF_REPORT_CREATE) {
+        if (r->method != NGX_HTTP_POST) {
+            ngx_str_set(&allow, "POST");
+            goto not_allowed;
+        }
+
+    } else if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        ngx_str_set(&allow, "GET, HEAD");
+        goto not_allowed;
+    }
+
+    if (pmcf->store == NULL) {
+        return ngx_http_pdf_report_send_error(r,
+                                              NGX_HTTP_SERVICE_UNAVAILABLE,
+                                              "SERVICE_UNAVAILABLE",
+                                              "The job store is not open.");
+    }
+
+    if (endpoint == NGX_HTTP_PDF_REPORT_CREATE) {
+        return ngx_http_pdf_report_create(r, pmcf, plcf, ctx);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* a refusal was answered when the module wrote a response */
+    rc = ngx_http_pdf_report_authenticate(r, ctx, &pmcf->read_scope);
+    if (rc != NGX_OK || ctx->own_response) {
+        return rc;
+    }
+
+    if (endpoint == NGX_HTTP_PDF_REPORT_STATUS) {
+        return ngx_http_pdf_report_status(r, pmcf, ctx, &id);
+    }
+
+    return ngx_http_pdf_report_url(r, pmcf, ctx, &id);
+
+not_allowed:
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_pdf_report_add_header(r, "Allow", &allow) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_pdf_report_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                          "METHOD_NOT_ALLOWED",
+                                          "This method is not allowed on "
+                                          "this resource.");
+}
+
+
+/*
+ * <base> is the collection, <base>/<id> a job, <base>/<id>/url its
+ * download URL; anything else under the location is not found.
+ */
+
+static ngx_int_t
+ngx_http_pdf_report_route(ngx_http_request_t *r,
+    ngx_http_pdf_report_loc_conf_t *plcf, ngx_str_t *id)
+{
+    u_char  *p, *last, *slash;
+
+    if (r->uri.len < plcf->base.len
+        || ngx_strncmp(r->uri.data, plcf->base.data, plcf->base.len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    p = r->uri.data + plcf->base.len;
+    last = r->uri.data + r->uri.len;
+
+    if (p == last) {
+        return NGX_HTTP_PDF_REPORT_CREATE;
+    }
+
+    if (*p++ != '/') {
+        return NGX_DECLINED;
+    }
+
+    slash = ngx_strlchr(p, last, '/');
+
+    id->data = p;
+    id->len = (slash ? slash : last) - p;
+
+    if (id->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (slash == NULL) {
+        return NGX_HTTP_PDF_REPORT_STATUS;
+    }
+
+    if (last - slash == 4 && ngx_strncmp(slash, "/url", 4) == 0) {
+        return NGX_HTTP_PDF_REPORT_URL;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* step 1 up to the body: authentication, scope, rate limit, size, type */
+
+static ngx_int_t
+ngx_http_pdf_report_create(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf,
+    ngx_http_pdf_report_loc_conf_t *plcf, ngx_http_pdf_report_ctx_t *ctx)
+{
+    int             rc;
+    u_char         *p, *end;
+    ngx_int_t       nrc;
+    ngx_time_t     *tp;
+    ngx_str_t       type, retry;
+    u_char          buf[NGX_INT_T_LEN];
+
+    /* the body is read only once the caller is known and within limits */
+    nrc = ngx_http_pdf_report_authenticate(r, ctx, &pmcf->create_scope);
+    if (nrc != NGX_OK || ctx->own_response) {
+        (void) ngx_http_discard_request_body(r);
+        return nrc;
+    }
+
+    if (pmcf->rate_limit) {
+        tp = ngx_timeofday();
+
+        rc = pdf_report_store_rate_hit(pmcf->store, (char *) ctx->org.data,
+                                       (int64_t) tp->sec * 1000 + tp->msec,
+                                       pmcf->rate_period,
+                                       (unsigned) pmcf->rate_limit,
+                                       &ctx->rate);
+        if (rc != 0) {
+            (void) ngx_http_discard_request_body(r);
+            return ngx_http_pdf_report_store_failed(r, rc, "rate limit");
+        }
+
+        if (ngx_http_pdf_report_rate_headers(r, pmcf, ctx) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (!ctx->rate.allowed) {
+            (void) ngx_http_discard_request_body(r);
+
+            retry.data = buf;
+            retry.len = ngx_sprintf(buf, "%ui", (ngx_uint_t) ctx->rate.reset_s)
+                        - buf;
+
+            if (ngx_http_pdf_report_add_header(r, "Retry-After", &retry)
+                != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return ngx_http_pdf_report_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                                  "RATE_LIMITED",
+                                                  "Too many report requests "
+                                                  "for this organisation; "
+                                                  "retry later.");
+        }
+    }
+
+    if (plcf->max_body
+        && r->headers_in.content_length_n > plcf->max_body)
+    {
+        (void) ngx_http_discard_request_body(r);
+        return ngx_http_pdf_report_send_error(r,
+                                              NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                              "BODY_TOO_LARGE",
+                                              "The request body is too "
+                                              "large.");
+    }
+
+    /* application/json, with parameters such as charset allowed */
+    type.len = 0;
+
+    if (r->headers_in.content_type) {
+        type = r->headers_in.content_type->value;
+        p = type.data;
+        end = type.data + type.len;
+
+        while (p < end && *p != ';' && *p != ' ' && *p != '\t') {
+            p++;
+        }
+
+        type.len = p - type.data;
+    }
+
+    if (type.len != sizeof("application/json") - 1
+        || ngx_strncasecmp(type.data, (u_char *) "application/json",
+                           type.len) != 0)
+    {
+        (void) ngx_http_discard_request_body(r);
+        return ngx_http_pdf_report_send_error(r,
+                                              NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                              "UNSUPPORTED_MEDIA_TYPE",
+                                              "The request body must be "
+                                              "application/json.");
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    nrc = ngx_http_read_client_request_body(r,
+                                            ngx_http_pdf_report_create_body);
+
+    if (nrc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        /* a chunked body over the limit, found while reading it */
+        if (nrc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            ngx_http_finalize_request(r,
+                ngx_http_pdf_report_send_error(r,
+                                           NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                           "BODY_TOO_LARGE",
+                                           "The request body is too large."));
+            return NGX_DONE;
+        }
+
+        return nrc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_pdf_report_create_body(ngx_http_request_t *r)
+{
+    ngx_http_pdf_report_ctx_t        *ctx;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module);
+
+    ngx_http_finalize_request(r, ngx_http_pdf_report_create_job(r, pmcf,
+                                                                 ctx));
+}
+
+
+/* step 1 from the body on: body, user, connection, pending job, 202 */
+
+static ngx_int_t
+ngx_http_pdf_report_create_job(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx)
+{
+    int                               rc, tries;
+    char                             *user_text;
+    u_char                           *json, *p;
+    long                              chars;
+    size_t                            len, user_len;
+    json_t                           *body, *uid, *user;
+    ngx_str_t                         text, location, value, extra;
+    ngx_time_t                       *tp;
+    const char                       *user_id;
+    json_error_t                      jerr;
+    pdf_report_job_t                  job;
+    ngx_http_pdf_report_loc_conf_t   *plcf;
+    char                              pending[PDF_REPORT_UUID_LEN + 1];
+
+    if (ngx_http_pdf_report_body_text(r, &text) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    body = json_loadb((char *) text.data, text.len,
+                      JSON_REJECT_DUPLICATES, &jerr);
+
+    if (body == NULL || !json_is_object(body)) {
+        json_decref(body);
+        return ngx_http_pdf_report_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                              "INVALID_JSON",
+                                              "The request body must be a "
+                                              "JSON object.");
+    }
+
+    uid = json_object_get(body, "userId");
+
+    if (!json_is_string(uid)) {
+        json_decref(body);
+        return ngx_http_pdf_report_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                              "INVALID_USER_ID",
+                                              "\"userId\" is required and "
+                                              "must be a string.");
+    }
+
+    user_id = json_string_value(uid);
+    len = json_string_length(uid);
+    chars = pdf_report_utf8_len(user_id, len);
+
+    if (chars < 1 || chars > 16 || len > PDF_REPORT_USER_ID_MAX
+        || ngx_strlen(user_id) != len)
+    {
+        json_decref(body);
+        return ngx_http_pdf_report_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                              "INVALID_USER_ID",
+                                              "\"userId\" must be 1 to 16 "
+                                              "characters.");
+    }
+
+    ngx_memzero(&job, sizeof(pdf_report_job_t));
+    ngx_memcpy(job.user, user_id, len);
+    json_decref(body);
+
+    rc = pdf_report_store_user_get(pmcf->store, job.user, len, &user_text,
+                                   &user_len);
+
+    if (rc == PDF_REPORT_STORE_NOT_FOUND) {
+        return ngx_http_pdf_report_send_error(r, NGX_HTTP_NOT_FOUND,
+                                              "USER_NOT_FOUND",
+                                              "No SQR user has this "
+                                              "userId.");
+    }
+
+    if (rc != 0) {
+        return ngx_http_pdf_report_store_failed(r, rc, "user lookup");
+    }
+
+    user = json_loadb(user_text, user_len, 0, &jerr);
+    free(user_text);
+
+    if (user == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "pdf_report: stored record of user \"%s\" is not JSON",
+                      job.user);
+        return ngx_http_pdf_report_send_error(r,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                              "INTERNAL_ERROR",
+                                              "The user record could not be "
+                                              "read.");
+    }
+
+    rc = pdf_report_user_connected(user, (char *) ctx->org.data);
+    json_decref(user);
+
+    if (!rc) {
+        return ngx_http_pdf_report_send_error(r, NGX_HTTP_FORBIDDEN,
+                                              "NOT_CONNECTED",
+                                              "This user is not connected "
+                                              "to your organisation.");
+    }
+
+    ngx_memcpy(job.org, ctx->org.data, ctx->org.len);
+
+    tp = ngx_timeofday();
+    job.created_ms = (int64_t) tp->sec * 1000 + tp->msec;
+
+    for (tries = 0; /* void */; tries++) {
+        if (pdf_report_uuid4(job.id) != 0) {
+            return ngx_http_pdf_report_store_failed(r, EIO, "job id");
+        }
+
+        job.id[PDF_REPORT_UUID_LEN] = '\0';
+
+        rc = pdf_report_store_job_create(pmcf->store, &job, pending);
+
+        /* a repeated random id: practically never, but never overwrite */
+        if (rc != MDB_KEYEXIST || tries == 2) {
+            break;
+        }
+    }
+
+    if (rc == PDF_REPORT_STORE_EXISTS) {
+        extra.data = (u_char *) pending;
+        extra.len = PDF_REPORT_UUID_LEN;
+
+        ctx->job_id.len = PDF_REPORT_UUID_LEN;
+        ctx->job_id.data = ngx_pstrdup(r->pool, &extra);
+
+        json = ngx_http_pdf_report_error_json(r->pool, "JOB_PENDING",
+                                              "A report job for this user "
+                                              "is already pending.",
+                                              "jobId", &extra, &len);
+        if (json == NULL || ctx->job_id.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_pdf_report_send_json(r, NGX_HTTP_CONFLICT, json,
+                                             len);
+    }
+
+    if (rc != 0) {
+        return ngx_http_pdf_report_store_failed(r, rc, "job create");
+    }
+
+    ctx->job_id.len = PDF_REPORT_UUID_LEN;
+    ctx->job_id.data = ngx_pnalloc(r->pool, PDF_REPORT_UUID_LEN);
+    if (ctx->job_id.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ctx->job_id.data, job.id, PDF_REPORT_UUID_LEN);
+
+    ngx_http_pdf_report_jobs_kick(pmcf);
+
+    len = sizeof("{\"jobId\":\"\",\"status\":\"PENDING\",\"userId\":,"
+                 "\"createdAt\":\"\",\"updatedAt\":\"\"}") - 1
+          + PDF_REPORT_UUID_LEN
+          + ngx_http_pdf_report_json_str_len((u_char *) job.user,
+                                             ngx_strlen(job.user))
+          + 2 * PDF_REPORT_ISO8601_LEN;
+
+    json = ngx_pnalloc(r->pool, len);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(json, "{\"jobId\":\"", sizeof("{\"jobId\":\"") - 1);
+    p = ngx_cpymem(p, job.id, PDF_REPORT_UUID_LEN);
+    p = ngx_cpymem(p, "\",\"status\":\"PENDING\",\"userId\":",
+                   sizeof("\",\"status\":\"PENDING\",\"userId\":") - 1);
+    p = ngx_http_pdf_report_json_str(p, (u_char *) job.user,
+                                     ngx_strlen(job.user));
+    p = ngx_cpymem(p, ",\"createdAt\":\"", sizeof(",\"createdAt\":\"") - 1);
+    pdf_report_iso8601((char *) p, job.created_ms);
+    p += PDF_REPORT_ISO8601_LEN;
+    p = ngx_cpymem(p, "\",\"updatedAt\":\"", sizeof("\",\"updatedAt\":\"") - 1);
+    pdf_report_iso8601((char *) p, job.created_ms);
+    p += PDF_REPORT_ISO8601_LEN;
+    p = ngx_cpymem(p, "\"}", 2);
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_pdf_report_module);
+
+    location.len = plcf->base.len + 1 + PDF_REPORT_UUID_LEN;
+    location.data = ngx_pnalloc(r->pool, location.len);
+    if (location.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sprintf(location.data, "%V/%*s", &plcf->base,
+                (size_t) PDF_REPORT_UUID_LEN, job.id);
+
+    ngx_str_set(&value, "3");
+
+    if (ngx_http_pdf_report_add_header(r, "Location", &location) != NGX_OK
+        || ngx_http_pdf_report_add_header(r, "Retry-After", &value) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_pdf_report_send_json(r, NGX_HTTP_ACCEPTED, json,
+                                         p - json);
+}
+
+
+/* the whole request body as one piece of memory */
+
+static ngx_int_t
+ngx_http_pdf_report_body_text(ngx_http_request_t *r, ngx_str_t *text)
+{
+    size_t        len;
+    u_char       *p;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    text->len = 0;
+    text->data = (u_char *) "";
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        text->data = cl->buf->pos;
+        text->len = cl->buf->last - cl->buf->pos;
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    text->data = ngx_pnalloc(r->pool, len + 1);
+    if (text->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = text->data;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            /* a small temp file written moments ago: page cache */
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+            if (n == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    text->len = p - text->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_pdf_report_status(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
+    ngx_str_t *id)
+{
+    u_char            *json, *p;
+    size_t             len;
+    ngx_int_t          rc;
+    ngx_str_t          value;
+    pdf_report_job_t   job;
+    char               hex[PDF_REPORT_SHA256_HEX];
+
+    rc = ngx_http_pdf_report_find_job(r, pmcf, ctx, id, &job);
+    if (rc != NGX_OK || ctx->own_response) {
+        return rc;
+    }
+
+    len = sizeof("{\"jobId\":\"\",\"status\":\"\",\"userId\":,"
+                 "\"templateVersion\":\"\",\"sizeBytes\":,\"sha256\":\"\","
+                 "\"durationMs\":,\"errorCode\":,\"errorMessage\":,"
+                 "\"createdAt\":\"\",\"updatedAt\":\"\",\"completedAt\":\"\"}")
+          + PDF_REPORT_UUID_LEN + sizeof("IN_PROGRESS")
+          + ngx_http_pdf_report_json_str_len((u_char *) job.user,
+                                             ngx_strlen(job.user))
+          + sizeof(job.template_version) + NGX_OFF_T_LEN
+          + PDF_REPORT_SHA256_HEX + NGX_INT_T_LEN
+          + ngx_http_pdf_report_json_str_len((u_char *) job.error_code,
+                                             ngx_strlen(job.error_code))
+          + ngx_http_pdf_report_json_str_len((u_char *) job.error_message,
+                                             ngx_strlen(job.error_message))
+          + 3 * PDF_REPORT_ISO8601_LEN;
+
+    json = ngx_pnalloc(r->pool, len);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(json, "{\"jobId\":\"%s\",\"status\":\"%s\",\"userId\":",
+                    job.id, pdf_report_status_name(job.status));
+    p = ngx_http_pdf_report_json_str(p, (u_char *) job.user,
+                                     ngx_strlen(job.user));
+
+    if (job.status == PDF_REPORT_COMPLETE) {
+        pdf_report_hex(hex, job.sha256, PDF_REPORT_SHA256_LEN);
+
+        p = ngx_sprintf(p, ",\"templateVersion\":\"%s\",\"sizeBytes\":%uL,"
+                        "\"sha256\":\"%*s\",\"durationMs\":%uD",
+                        job.template_version, job.size_bytes,
+                        (size_t) PDF_REPORT_SHA256_HEX, hex,
+                        job.duration_ms);
+
+    } else if (job.status == PDF_REPORT_FAILED) {
+        p = ngx_cpymem(p, ",\"errorCode\":", sizeof(",\"errorCode\":") - 1);
+        p = ngx_http_pdf_report_json_str(p, (u_char *) job.error_code,
+                                         ngx_strlen(job.error_code));
+        p = ngx_cpymem(p, ",\"errorMessage\":",
+                       sizeof(",\"errorMessage\":") - 1);
+        p = ngx_http_pdf_report_json_str(p, (u_char *) job.error_message,
+                                         ngx_strlen(job.error_message));
+    }
+
+    p = ngx_cpymem(p, ",\"createdAt\":\"", sizeof(",\"createdAt\":\"") - 1);
+    pdf_report_iso8601((char *) p, job.created_ms);
+    p += PDF_REPORT_ISO8601_LEN;
+    p = ngx_cpymem(p, "\",\"updatedAt\":\"", sizeof("\",\"updatedAt\":\"") - 1);
+    pdf_report_iso8601((char *) p, job.updated_ms);
+    p += PDF_REPORT_ISO8601_LEN;
+
+    if (job.status == PDF_REPORT_COMPLETE) {
+        p = ngx_cpymem(p, "\",\"completedAt\":\"",
+                       sizeof("\",\"completedAt\":\"") - 1);
+        pdf_report_iso8601((char *) p, job.completed_ms);
+        p += PDF_REPORT_ISO8601_LEN;
+    }
+
+    p = ngx_cpymem(p, "\"}", 2);
+
+    if (job.status == PDF_REPORT_PENDING
+        || job.status == PDF_REPORT_IN_PROGRESS)
+    {
+        ngx_str_set(&value, "3");
+
+        if (ngx_http_pdf_report_add_header(r, "Retry-After", &value)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_pdf_report_send_json(r, NGX_HTTP_OK, json, p - json);
+}
+
+
+static ngx_int_t
+ngx_http_pdf_report_url(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
+    ngx_str_t *id)
+{
+    int                rc;
+    char              *user_text, *key, *url, filename[512];
+    long               url_len;
+    u_char            *json, *p;
+    size_t             len, user_len, flen;
+    json_t            *user;
+    ngx_int_t          nrc;
+    ngx_str_t          status;
+    json_error_t       jerr;
+    pdf_report_job_t   job;
+
+    nrc = ngx_http_pdf_report_find_job(r, pmcf, ctx, id, &job);
+    if (nrc != NGX_OK || ctx->own_response) {
+        return nrc;
+    }
+
+    /* consent is re-checked on every call, against today's directory */
+    rc = pdf_report_store_user_get(pmcf->store, job.user,
+                                   ngx_strlen(job.user), &user_text,
+                                   &user_len);
+
+    if (rc != 0 && rc != PDF_REPORT_STORE_NOT_FOUND) {
+        return ngx_http_pdf_report_store_failed(r, rc, "user lookup");
+    }
+
+    user = NULL;
+
+    if (rc == 0) {
+        user = json_loadb(user_text, user_len, 0, &jerr);
+        free(user_text);
+    }
+
+    if (user == NULL || !pdf_report_user_connected(user,
+                                                   (char *) ctx->org.data))
+    {
+        json_decref(user);
+        return ngx_http_pdf_report_send_error(r, NGX_HTTP_FORBIDDEN,
+                                              "NOT_CONNECTED",
+                                              "This user is no longer "
+                                              "connected to your "
+                                              "organisation.");
+    }
+
+    if (job.status != PDF_REPORT_COMPLETE) {
+        json_decref(user);
+
+        status.data = (u_char *) pdf_report_status_name(job.status);
+        status.len = ngx_strlen(status.data);
+
+        json = ngx_http_pdf_report_error_json(r->pool, "JOB_NOT_COMPLETE",
+                                              "The report is not complete; "
+                                              "keep polling the job.",
+                                              "status", &status, &len);
+        if (json == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_pdf_report_send_json(r, 422, json, len);
+    }
+
+    flen = pdf_report_filename(filename, sizeof(filename),
+                               pdf_report_user_str(user, "first_name"),
+                               pdf_report_user_str(user, "last_name"),
+                               job.id);
+    json_decref(user);
+
+    if (flen == 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = pmcf->s3_prefix.len + ngx_strlen(job.org) + 1
+          + PDF_REPORT_UUID_LEN + sizeof(".pdf");
+
+    key = ngx_pnalloc(r->pool, len);
+    url = ngx_pnalloc(r->pool, PDF_REPORT_S3_URL_MAX);
+
+    if (key == NULL || url == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sprintf((u_char *) key, "%V%s/%s.pdf%Z", &pmcf->s3_prefix, job.org,
+                job.id);
+
+    url_len = pdf_report_s3_presign(&pmcf->s3, key, ngx_time(),
+                                    (unsigned) pmcf->url_ttl, filename, url,
+                                    PDF_REPORT_S3_URL_MAX);
+
+    if (url_len < 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "pdf_report: cannot sign the download URL of job %s",
+                      job.id);
+        return ngx_http_pdf_report_send_error(r,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                              "INTERNAL_ERROR",
+                                              "The download URL could not "
+                                              "be signed.");
+    }
+
+    len = sizeof("{\"url\":,\"expiresInSeconds\":,\"filename\":}")
+          + ngx_http_pdf_report_json_str_len((u_char *) url, url_len)
+          + NGX_TIME_T_LEN
+          + ngx_http_pdf_report_json_str_len((u_char *) filename, flen);
+
+    json = ngx_pnalloc(r->pool, len);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(json, "{\"url\":", sizeof("{\"url\":") - 1);
+    p = ngx_http_pdf_report_json_str(p, (u_char *) url, url_len);
+    p = ngx_sprintf(p, ",\"expiresInSeconds\":%T,\"filename\":",
+                    pmcf->url_ttl);
+    p = ngx_http_pdf_report_json_str(p, (u_char *) filename, flen);
+    *p++ = '}';
+
+    return ngx_http_pdf_report_send_json(r, NGX_HTTP_OK, json, p - json);
+}
+
+
+/* another org's job is exactly as unknown as a job that never existed */
+
+static ngx_int_t
+ngx_http_pdf_report_find_job(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
+    ngx_str_t *id, pdf_report_job_t *job)
+{
+    int   rc;
+    char  key[PDF_REPORT_UUID_LEN + 1];
+
+    if (!pdf_report_is_uuid((char *) id->data, id->len)) {
+        goto not_found;
+    }
+
+    ngx_memcpy(key, id->data, PDF_REPORT_UUID_LEN);
+    key[PDF_REPORT_UUID_LEN] = '\0';
+    ngx_strlow((u_char *) key, (u_char *) key, PDF_REPORT_UUID_LEN);
+
+    rc = pdf_report_store_job_get(pmcf->store, key, job);
+
+    if (rc == PDF_REPORT_STORE_NOT_FOUND) {
+        goto not_found;
+    }
+
+    if (rc != 0) {
+        return ngx_http_pdf_report_store_failed(r, rc, "job read");
+    }
+
+    if (ngx_strlen(job->org) != ctx->org.len
+        || ngx_strncmp(job->org, ctx->org.data, ctx->org.len) != 0)
+    {
+        goto not_found;
+    }
+
+    ctx->job_id.len = PDF_REPORT_UUID_LEN;
+    ctx->job_id.data = ngx_pnalloc(r->pool, PDF_REPORT_UUID_LEN);
+    if (ctx->job_id.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ctx->job_id.data, job->id, PDF_REPORT_UUID_LEN);
+
+    return NGX_OK;
+
+not_found:
+
+    return ngx_http_pdf_report_send_error(r, NGX_HTTP_NOT_FOUND,
+                                          "JOB_NOT_FOUND",
+                                          "No report job has this id.");
+}
+
+
+static ngx_int_t
+ngx_http_pdf_report_store_failed(ngx_http_request_t *r, int rc,
+    const char *what)
+{
+    if (rc == PDF_REPORT_STORE_FULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "pdf_report: store full (%s): raise the size= of "
+                      "pdf_report_store", what);
+        return ngx_http_pdf_report_send_error(r,
+                                              NGX_HTTP_SERVICE_UNAVAILABLE,
+                                              "STORE_FULL",
+                                              "The job store is full; try "
+                                              "again later.");
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "pdf_report: store failed (%s): %s", what,
+                  mdb_strerror(rc));
+
+    return ngx_http_pdf_report_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                          "INTERNAL_ERROR",
+                                          "The job store failed.");
+}
+
+
+static ngx_int_t
+ngx_http_pdf_report_rate_headers(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx)
+{
+    ngx_str_t  v;
+    u_char     policy[64], rate[64];
+
+    v.data = policy;
+    v.len = ngx_sprintf(policy, "\"org\";q=%ui;w=%M", pmcf->rate_limit,
+                        pmcf->rate_period / 1000)
+            - policy;
+
+    if (ngx_http_pdf_report_add_header(r, "RateLimit-Policy", &v) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    v.data = rate;
+    v.len = ngx_sprintf(rate, "\"org\";r=%ui;t=%ui",
+                        (ngx_uint_t) ctx->rate.remaining,
+                        (ngx_uint_t) ctx->rate.reset_s)
+            - rate;
+
+    return ngx_http_pdf_report_add_header(r, "RateLimit", &v);
+}
+
+
+ngx_int_t
+ngx_http_pdf_report_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message)
+{
+    u_char  *json;
+    size_t   len;
+
+    json = ngx_http_pdf_report_error_json(r->pool, code, message, NULL, NULL,
+                                          &len);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_pdf_report_send_json(r, status, json, len);
+}
+
+
+static u_char *
+ngx_http_pdf_report_error_json(ngx_pool_t *pool, const char *code,
+    const char *message, const char *extra_name, ngx_str_t *extra,
+    size_t *len)
+{
+    u_char  *json, *p;
+    size_t   n;
+
+    n = sizeof("{\"error\":\"\",\"message\":}") + ngx_strlen(code)
+        + ngx_http_pdf_report_json_str_len((u_char *) message,
+                                           ngx_strlen(message));
+
+    if (extra_name) {
+        n += sizeof(",\"\":") + ngx_strlen(extra_name)
+             + ngx_http_pdf_report_json_str_len(extra->data, extra->len);
+    }
+
+    json = ngx_pnalloc(pool, n);
+    if (json == NULL) {
+        return NULL;
+    }
+
+    p = ngx_sprintf(json, "{\"error\":\"%s\",\"message\":", code);
+    p = ngx_http_pdf_report_json_str(p, (u_char *) message,
+                                     ngx_strlen(message));
+
+    if (extra_name) {
+        p = ngx_sprintf(p, ",\"%s\":", extra_name);
+        p = ngx_http_pdf_report_json_str(p, extra->data, extra->len);
+    }
+
+    *p++ = '}';
+    *len = p - json;
+
+    return json;
+}
+
+
+static ngx_int_t
+ngx_http_pdf_report_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *json, size_t len)
+{
+    ngx_int_t                   rc;
+    ngx_buf_t                  *b;
+    ngx_str_t                   v;
+    ngx_chain_t                 out;
+    ngx_http_pdf_report_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+    ctx->own_response = 1;
+
+    ngx_str_set(&v, "no-store");
+
+    if (ngx_http_pdf_report_add_header(r, "Cache-Control", &v) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = status;
+
+    /* nginx 1.22 has no reason phrase of its own for 422 */
+    if (status == 422) {
+        ngx_str_set(&r->headers_out.status_line, "422 Unprocessable Entity");
+    }
+
+    r->headers_out.content_type = ngx_http_pdf_report_json_type;
+    r->headers_out.content_type_len = ngx_http_pdf_report_json_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = json;
+    b->last = json + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_pdf_report_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+static size_t
+ngx_http_pdf_report_json_str_len(u_char *s, size_t len)
+{
+    return 2 + len + ngx_escape_json(NULL, s, len);
+}
+
+
+static u_char *
+ngx_http_pdf_report_json_str(u_char *p, u_char *s, size_t len)
+{
+    *p++ = '"';
+    p = (u_char *) ngx_escape_json(p, s, len);
+    *p++ = '"';
+
+    return p;
+}
+
+
+/* ---- keeping every error of an API location JSON ---- */
+
+
+ngx_int_t
+ngx_http_pdf_report_body_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_pdf_report_request_body_filter;
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_pdf_report_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_pdf_report_body_filter;
+
+    return NGX_OK;
+}
+
+
+/* client_max_body_size for chunked bodies of API requests */
+
+static ngx_int_t
+ngx_http_pdf_report_request_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in)
+{
+    off_t                            size;
+    ngx_chain_t                     *cl;
+    ngx_http_pdf_report_ctx_t       *ctx;
+    ngx_http_pdf_report_loc_conf_t  *plcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+
+    if (ctx == NULL) {
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_pdf_report_module);
+
+    size = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        size += ngx_buf_size(cl->buf);
+    }
+
+    ctx->body_seen += size;
+
+    if (plcf->max_body && ctx->body_seen > plcf->max_body) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "client intended to send too large chunked body: "
+                      "%O+ bytes", ctx->body_seen);
+
+        ctx->body_too_large = 1;
+
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    return ngx_http_next_request_body_filter(r, in);
+}
+
+
+/*
+ * A response of an API request that the module did not write itself
+ * (nginx's own error pages: a body over the limit, a bad chunk, an
+ * internal error) gets a JSON body instead of HTML.
+ */
+
+static ngx_int_t
+ngx_http_pdf_report_header_filter(ngx_http_request_t *r)
+{
+    const char                 *code, *message;
+    ngx_http_pdf_report_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+
+    if (ctx == NULL || ctx->own_response || r != r->main
+        || r->headers_out.status < 400)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    switch (r->headers_out.status) {
+
+    case NGX_HTTP_BAD_REQUEST:
+        code = "BAD_REQUEST";
+        message = "The request could not be read.";
+        break;
+
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        code = "BODY_TOO_LARGE";
+        message = "The request body is too large.";
+        break;
+
+    case NGX_HTTP_REQUEST_TIME_OUT:
+        code = "REQUEST_TIMEOUT";
+        message = "The request was not received in time.";
+        break;
+
+    default:
+        if (r->headers_out.status < 500) {
+            code = "BAD_REQUEST";
+            message = "The request was refused.";
+
+        } else {
+            code = "INTERNAL_ERROR";
+            message = "The server failed to answer this request.";
+        }
+    }
+
+    ctx->error_body.data = ngx_http_pdf_report_error_json(r->pool, code,
+                                                          message, NULL,
+                                                          NULL,
+                                                          &ctx->error_body.len);
+    if (ctx->error_body.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->replace_body = 1;
+
+    r->headers_out.content_type = ngx_http_pdf_report_json_type;
+    r->headers_out.content_type_len = ngx_http_pdf_report_json_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = ctx->error_body.len;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_pdf_report_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t                  *b;
+    ngx_chain_t                 out;
+    ngx_http_pdf_report_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+
+    if (ctx == NULL || in == NULL || !ctx->replace_body) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    /* the error page's buffers are static: dropping them frees nothing */
+    if (ctx->error_body.len == 0) {
+        return NGX_OK;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = ctx->error_body.data;
+    b->last = ctx->error_body.data + ctx->error_body.len;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    ctx->error_body.len = 0;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
+}

@@ -1,0 +1,490 @@
+
+/*
+ * Job execution (contract section 6).  The LMDB record is the truth; each
+ * worker runs a scan timer that fails overdue jobs and claims PENDING (or
+ * abandoned) ones with a lease, then posts each claim to the configured
+ * thread pool.  The pool task renders, uploads and records the outcome in
+ * the store itself, so a worker that exits or dies loses nothing: an
+ * unfinished claim's lease runs out and another worker takes the job.
+ * The task touches no nginx API; the completion handler on the event loop
+ * logs what the task found and frees its memory.
+ */
+
+
+#include "ngx_http_pdf_report_module.h"
+
+#include <stdlib.h>
+#include <openssl/evp.h>
+
+
+typedef enum {
+    NGX_HTTP_PDF_REPORT_TASK_DONE = 0,   /* recorded COMPLETE or FAILED */
+    NGX_HTTP_PDF_REPORT_TASK_LOST,       /* another claim owns the job */
+    NGX_HTTP_PDF_REPORT_TASK_STORE_ERROR
+} ngx_http_pdf_report_outcome_e;
+
+
+typedef struct {
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+    ngx_pool_t                       *pool;
+    pdf_report_store_t               *store;
+    pdf_report_s3_conf_t              s3;
+    pdf_report_render_conf_t          render;
+    pdf_report_job_t                  job;       /* the claim */
+    pdf_report_job_t                  result;
+    char                             *key;       /* S3 object key */
+    int64_t                           lease_ms;
+    int64_t                           deadline_ms;
+    int64_t                           render_ms;
+    ngx_uint_t                        outcome;
+    int                               store_rc;
+    int                               s3_attempts;
+} ngx_http_pdf_report_task_t;
+
+
+static void ngx_http_pdf_report_scan_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_pdf_report_post(
+    ngx_http_pdf_report_main_conf_t *pmcf, pdf_report_job_t *claim);
+static void ngx_http_pdf_report_task_handler(void *data, ngx_log_t *log);
+static void ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t);
+static int ngx_http_pdf_report_task_renew(void *data);
+static void ngx_http_pdf_report_task_fail(ngx_http_pdf_report_task_t *t,
+    const char *code, const char *fmt, ...);
+static void ngx_http_pdf_report_task_finish(ngx_http_pdf_report_task_t *t);
+static void ngx_http_pdf_report_task_done(ngx_event_t *ev);
+
+
+/* claims of one scan; sized by pdf_report_worker_jobs */
+static pdf_report_job_t  *ngx_http_pdf_report_claims;
+
+
+ngx_int_t
+ngx_http_pdf_report_jobs_init_worker(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf)
+{
+    ngx_event_t  *ev;
+
+    ngx_http_pdf_report_claims = ngx_pcalloc(cycle->pool,
+                                             pmcf->worker_jobs
+                                             * sizeof(pdf_report_job_t));
+    if (ngx_http_pdf_report_claims == NULL) {
+        return NGX_ERROR;
+    }
+
+    pmcf->log = cycle->log;
+    pmcf->in_flight = 0;
+
+    ev = &pmcf->scan_event;
+    ev->handler = ngx_http_pdf_report_scan_handler;
+    ev->data = pmcf;
+    ev->log = cycle->log;
+
+    /* a pending scan must not keep a gracefully exiting worker alive */
+    ev->cancelable = 1;
+
+    /* workers start their scans apart from each other */
+    ngx_add_timer(ev, ngx_random() % pmcf->scan_interval + 1);
+
+    return NGX_OK;
+}
+
+
+/* a new job: scan now rather than at the next tick */
+
+void
+ngx_http_pdf_report_jobs_kick(ngx_http_pdf_report_main_conf_t *pmcf)
+{
+    if (!pmcf->scan_event.posted && !ngx_exiting) {
+        ngx_post_event(&pmcf->scan_event, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_pdf_report_scan_handler(ngx_event_t *ev)
+{
+    int                               rc;
+    ngx_uint_t                        i;
+    ngx_time_t                       *tp;
+    pdf_report_scan_t                 scan;
+    pdf_report_scan_result_t          res;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    pmcf = ev->data;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate || pmcf->store == NULL) {
+        return;
+    }
+
+    tp = ngx_timeofday();
+
+    scan.now_ms = (int64_t) tp->sec * 1000 + tp->msec;
+    scan.timeout_ms = pmcf->job_timeout;
+    scan.lease_ms = pmcf->job_lease;
+    scan.max_attempts = 3;
+    scan.max_claims = (unsigned) (pmcf->worker_jobs - pmcf->in_flight);
+
+    rc = pdf_report_store_scan(pmcf->store, &scan,
+                               ngx_http_pdf_report_claims, &res);
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, ev->log, 0,
+                      "pdf_report: job scan failed: %s", mdb_strerror(rc));
+
+    } else {
+        if (res.failed) {
+            ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                          "pdf_report: %ud jobs failed for lack of time "
+                          "or attempts", res.failed);
+        }
+
+        for (i = 0; i < res.claimed; i++) {
+            if (ngx_http_pdf_report_post(pmcf, &ngx_http_pdf_report_claims[i])
+                != NGX_OK)
+            {
+                /* give it back now rather than when the lease runs out */
+                rc = pdf_report_store_job_release(pmcf->store,
+                                         ngx_http_pdf_report_claims[i].id,
+                                         ngx_http_pdf_report_claims[i]
+                                             .lease_token,
+                                         scan.now_ms);
+                if (rc != 0) {
+                    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                                  "pdf_report: job %s not released: %s",
+                                  ngx_http_pdf_report_claims[i].id,
+                                  mdb_strerror(rc));
+                }
+            }
+        }
+    }
+
+    ngx_add_timer(ev, pmcf->scan_interval);
+}
+
+
+static ngx_int_t
+ngx_http_pdf_report_post(ngx_http_pdf_report_main_conf_t *pmcf,
+    pdf_report_job_t *claim)
+{
+    size_t                       len;
+    ngx_pool_t                  *pool;
+    ngx_thread_task_t           *task;
+    ngx_http_pdf_report_task_t  *t;
+
+    pool = ngx_create_pool(1024, pmcf->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    task = ngx_thread_task_alloc(pool, sizeof(ngx_http_pdf_report_task_t));
+    if (task == NULL) {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    t = task->ctx;
+
+    t->pmcf = pmcf;
+    t->pool = pool;
+    t->store = pmcf->store;
+    t->s3 = pmcf->s3;
+    t->render = pmcf->render;
+    t->job = *claim;
+    t->lease_ms = pmcf->job_lease;
+    t->deadline_ms = claim->created_ms + pmcf->job_timeout;
+
+    len = pmcf->s3_prefix.len + ngx_strlen(claim->org) + 1
+          + PDF_REPORT_UUID_LEN + sizeof(".pdf");
+
+    t->key = ngx_pnalloc(pool, len);
+    if (t->key == NULL) {
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf((u_char *) t->key, "%V%s/%s.pdf%Z", &pmcf->s3_prefix,
+                claim->org, claim->id);
+
+    task->handler = ngx_http_pdf_report_task_handler;
+    task->event.handler = ngx_http_pdf_report_task_done;
+    task->event.data = t;
+
+    if (ngx_thread_task_post(pmcf->thread_pool, task) != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,
+                      "pdf_report: thread pool \"%V\" refused job %s; "
+                      "it stays queued", &pmcf->thread_pool_name, claim->id);
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    pmcf->in_flight++;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pmcf->log, 0,
+                   "pdf_report: job %s posted", claim->id);
+
+    return NGX_OK;
+}
+
+
+/* ---- in a pool thread: plain C and thread-safe libraries only ---- */
+
+
+static void
+ngx_http_pdf_report_task_handler(void *data, ngx_log_t *log)
+{
+    ngx_http_pdf_report_task_run(data);
+}
+
+
+static void
+ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
+{
+    int                          rc;
+    char                        *text, err[256];
+    size_t                       text_len, pdf_len;
+    json_t                      *user;
+    int64_t                      start;
+    unsigned int                 md_len;
+    unsigned char               *pdf;
+    json_error_t                 jerr;
+    pdf_report_s3_result_t       s3res;
+    pdf_report_render_input_t    in;
+    char                         hex[PDF_REPORT_SHA256_HEX + 1];
+
+    t->result = t->job;
+
+    if (pdf_report_now_ms() >= t->deadline_ms) {
+        ngx_http_pdf_report_task_fail(t, "TIMEOUT",
+                                      "The report was not started in time.");
+        return;
+    }
+
+    /* waiting in the pool's queue may have outlasted the lease */
+    rc = pdf_report_store_job_renew(t->store, t->job.id, t->job.lease_token,
+                                    pdf_report_now_ms(), t->lease_ms);
+    if (rc != 0) {
+        t->outcome = (rc == PDF_REPORT_STORE_LOST)
+                     ? NGX_HTTP_PDF_REPORT_TASK_LOST
+                     : NGX_HTTP_PDF_REPORT_TASK_STORE_ERROR;
+        t->store_rc = rc;
+        return;
+    }
+
+    rc = pdf_report_store_user_get(t->store, t->job.user,
+                                   strlen(t->job.user), &text, &text_len);
+
+    if (rc == PDF_REPORT_STORE_NOT_FOUND) {
+        ngx_http_pdf_report_task_fail(t, "USER_NOT_FOUND",
+                                      "The user is no longer in the SQR "
+                                      "user directory.");
+        return;
+    }
+
+    if (rc != 0) {
+        t->outcome = NGX_HTTP_PDF_REPORT_TASK_STORE_ERROR;
+        t->store_rc = rc;
+        return;
+    }
+
+    user = json_loadb(text, text_len, 0, &jerr);
+    free(text);
+
+    if (user == NULL) {
+        ngx_http_pdf_report_task_fail(t, "RENDER_FAILED",
+                                      "The user record is not valid JSON.");
+        return;
+    }
+
+    if (!pdf_report_user_connected(user, t->job.org)) {
+        json_decref(user);
+        ngx_http_pdf_report_task_fail(t, "NOT_CONNECTED",
+                                      "The user is no longer connected to "
+                                      "this organisation.");
+        return;
+    }
+
+    in.user = user;
+    in.org_id = t->job.org;
+    in.job_id = t->job.id;
+    in.generated_ms = t->job.generated_ms;
+
+    start = pdf_report_now_ms();
+
+    rc = pdf_report_render(&t->render, &in, &pdf, &pdf_len, err,
+                           sizeof(err));
+
+    t->render_ms = pdf_report_now_ms() - start;
+    json_decref(user);
+
+    if (rc != 0) {
+        ngx_http_pdf_report_task_fail(t, "RENDER_FAILED",
+                                      "The report could not be rendered: "
+                                      "%s", err);
+        return;
+    }
+
+    if (EVP_Digest(pdf, pdf_len, t->result.sha256, &md_len, EVP_sha256(),
+                   NULL)
+        != 1)
+    {
+        free(pdf);
+        ngx_http_pdf_report_task_fail(t, "RENDER_FAILED",
+                                      "The report could not be hashed.");
+        return;
+    }
+
+    pdf_report_hex(hex, t->result.sha256, PDF_REPORT_SHA256_LEN);
+    hex[PDF_REPORT_SHA256_HEX] = '\0';
+
+    rc = pdf_report_s3_put(&t->s3, t->key, pdf, pdf_len, hex,
+                           t->deadline_ms, ngx_http_pdf_report_task_renew, t,
+                           &s3res);
+    free(pdf);
+
+    t->s3_attempts = s3res.attempts;
+
+    if (rc != 0) {
+        if (t->outcome == NGX_HTTP_PDF_REPORT_TASK_LOST) {
+            return;
+        }
+
+        if (s3res.http_status) {
+            ngx_http_pdf_report_task_fail(t, "UPLOAD_FAILED",
+                                          "S3 answered %d %s after %d "
+                                          "attempt(s): %s",
+                                          s3res.http_status, s3res.code,
+                                          s3res.attempts, s3res.message);
+
+        } else {
+            ngx_http_pdf_report_task_fail(t, "UPLOAD_FAILED",
+                                          "S3 could not be reached after "
+                                          "%d attempt(s): %s %s",
+                                          s3res.attempts, s3res.code,
+                                          s3res.message);
+        }
+
+        return;
+    }
+
+    t->result.status = PDF_REPORT_COMPLETE;
+    t->result.size_bytes = pdf_len;
+    t->result.duration_ms = (uint32_t) (pdf_report_now_ms()
+                                        - t->job.claimed_ms);
+    snprintf(t->result.template_version, sizeof(t->result.template_version),
+             "%s", PDF_REPORT_TEMPLATE_VERSION);
+
+    ngx_http_pdf_report_task_finish(t);
+}
+
+
+/* between upload attempts: keep the claim, or stop if it was taken */
+
+static int
+ngx_http_pdf_report_task_renew(void *data)
+{
+    ngx_http_pdf_report_task_t  *t = data;
+
+    int  rc;
+
+    rc = pdf_report_store_job_renew(t->store, t->job.id, t->job.lease_token,
+                                    pdf_report_now_ms(), t->lease_ms);
+
+    if (rc == PDF_REPORT_STORE_LOST) {
+        t->outcome = NGX_HTTP_PDF_REPORT_TASK_LOST;
+        return 1;
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_http_pdf_report_task_fail(ngx_http_pdf_report_task_t *t,
+    const char *code, const char *fmt, ...)
+{
+    va_list  args;
+
+    t->result.status = PDF_REPORT_FAILED;
+
+    snprintf(t->result.error_code, sizeof(t->result.error_code), "%s", code);
+
+    va_start(args, fmt);
+    vsnprintf(t->result.error_message, sizeof(t->result.error_message), fmt,
+              args);
+    va_end(args);
+
+    ngx_http_pdf_report_task_finish(t);
+}
+
+
+static void
+ngx_http_pdf_report_task_finish(ngx_http_pdf_report_task_t *t)
+{
+    int  rc;
+
+    rc = pdf_report_store_job_finish(t->store, &t->result,
+                                     t->job.lease_token, pdf_report_now_ms());
+
+    if (rc == 0) {
+        t->outcome = NGX_HTTP_PDF_REPORT_TASK_DONE;
+
+    } else if (rc == PDF_REPORT_STORE_LOST) {
+        t->outcome = NGX_HTTP_PDF_REPORT_TASK_LOST;
+
+    } else {
+        t->outcome = NGX_HTTP_PDF_REPORT_TASK_STORE_ERROR;
+        t->store_rc = rc;
+    }
+}
+
+
+/* ---- back on the event loop ---- */
+
+
+static void
+ngx_http_pdf_report_task_done(ngx_event_t *ev)
+{
+    ngx_http_pdf_report_task_t       *t = ev->data;
+
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    pmcf = t->pmcf;
+    pmcf->in_flight--;
+
+    switch (t->outcome) {
+
+    case NGX_HTTP_PDF_REPORT_TASK_DONE:
+        if (t->result.status == PDF_REPORT_COMPLETE) {
+            ngx_log_error(NGX_LOG_INFO, pmcf->log, 0,
+                          "pdf_report: job %s complete: %uL bytes in %uD ms "
+                          "(render %L ms, %d upload attempt(s))",
+                          t->job.id, t->result.size_bytes,
+                          t->result.duration_ms, t->render_ms,
+                          t->s3_attempts);
+
+        } else {
+            ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,
+                          "pdf_report: job %s failed: %s: %s", t->job.id,
+                          t->result.error_code, t->result.error_message);
+        }
+
+        break;
+
+    case NGX_HTTP_PDF_REPORT_TASK_LOST:
+        ngx_log_error(NGX_LOG_NOTICE, pmcf->log, 0,
+                      "pdf_report: job %s was taken over or timed out; "
+                      "this attempt's result is dropped", t->job.id);
+        break;
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, pmcf->log, 0,
+                      "pdf_report: job %s: store failed: %s; the job will "
+                      "be retried when its lease runs out", t->job.id,
+                      mdb_strerror(t->store_rc));
+    }
+
+    ngx_destroy_pool(t->pool);
+
+    /* a slot is free: take the next waiting job now */
+    ngx_http_pdf_report_jobs_kick(pmcf);
+}

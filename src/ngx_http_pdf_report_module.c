@@ -1,0 +1,1359 @@
+
+/*
+ * ngx_http_pdf_report_module: directives, configuration, the store's
+ * life across master and workers, and the log variables.
+ */
+
+
+#include "ngx_http_pdf_report_module.h"
+
+#include <curl/curl.h>
+
+
+#if !(NGX_THREADS)
+#error ngx_http_pdf_report_module needs nginx built --with-threads
+#endif
+
+
+#define NGX_HTTP_PDF_REPORT_DEFAULT_FONT \
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+#define NGX_HTTP_PDF_REPORT_DEFAULT_BOLD \
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+
+
+typedef struct {
+    ngx_http_core_loc_conf_t         *clcf;
+    ngx_http_pdf_report_loc_conf_t   *plcf;
+} ngx_http_pdf_report_api_loc_t;
+
+
+static ngx_int_t ngx_http_pdf_report_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_pdf_report_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_pdf_report_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_pdf_report_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_pdf_report_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_pdf_report_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_pdf_report_store(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_pdf_report_users(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_pdf_report_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_pdf_report_rate_limit(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_pdf_report_s3_endpoint(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_pdf_report_s3_credentials(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_pdf_report_fonts(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_pdf_report_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_pdf_report_scope_post(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_pdf_report_scan_post(ngx_conf_t *cf, void *post,
+    void *data);
+static ngx_int_t ngx_http_pdf_report_read_file(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_str_t *out);
+static char *ngx_http_pdf_report_cstr(ngx_conf_t *cf, ngx_str_t *s);
+static void ngx_http_pdf_report_jwks_cleanup(void *data);
+static void ngx_http_pdf_report_users_cleanup(void *data);
+static void ngx_http_pdf_report_jwks_warn(void *data, const char *msg);
+static ngx_int_t ngx_http_pdf_report_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf);
+static ngx_int_t ngx_http_pdf_report_init_process(ngx_cycle_t *cycle);
+static void ngx_http_pdf_report_exit_process(ngx_cycle_t *cycle);
+static void ngx_http_pdf_report_log_store_error(ngx_uint_t level,
+    ngx_log_t *log, const char *what, ngx_str_t *dir, int rc,
+    unsigned format);
+
+
+static ngx_conf_post_handler_pt  ngx_http_pdf_report_scope_p =
+    ngx_http_pdf_report_scope_post;
+static ngx_conf_post_handler_pt  ngx_http_pdf_report_scan_p =
+    ngx_http_pdf_report_scan_post;
+
+static ngx_conf_num_bounds_t  ngx_http_pdf_report_worker_jobs_bounds = {
+    ngx_conf_check_num_bounds, 1, 1024
+};
+
+
+static ngx_command_t  ngx_http_pdf_report_commands[] = {
+
+    { ngx_string("pdf_report_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_pdf_report_store,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pdf_report_users"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_pdf_report_users,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pdf_report_jwt_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_pdf_report_jwt_keys,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pdf_report_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, jwt_issuer),
+      NULL },
+
+    { ngx_string("pdf_report_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, jwt_audience),
+      NULL },
+
+    { ngx_string("pdf_report_jwt_org_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, jwt_org_claim),
+      NULL },
+
+    { ngx_string("pdf_report_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, jwt_leeway),
+      NULL },
+
+    { ngx_string("pdf_report_create_scope"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, create_scope),
+      &ngx_http_pdf_report_scope_p },
+
+    { ngx_string("pdf_report_read_scope"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, read_scope),
+      &ngx_http_pdf_report_scope_p },
+
+    { ngx_string("pdf_report_rate_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_pdf_report_rate_limit,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pdf_report_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, thread_pool_name),
+      NULL },
+
+    { ngx_string("pdf_report_job_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, job_timeout),
+      NULL },
+
+    { ngx_string("pdf_report_job_lease"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, job_lease),
+      NULL },
+
+    { ngx_string("pdf_report_scan_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, scan_interval),
+      &ngx_http_pdf_report_scan_p },
+
+    { ngx_string("pdf_report_worker_jobs"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, worker_jobs),
+      &ngx_http_pdf_report_worker_jobs_bounds },
+
+    { ngx_string("pdf_report_url_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, url_ttl),
+      NULL },
+
+    { ngx_string("pdf_report_s3_endpoint"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_pdf_report_s3_endpoint,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pdf_report_s3_region"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, s3_region),
+      NULL },
+
+    { ngx_string("pdf_report_s3_bucket"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, s3_bucket),
+      NULL },
+
+    { ngx_string("pdf_report_s3_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, s3_prefix),
+      NULL },
+
+    { ngx_string("pdf_report_s3_path_style"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, s3_path_style),
+      NULL },
+
+    { ngx_string("pdf_report_s3_credentials"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_pdf_report_s3_credentials,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pdf_report_fonts"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_pdf_report_fonts,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pdf_report_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_pdf_report_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_pdf_report_module_ctx = {
+    ngx_http_pdf_report_add_variables,     /* preconfiguration */
+    ngx_http_pdf_report_postconfiguration, /* postconfiguration */
+
+    ngx_http_pdf_report_create_main_conf,  /* create main configuration */
+    ngx_http_pdf_report_init_main_conf,    /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_pdf_report_create_loc_conf,   /* create location configuration */
+    ngx_http_pdf_report_merge_loc_conf     /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_pdf_report_module = {
+    NGX_MODULE_V1,
+    &ngx_http_pdf_report_module_ctx,       /* module context */
+    ngx_http_pdf_report_commands,          /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    ngx_http_pdf_report_init_module,       /* init module */
+    ngx_http_pdf_report_init_process,      /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_pdf_report_exit_process,      /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_pdf_report_vars[] = {
+
+    { ngx_string("pdf_report_org"), NULL, ngx_http_pdf_report_variable,
+      offsetof(ngx_http_pdf_report_ctx_t, org), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("pdf_report_job_id"), NULL, ngx_http_pdf_report_variable,
+      offsetof(ngx_http_pdf_report_ctx_t, job_id),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_int_t
+ngx_http_pdf_report_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_pdf_report_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_pdf_report_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                  *s;
+    ngx_http_pdf_report_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = (ngx_str_t *) ((char *) ctx + data);
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = s->data;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_pdf_report_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    pmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_pdf_report_main_conf_t));
+    if (pmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     pmcf->store_dir = { 0, NULL };
+     *     pmcf->users_file = { 0, NULL };
+     *     pmcf->s3_endpoint = { 0, NULL };
+     *     pmcf->s3_credentials_file = { 0, NULL };
+     *     pmcf->font_regular = { 0, NULL };
+     *     pmcf->enabled = 0;
+     *     pmcf->jwks = NULL;
+     *     pmcf->store = NULL;
+     */
+
+    pmcf->store_size = NGX_CONF_UNSET_SIZE;
+    pmcf->jwt_leeway = NGX_CONF_UNSET;
+    pmcf->rate_limit = NGX_CONF_UNSET_UINT;
+    pmcf->rate_period = NGX_CONF_UNSET_MSEC;
+    pmcf->job_timeout = NGX_CONF_UNSET_MSEC;
+    pmcf->job_lease = NGX_CONF_UNSET_MSEC;
+    pmcf->scan_interval = NGX_CONF_UNSET_MSEC;
+    pmcf->worker_jobs = NGX_CONF_UNSET_UINT;
+    pmcf->url_ttl = NGX_CONF_UNSET;
+    pmcf->s3_path_style = NGX_CONF_UNSET;
+
+    if (ngx_array_init(&pmcf->api_locations, cf->pool, 2,
+                       sizeof(ngx_http_pdf_report_api_loc_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return pmcf;
+}
+
+
+static char *
+ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_pdf_report_main_conf_t  *pmcf = conf;
+
+    ngx_uint_t   i;
+    const char  *missing[4];
+    ngx_str_t   *need[4];
+
+    if (pmcf->store_size == NGX_CONF_UNSET_SIZE) {
+        pmcf->store_size = 256 * 1024 * 1024;
+    }
+
+    if (pmcf->jwt_org_claim.data == NULL) {
+        ngx_str_set(&pmcf->jwt_org_claim, "org_id");
+    }
+
+    ngx_conf_init_value(pmcf->jwt_leeway, 30);
+
+    if (pmcf->create_scope.data == NULL) {
+        ngx_str_set(&pmcf->create_scope, "write:reports");
+    }
+
+    if (pmcf->read_scope.data == NULL) {
+        ngx_str_set(&pmcf->read_scope, "read:reports");
+    }
+
+    if (pmcf->rate_limit == NGX_CONF_UNSET_UINT) {
+        pmcf->rate_limit = 10;
+        pmcf->rate_period = 600000;
+    }
+
+    if (pmcf->thread_pool_name.data == NULL) {
+        ngx_str_set(&pmcf->thread_pool_name, "default");
+    }
+
+    ngx_conf_init_msec_value(pmcf->job_timeout, 300000);
+    ngx_conf_init_msec_value(pmcf->job_lease, 30000);
+    ngx_conf_init_msec_value(pmcf->scan_interval, 1000);
+    ngx_conf_init_uint_value(pmcf->worker_jobs, 8);
+    ngx_conf_init_value(pmcf->url_ttl, 300);
+
+    if (pmcf->s3_endpoint.data == NULL) {
+        ngx_str_set(&pmcf->s3_endpoint, "https://s3.amazonaws.com");
+    }
+
+    if (pmcf->s3_region.data == NULL) {
+        ngx_str_set(&pmcf->s3_region, "us-east-1");
+    }
+
+    if (pmcf->s3_prefix.data == NULL) {
+        ngx_str_set(&pmcf->s3_prefix, "reports/");
+    }
+
+    ngx_conf_init_value(pmcf->s3_path_style, 1);
+
+    if (pmcf->font_regular.data == NULL) {
+        ngx_str_set(&pmcf->font_regular, NGX_HTTP_PDF_REPORT_DEFAULT_FONT);
+        ngx_str_set(&pmcf->font_bold, NGX_HTTP_PDF_REPORT_DEFAULT_BOLD);
+    }
+
+    if (pmcf->url_ttl < 1 || pmcf->url_ttl > 604800) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"pdf_report_url_ttl\" must be between 1s and 7d, "
+                           "the limits of S3 pre-signed URLs");
+        return NGX_CONF_ERROR;
+    }
+
+    if (pmcf->job_timeout < 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"pdf_report_job_timeout\" must be at least 1s");
+        return NGX_CONF_ERROR;
+    }
+
+    if (pmcf->job_lease < 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"pdf_report_job_lease\" must be at least 1s");
+        return NGX_CONF_ERROR;
+    }
+
+    if (!pmcf->enabled) {
+        return NGX_CONF_OK;
+    }
+
+    missing[0] = "pdf_report_store";
+    need[0] = &pmcf->store_dir;
+    missing[1] = "pdf_report_users";
+    need[1] = &pmcf->users_file;
+    missing[2] = "pdf_report_jwt_keys";
+    need[2] = &pmcf->jwt_keys_file;
+    missing[3] = "pdf_report_s3_bucket";
+    need[3] = &pmcf->s3_bucket;
+
+    for (i = 0; i < 4; i++) {
+        if (need[i]->data == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s\" is required by \"pdf_report_api\"",
+                               missing[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (pmcf->s3.access_key == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"pdf_report_s3_credentials\" is required by "
+                           "\"pdf_report_api\"");
+        return NGX_CONF_ERROR;
+    }
+
+    pmcf->thread_pool = ngx_thread_pool_add(cf, &pmcf->thread_pool_name);
+    if (pmcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    pmcf->s3.endpoint = ngx_http_pdf_report_cstr(cf, &pmcf->s3_endpoint);
+    pmcf->s3.region = ngx_http_pdf_report_cstr(cf, &pmcf->s3_region);
+    pmcf->s3.bucket = ngx_http_pdf_report_cstr(cf, &pmcf->s3_bucket);
+    pmcf->s3.path_style = pmcf->s3_path_style;
+    pmcf->render.font_regular = ngx_http_pdf_report_cstr(cf,
+                                                         &pmcf->font_regular);
+    pmcf->render.font_bold = ngx_http_pdf_report_cstr(cf, &pmcf->font_bold);
+
+    if (pmcf->s3.endpoint == NULL || pmcf->s3.region == NULL
+        || pmcf->s3.bucket == NULL || pmcf->render.font_regular == NULL
+        || pmcf->render.font_bold == NULL)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (access(pmcf->render.font_regular, R_OK) != 0
+        || access(pmcf->render.font_bold, R_OK) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot read the report fonts \"%V\" and \"%V\"",
+                           &pmcf->font_regular, &pmcf->font_bold);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_pdf_report_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_pdf_report_loc_conf_t  *plcf;
+
+    plcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_pdf_report_loc_conf_t));
+    if (plcf == NULL) {
+        return NULL;
+    }
+
+    plcf->api = NGX_CONF_UNSET;
+
+    return plcf;
+}
+
+
+static char *
+ngx_http_pdf_report_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_pdf_report_loc_conf_t  *prev = parent;
+    ngx_http_pdf_report_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_value(conf->api, prev->api, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The API answers 413 itself, as JSON and after authentication (contract
+ * section 5), so nginx's own early check of client_max_body_size is moved
+ * into the module for API locations; a request body filter enforces it
+ * for chunked bodies.
+ */
+
+static ngx_int_t
+ngx_http_pdf_report_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t                        i;
+    ngx_http_pdf_report_api_loc_t    *loc;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_pdf_report_module);
+
+    if (!pmcf->enabled) {
+        return NGX_OK;
+    }
+
+    loc = pmcf->api_locations.elts;
+
+    for (i = 0; i < pmcf->api_locations.nelts; i++) {
+        loc[i].plcf->max_body = loc[i].clcf->client_max_body_size;
+        loc[i].clcf->client_max_body_size = 0;
+    }
+
+    return ngx_http_pdf_report_body_filter_init(cf);
+}
+
+
+static char *
+ngx_http_pdf_report_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_pdf_report_main_conf_t  *pmcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value, s;
+
+    if (pmcf->store_dir.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    pmcf->store_dir = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &pmcf->store_dir, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "size=", 5) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[2].data + 5;
+        s.len = value[2].len - 5;
+
+        size = ngx_parse_size(&s);
+
+        if (size == NGX_ERROR || size < 1024 * 1024) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid store size \"%V\", at least 1m",
+                               &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        pmcf->store_size = (size_t) size;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_users(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_pdf_report_main_conf_t  *pmcf = conf;
+
+    char                *err;
+    size_t               line;
+    ngx_str_t           *value, text;
+    ngx_pool_cleanup_t  *cln;
+
+    if (pmcf->users_file.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    pmcf->users_file = value[1];
+
+    if (ngx_http_pdf_report_read_file(cf, &pmcf->users_file, &text)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    err = ngx_pnalloc(cf->pool, 256);
+    if (err == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (pdf_report_users_parse((char *) text.data, text.len, &pmcf->users,
+                               &line, err, 256)
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid user directory \"%V\", line %uz: %s",
+                           &pmcf->users_file, line, err);
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        pdf_report_users_free(&pmcf->users);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_pdf_report_users_cleanup;
+    cln->data = &pmcf->users;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_pdf_report_main_conf_t  *pmcf = conf;
+
+    char                 err[256];
+    ngx_str_t           *value, text;
+    ngx_pool_cleanup_t  *cln;
+
+    if (pmcf->jwt_keys_file.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    pmcf->jwt_keys_file = value[1];
+
+    if (ngx_http_pdf_report_read_file(cf, &pmcf->jwt_keys_file, &text)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    pmcf->jwks = pdf_report_jwks_load((char *) text.data, text.len,
+                                      ngx_http_pdf_report_jwks_warn, cf,
+                                      err, sizeof(err));
+
+    if (pmcf->jwks == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no usable key in \"%V\": %s",
+                           &pmcf->jwt_keys_file, err);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_pdf_report_jwks_cleanup;
+    cln->data = pmcf->jwks;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_pdf_report_main_conf_t  *pmcf = conf;
+
+    ngx_int_t   n, period;
+    ngx_str_t  *value;
+
+    if (pmcf->rate_limit != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2) {
+        if (ngx_strcmp(value[1].data, "off") == 0) {
+            pmcf->rate_limit = 0;
+            pmcf->rate_period = 0;
+            return NGX_CONF_OK;
+        }
+
+        return "takes \"<n> <period>\" or \"off\"";
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n == NGX_ERROR || n < 1 || n > 100000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid request count \"%V\" (1 to 100000)",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    period = ngx_parse_time(&value[2], 0);
+
+    if (period == NGX_ERROR || period < 1000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid period \"%V\" (at least 1s)", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    pmcf->rate_limit = (ngx_uint_t) n;
+    pmcf->rate_period = (ngx_msec_t) period;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_s3_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_pdf_report_main_conf_t  *pmcf = conf;
+
+    u_char     *p, *host;
+    ngx_str_t  *value, url;
+
+    if (pmcf->s3_endpoint.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    url = value[1];
+
+    if (url.len > 0 && url.data[url.len - 1] == '/') {
+        url.len--;
+    }
+
+    if (url.len > 7 && ngx_strncasecmp(url.data, (u_char *) "http://", 7)
+                       == 0)
+    {
+        host = url.data + 7;
+
+    } else if (url.len > 8
+               && ngx_strncasecmp(url.data, (u_char *) "https://", 8) == 0)
+    {
+        host = url.data + 8;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid S3 endpoint \"%V\": "
+                           "use http://host[:port] or https://host[:port]",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    for (p = host; p < url.data + url.len; p++) {
+        if (*p == '/' || *p == '?' || *p == '#' || *p == '@' || *p <= ' ') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid S3 endpoint \"%V\": no path, query "
+                               "or user part allowed", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (p == host) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid S3 endpoint \"%V\": no host", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    pmcf->s3_endpoint = url;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_s3_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_pdf_report_main_conf_t  *pmcf = conf;
+
+    char       *access_key, *secret_key, *token, err[256];
+    const char *profile;
+    ngx_str_t  *value, text;
+
+    if (pmcf->s3_credentials_file.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    pmcf->s3_credentials_file = value[1];
+
+    profile = (cf->args->nelts == 3) ? (const char *) value[2].data
+                                     : "default";
+
+    if (ngx_http_pdf_report_read_file(cf, &pmcf->s3_credentials_file, &text)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    access_key = ngx_pnalloc(cf->pool, 256);
+    secret_key = ngx_pnalloc(cf->pool, 256);
+    token = ngx_pnalloc(cf->pool, 4096);
+
+    if (access_key == NULL || secret_key == NULL || token == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (pdf_report_aws_credentials_parse((char *) text.data, text.len,
+                                         profile, access_key, 256,
+                                         secret_key, 256, token, 4096,
+                                         err, sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid credentials file \"%V\": %s",
+                           &pmcf->s3_credentials_file, err);
+        return NGX_CONF_ERROR;
+    }
+
+    /* the file's text held the secret: do not leave it in the pool */
+    ngx_explicit_memzero(text.data, text.len);
+
+    pmcf->s3.access_key = access_key;
+    pmcf->s3.secret_key = secret_key;
+    pmcf->s3.session_token = token[0] ? token : NULL;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_fonts(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_pdf_report_main_conf_t  *pmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (pmcf->font_regular.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    pmcf->font_regular = value[1];
+    pmcf->font_bold = value[2];
+
+    if (ngx_conf_full_name(cf->cycle, &pmcf->font_regular, 1) != NGX_OK
+        || ngx_conf_full_name(cf->cycle, &pmcf->font_bold, 1) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_pdf_report_loc_conf_t  *plcf = conf;
+
+    ngx_http_core_loc_conf_t         *clcf;
+    ngx_http_pdf_report_api_loc_t    *loc;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    if (plcf->api != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+#if (NGX_PCRE)
+    if (clcf->regex) {
+        return "cannot be used in a regex location";
+    }
+#endif
+
+    if (clcf->named || clcf->noname) {
+        return "needs a prefix location";
+    }
+
+    plcf->api = 1;
+    plcf->base = clcf->name;
+
+    /* "location /v1/document/api/" serves the same paths */
+    if (plcf->base.len > 1 && plcf->base.data[plcf->base.len - 1] == '/') {
+        plcf->base.len--;
+    }
+
+    clcf->handler = ngx_http_pdf_report_handler;
+
+    pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_pdf_report_module);
+    pmcf->enabled = 1;
+
+    loc = ngx_array_push(&pmcf->api_locations);
+    if (loc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    loc->clcf = clcf;
+    loc->plcf = plcf;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_scope_post(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *s = data;
+
+    size_t  i;
+
+    if (s->len == 3 && ngx_strncmp(s->data, "off", 3) == 0) {
+        s->len = 0;
+        s->data = (u_char *) "";
+        return NGX_CONF_OK;
+    }
+
+    for (i = 0; i < s->len; i++) {
+        if (s->data[i] <= ' ' || s->data[i] == '"' || s->data[i] == '\\'
+            || s->data[i] >= 0x7f)
+        {
+            return "must be a scope token (RFC 6749 scope-token) or \"off\"";
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_scan_post(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ms = data;
+
+    if (*ms < 10 || *ms > 5000) {
+        return "must be between 10ms and 5s";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_pdf_report_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *out)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_file_info_t  fi;
+
+    if (ngx_conf_full_name(cf->cycle, name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", name);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", name);
+        goto failed;
+    }
+
+    if (!ngx_is_file(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" is not a file",
+                           name);
+        goto failed;
+    }
+
+    out->len = (size_t) ngx_file_size(&fi);
+
+    /* one more byte: the parsers NUL-terminate the last line in place */
+    out->data = ngx_pnalloc(cf->pool, out->len + 1);
+    if (out->data == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_fd(fd, out->data, out->len);
+
+    if (n == -1 || (size_t) n != out->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_read_fd_n " \"%V\" failed", name);
+        goto failed;
+    }
+
+    out->data[out->len] = '\0';
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%V\" failed", name);
+    }
+
+    return NGX_OK;
+
+failed:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%V\" failed", name);
+    }
+
+    return NGX_ERROR;
+}
+
+
+static char *
+ngx_http_pdf_report_cstr(ngx_conf_t *cf, ngx_str_t *s)
+{
+    char  *p;
+
+    p = ngx_pnalloc(cf->pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s->data, s->len);
+    p[s->len] = '\0';
+
+    return p;
+}
+
+
+static void
+ngx_http_pdf_report_jwks_cleanup(void *data)
+{
+    pdf_report_jwks_free(data);
+}
+
+
+static void
+ngx_http_pdf_report_users_cleanup(void *data)
+{
+    pdf_report_users_free(data);
+}
+
+
+static void
+ngx_http_pdf_report_jwks_warn(void *data, const char *msg)
+{
+    ngx_conf_t  *cf = data;
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "pdf_report_jwt_keys: %s", msg);
+}
+
+
+/*
+ * In the master, on every start and reload (and in "nginx -t"): make the
+ * store directory usable by the workers' user and load the user
+ * directory into it.  The environment is closed again before fork: LMDB
+ * handles must not cross fork().
+ */
+
+static ngx_int_t
+ngx_http_pdf_report_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    if (ngx_get_conf(cycle->conf_ctx, ngx_http_module) == NULL) {
+        return NGX_OK;
+    }
+
+    pmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_pdf_report_module);
+
+    if (pmcf == NULL || !pmcf->enabled) {
+        return NGX_OK;
+    }
+
+    return ngx_http_pdf_report_prepare_store(cycle, pmcf);
+}
+
+
+static ngx_int_t
+ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf)
+{
+    int                  rc;
+    u_char              *dir, *p;
+    unsigned             format;
+    ngx_err_t            err;
+    ngx_uint_t           i;
+    ngx_file_info_t      fi;
+    ngx_core_conf_t     *ccf;
+    pdf_report_store_t  *store;
+    u_char               file[NGX_MAX_PATH];
+    static const char   *files[] = { "data.mdb", "lock.mdb" };
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    /* "dir/" NUL: ngx_create_full_path() makes every component */
+    dir = ngx_pnalloc(cycle->pool, pmcf->store_dir.len + 2);
+    if (dir == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(dir, pmcf->store_dir.data, pmcf->store_dir.len);
+    *p++ = '/';
+    *p = '\0';
+
+    err = ngx_create_full_path(dir, 0700);
+
+    if (err != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
+                      "cannot create the pdf_report store \"%V\"",
+                      &pmcf->store_dir);
+        return NGX_ERROR;
+    }
+
+    p[-1] = '\0';
+
+    rc = pdf_report_store_open(&store, (char *) dir, pmcf->store_size,
+                               &format);
+
+    if (rc != 0) {
+        ngx_http_pdf_report_log_store_error(NGX_LOG_EMERG, cycle->log,
+                                            "cannot open", &pmcf->store_dir,
+                                            rc, format);
+        return NGX_ERROR;
+    }
+
+    if (!ngx_test_config) {
+        rc = pdf_report_store_users_replace(store, pmcf->users.entries,
+                                            pmcf->users.n);
+
+        if (rc != 0) {
+            pdf_report_store_close(store);
+            ngx_http_pdf_report_log_store_error(NGX_LOG_EMERG, cycle->log,
+                                                "cannot load the user "
+                                                "directory into",
+                                                &pmcf->store_dir, rc, 0);
+            return NGX_ERROR;
+        }
+
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "pdf_report: %uz users loaded from \"%V\"",
+                      pmcf->users.n, &pmcf->users_file);
+    }
+
+    pdf_report_store_close(store);
+
+    /* as nginx does for its temp paths: the workers' user owns them */
+    if (geteuid() != 0 || ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT) {
+        return NGX_OK;
+    }
+
+    for (i = 0; i < 3; i++) {
+        if (i == 0) {
+            p = dir;
+
+        } else {
+            if (ngx_snprintf(file, NGX_MAX_PATH, "%V/%s%Z",
+                             &pmcf->store_dir, files[i - 1])
+                == file + NGX_MAX_PATH)
+            {
+                return NGX_ERROR;
+            }
+
+            p = file;
+        }
+
+        if (ngx_file_info(p, &fi) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          ngx_file_info_n " \"%s\" failed", p);
+            return NGX_ERROR;
+        }
+
+        if (fi.st_uid != ccf->user
+            && chown((const char *) p, ccf->user, -1) == -1)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          "chown(\"%s\", %d) failed", p, ccf->user);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_pdf_report_init_process(ngx_cycle_t *cycle)
+{
+    int                               rc, dead;
+    unsigned                          format;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    if (ngx_get_conf(cycle->conf_ctx, ngx_http_module) == NULL) {
+        return NGX_OK;
+    }
+
+    pmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_pdf_report_module);
+
+    if (pmcf == NULL || !pmcf->enabled) {
+        return NGX_OK;
+    }
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "pdf_report: curl_global_init() failed");
+        return NGX_ERROR;
+    }
+
+    rc = pdf_report_store_open(&pmcf->store,
+                               (char *) pmcf->store_dir.data,
+                               pmcf->store_size, &format);
+
+    if (rc != 0) {
+        ngx_http_pdf_report_log_store_error(NGX_LOG_EMERG, cycle->log,
+                                            "cannot open", &pmcf->store_dir,
+                                            rc, format);
+        return NGX_ERROR;
+    }
+
+    /* slots of readers that died holding them, e.g. a SIGKILLed worker */
+    rc = pdf_report_store_reader_check(pmcf->store, &dead);
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "pdf_report: mdb_reader_check() failed: %s",
+                      mdb_strerror(rc));
+
+    } else if (dead > 0) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "pdf_report: cleared %d stale store readers", dead);
+    }
+
+    return ngx_http_pdf_report_jobs_init_worker(cycle, pmcf);
+}
+
+
+static void
+ngx_http_pdf_report_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    if (ngx_get_conf(cycle->conf_ctx, ngx_http_module) == NULL) {
+        return;
+    }
+
+    pmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_pdf_report_module);
+
+    if (pmcf == NULL || pmcf->store == NULL) {
+        return;
+    }
+
+    /* the thread pools were joined before: no task uses the store now */
+    pdf_report_store_close(pmcf->store);
+    pmcf->store = NULL;
+
+    curl_global_cleanup();
+}
+
+
+static void
+ngx_http_pdf_report_log_store_error(ngx_uint_t level, ngx_log_t *log,
+    const char *what, ngx_str_t *dir, int rc, unsigned format)
+{
+    if (rc == PDF_REPORT_STORE_EXISTS) {
+        ngx_log_error(level, log, 0,
+                      "pdf_report: %s the store \"%V\": it has layout "
+                      "version %ud, this module reads version %d; move it "
+                      "aside or point pdf_report_store elsewhere",
+                      what, dir, format, PDF_REPORT_STORE_FORMAT);
+        return;
+    }
+
+    ngx_log_error(level, log, 0, "pdf_report: %s the store \"%V\": %s",
+                  what, dir, mdb_strerror(rc));
+}

@@ -1,0 +1,116 @@
+
+/*
+ * ngx_http_pdf_report_module: the SQR PDF Report API inside nginx.
+ * Configuration structures and what the module's files share.
+ */
+
+
+#ifndef _NGX_HTTP_PDF_REPORT_MODULE_H_INCLUDED_
+#define _NGX_HTTP_PDF_REPORT_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "pdf_report_util.h"
+#include "pdf_report_jwt.h"
+#include "pdf_report_s3.h"
+#include "pdf_report_store.h"
+#include "pdf_report_users.h"
+#include "pdf_report_render.h"
+
+
+#define NGX_HTTP_PDF_REPORT_VERSION      "0.1.0"
+
+/* the first poll interval, in the 202 and while a job is running */
+#define NGX_HTTP_PDF_REPORT_RETRY_AFTER  3
+
+
+typedef struct {
+    ngx_str_t                 store_dir;
+    size_t                    store_size;
+    ngx_str_t                 users_file;
+    ngx_str_t                 jwt_keys_file;
+    ngx_str_t                 jwt_issuer;
+    ngx_str_t                 jwt_audience;
+    ngx_str_t                 jwt_org_claim;
+    time_t                    jwt_leeway;
+    ngx_str_t                 create_scope;    /* "" when off */
+    ngx_str_t                 read_scope;
+    ngx_uint_t                rate_limit;      /* 0 when off */
+    ngx_msec_t                rate_period;
+    ngx_str_t                 thread_pool_name;
+    ngx_msec_t                job_timeout;
+    ngx_msec_t                job_lease;
+    ngx_msec_t                scan_interval;
+    ngx_uint_t                worker_jobs;
+    time_t                    url_ttl;
+    ngx_str_t                 s3_endpoint;
+    ngx_str_t                 s3_region;
+    ngx_str_t                 s3_bucket;
+    ngx_str_t                 s3_prefix;
+    ngx_flag_t                s3_path_style;
+    ngx_str_t                 s3_credentials_file;
+    ngx_str_t                 font_regular;
+    ngx_str_t                 font_bold;
+
+    /* set while parsing */
+    ngx_uint_t                enabled;         /* a pdf_report_api exists */
+    ngx_array_t               api_locations;   /* body limit takeover */
+    ngx_thread_pool_t        *thread_pool;
+    pdf_report_jwks_t        *jwks;
+    pdf_report_users_t        users;
+    pdf_report_s3_conf_t      s3;              /* C strings from above */
+    pdf_report_render_conf_t  render;
+
+    /* per worker process */
+    pdf_report_store_t       *store;
+    ngx_event_t               scan_event;
+    ngx_uint_t                in_flight;
+    ngx_log_t                *log;
+} ngx_http_pdf_report_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                api;
+    ngx_str_t                 base;            /* the location's prefix */
+    off_t                     max_body;        /* client_max_body_size */
+} ngx_http_pdf_report_loc_conf_t;
+
+
+typedef struct {
+    ngx_str_t                 org;             /* $pdf_report_org */
+    ngx_str_t                 job_id;          /* $pdf_report_job_id */
+    off_t                     body_seen;       /* chunked body so far */
+    ngx_str_t                 error_body;      /* replaces an error page */
+    pdf_report_rate_t         rate;
+    unsigned                  body_too_large:1;
+    unsigned                  own_response:1;  /* written by the module */
+    unsigned                  replace_body:1;
+    pdf_report_jwt_claims_t   claims;
+} ngx_http_pdf_report_ctx_t;
+
+
+extern ngx_module_t  ngx_http_pdf_report_module;
+
+
+/* ngx_http_pdf_report_handler.c */
+ngx_int_t ngx_http_pdf_report_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_pdf_report_body_filter_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_pdf_report_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *message);
+ngx_int_t ngx_http_pdf_report_add_header(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+
+/* ngx_http_pdf_report_auth.c */
+ngx_int_t ngx_http_pdf_report_authenticate(ngx_http_request_t *r,
+    ngx_http_pdf_report_ctx_t *ctx, ngx_str_t *scope);
+
+/* ngx_http_pdf_report_jobs.c */
+ngx_int_t ngx_http_pdf_report_jobs_init_worker(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf);
+void ngx_http_pdf_report_jobs_kick(ngx_http_pdf_report_main_conf_t *pmcf);
+
+
+#endif /* _NGX_HTTP_PDF_REPORT_MODULE_H_INCLUDED_ */

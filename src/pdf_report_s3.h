@@ -1,0 +1,131 @@
+
+/*
+ * S3 access without nginx: SigV4 signing (header and query forms),
+ * pre-signed GET URLs, the object PUT with retries (libcurl, run from a
+ * pool thread) and the AWS shared-credentials file.
+ */
+
+
+#ifndef _PDF_REPORT_S3_H_INCLUDED_
+#define _PDF_REPORT_S3_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+
+#define PDF_REPORT_S3_KEY_MAX      1024
+#define PDF_REPORT_S3_URL_MAX      4096
+
+
+typedef struct {
+    const char  *endpoint;        /* "http://127.0.0.1:4569", no path */
+    const char  *region;          /* "us-east-1" */
+    const char  *bucket;
+    int          path_style;      /* 1: endpoint/bucket/key */
+    const char  *access_key;
+    const char  *secret_key;
+    const char  *session_token;   /* NULL when none */
+} pdf_report_s3_conf_t;
+
+
+typedef struct {
+    int          http_status;     /* last HTTP status, 0: no response */
+    int          attempts;
+    char         code[64];        /* S3 <Code>, or a curl error name */
+    char         message[256];    /* one line, never a secret */
+} pdf_report_s3_result_t;
+
+
+/* one extra query parameter of a pre-signed URL, neither part encoded */
+typedef struct {
+    const char  *name;
+    const char  *value;
+} pdf_report_s3_param_t;
+
+
+/*
+ * Called between PUT attempts (e.g. to renew the job's lease); returning
+ * non-zero stops retrying.
+ */
+typedef int (*pdf_report_s3_between_pt)(void *data);
+
+
+/*
+ * RFC 3986 encoding as SigV4 wants it: unreserved characters as they are,
+ * everything else %XX upper-case; '/' kept when keep_slash is set.
+ * Returns the length written; dst must hold 3 * len + 1 bytes.
+ */
+size_t pdf_report_sigv4_encode(char *dst, const char *src, size_t len,
+    int keep_slash);
+
+/*
+ * The SigV4 signature (64 hex chars + NUL into sig) of a canonical request
+ * built from its parts: method, canonical URI (already encoded), canonical
+ * query string (already sorted and encoded, "" for none), canonical
+ * headers ("name:value\n" lines, sorted, lower-case names), signed header
+ * list ("host;x-amz-date"), payload hash.  amz_date is YYYYMMDDTHHMMSSZ.
+ * service is "s3" for S3.  Returns 0, or -1 on a crypto failure.
+ */
+int pdf_report_sigv4_signature(const char *secret_key, const char *region,
+    const char *service, const char *amz_date, const char *method,
+    const char *canonical_uri, const char *canonical_query,
+    const char *canonical_headers, const char *signed_headers,
+    const char *payload_hash, char *sig);
+
+/* "20130524T000000Z" (16 chars + NUL) for t */
+void pdf_report_sigv4_amz_date(char *dst, time_t t);
+
+/*
+ * Pre-signed GET URL of key (not encoded) with X-Amz-Expires = expires,
+ * signed header host, response-content-disposition
+ * = attachment; filename="<filename>" and response-content-type
+ * = application/pdf.  Path-style or virtual-hosted per conf.
+ * filename NULL leaves the disposition out; a filename with '"', '\\' or
+ * a control character is refused.  expires is 1 to 604800 (S3's limit).
+ * Returns the URL length (NUL-terminated in buf) or -1.
+ */
+long pdf_report_s3_presign(const pdf_report_s3_conf_t *conf,
+    const char *key, time_t now, unsigned expires, const char *filename,
+    char *buf, size_t size);
+
+/*
+ * The same with any extra query parameters (at most 16, none named
+ * X-Amz-*) instead of the two response-* ones: pdf_report_s3_presign is
+ * this with response-content-disposition and response-content-type.
+ * With none it is the plain pre-signed GET that AWS documents and that
+ * other signers (aws s3 presign) produce, which is how it is tested.
+ */
+long pdf_report_s3_presign_params(const pdf_report_s3_conf_t *conf,
+    const char *key, time_t now, unsigned expires,
+    const pdf_report_s3_param_t *params, size_t nparams, char *buf,
+    size_t size);
+
+/*
+ * PUT data to key with Content-Type application/pdf,
+ * x-amz-content-sha256 = sha256_hex and a SigV4 Authorization header.
+ * Network errors, 5xx and SlowDown are retried with exponential backoff
+ * and full jitter while the clock (pdf_report_now_ms) is before
+ * deadline_ms; every attempt's timeouts end at the deadline.  Other 4xx
+ * fail at once.  Returns 0 on a 2xx, -1 otherwise with res filled.
+ * Thread-safe; curl_global_init() must have been called.
+ */
+int pdf_report_s3_put(const pdf_report_s3_conf_t *conf, const char *key,
+    const unsigned char *data, size_t len, const char *sha256_hex,
+    int64_t deadline_ms, pdf_report_s3_between_pt between, void *bdata,
+    pdf_report_s3_result_t *res);
+
+/*
+ * Parse an AWS shared-credentials INI text for profile ("default" when
+ * NULL): aws_access_key_id, aws_secret_access_key, optional
+ * aws_session_token.  Outputs are NUL-terminated (token "" when absent).
+ * Returns 0, or -1 with a message in err that never quotes a secret.
+ */
+int pdf_report_aws_credentials_parse(const char *text, size_t len,
+    const char *profile, char *access_key, size_t access_size,
+    char *secret_key, size_t secret_size, char *token, size_t token_size,
+    char *err, size_t err_size);
+
+
+#endif /* _PDF_REPORT_S3_H_INCLUDED_ */

@@ -1,0 +1,1205 @@
+
+/*
+ * The LMDB store; see pdf_report_store.h.
+ *
+ * Databases in one environment:
+ *   meta     "format" -> u32 layout version
+ *   jobs     job id (36 bytes) -> encoded job record
+ *   pending  org "\0" user -> job id, while that job is not terminal
+ *   queue    created_ms (8 bytes, big-endian) job id -> "", every job that
+ *            is not terminal, oldest first: the queue of record
+ *   rate     org -> sorted duplicates of ms (8, BE) + nonce (4): the
+ *            counted step-1 requests still inside some window
+ *   users    user id -> the user's record as one line of JSON
+ *
+ * Write transactions are short and never span rendering or uploads;
+ * LMDB serialises them across processes and threads.
+ */
+
+
+#include <stdlib.h>
+#include <string.h>
+#include <limits.h>
+#include <errno.h>
+#include <stdio.h>
+#include <openssl/rand.h>
+
+#include "pdf_report_store.h"
+
+
+#define PDF_REPORT_JOB_VERSION   1
+#define PDF_REPORT_JOB_ENC_MAX   1024
+#define PDF_REPORT_SCAN_BATCH    64
+#define PDF_REPORT_RATE_VAL_LEN  12
+#define PDF_REPORT_QUEUE_KEY_LEN (8 + PDF_REPORT_UUID_LEN)
+
+
+struct pdf_report_store_s {
+    MDB_env     *env;
+    MDB_dbi      meta;
+    MDB_dbi      jobs;
+    MDB_dbi      pending;
+    MDB_dbi      queue;
+    MDB_dbi      rate;
+    MDB_dbi      users;
+    char         path[PATH_MAX];
+};
+
+
+typedef enum {
+    PDF_REPORT_ACT_DROP = 0,     /* stale queue entry */
+    PDF_REPORT_ACT_TIMEOUT,
+    PDF_REPORT_ACT_GIVE_UP,
+    PDF_REPORT_ACT_CLAIM
+} pdf_report_act_e;
+
+
+typedef struct {
+    unsigned char   key[PDF_REPORT_QUEUE_KEY_LEN];
+    pdf_report_act_e  act;
+} pdf_report_action_t;
+
+
+static void pdf_report_put_u32(unsigned char *p, uint32_t v);
+static void pdf_report_put_u64(unsigned char *p, uint64_t v);
+static uint32_t pdf_report_get_u32(const unsigned char *p);
+static uint64_t pdf_report_get_u64(const unsigned char *p);
+static size_t pdf_report_job_encode(const pdf_report_job_t *job,
+    unsigned char *buf);
+static int pdf_report_job_decode(const MDB_val *v, pdf_report_job_t *job);
+static int pdf_report_job_read(pdf_report_store_t *store, MDB_txn *txn,
+    const char *id, pdf_report_job_t *job);
+static int pdf_report_job_write(pdf_report_store_t *store, MDB_txn *txn,
+    const pdf_report_job_t *job);
+static size_t pdf_report_pending_key(const pdf_report_job_t *job,
+    unsigned char *buf);
+static void pdf_report_queue_key(const pdf_report_job_t *job,
+    unsigned char *buf);
+static int pdf_report_job_retire(pdf_report_store_t *store, MDB_txn *txn,
+    const pdf_report_job_t *job);
+static int pdf_report_scan_collect(pdf_report_store_t *store, MDB_txn *txn,
+    const pdf_report_scan_t *scan, pdf_report_action_t *acts, size_t *nacts,
+    pdf_report_scan_result_t *res);
+static int pdf_report_scan_apply(pdf_report_store_t *store, MDB_txn *txn,
+    const pdf_report_scan_t *scan, const pdf_report_action_t *act,
+    pdf_report_job_t *claims, pdf_report_scan_result_t *res);
+static void pdf_report_job_fail(pdf_report_job_t *job, int64_t now_ms,
+    const char *code, const char *message);
+static int pdf_report_commit(MDB_txn *txn, int rc);
+
+
+int
+pdf_report_store_open(pdf_report_store_t **store, const char *dir,
+    size_t map_size, unsigned *found_format)
+{
+    int                  rc;
+    MDB_txn             *txn;
+    MDB_val              k, v;
+    pdf_report_store_t  *st;
+    unsigned char        fmt[4];
+    MDB_stat             stat;
+
+    *store = NULL;
+    *found_format = 0;
+
+    st = calloc(1, sizeof(pdf_report_store_t));
+    if (st == NULL) {
+        return ENOMEM;
+    }
+
+    if (snprintf(st->path, sizeof(st->path), "%s/data.mdb", dir)
+        >= (int) sizeof(st->path))
+    {
+        free(st);
+        return ENAMETOOLONG;
+    }
+
+    rc = mdb_env_create(&st->env);
+    if (rc != 0) {
+        free(st);
+        return rc;
+    }
+
+    (void) mdb_env_set_maxdbs(st->env, 8);
+
+    /* reader slots: every worker's event loop and pool threads */
+    (void) mdb_env_set_maxreaders(st->env, 1024);
+
+    rc = mdb_env_set_mapsize(st->env, map_size);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    /* MDB_NOTLS: read transactions are not tied to the opening thread */
+    rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0
+        || (rc = mdb_dbi_open(txn, "jobs", MDB_CREATE, &st->jobs)) != 0
+        || (rc = mdb_dbi_open(txn, "pending", MDB_CREATE, &st->pending))
+           != 0
+        || (rc = mdb_dbi_open(txn, "queue", MDB_CREATE, &st->queue)) != 0
+        || (rc = mdb_dbi_open(txn, "rate",
+                              MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
+                              &st->rate)) != 0
+        || (rc = mdb_dbi_open(txn, "users", MDB_CREATE, &st->users)) != 0)
+    {
+        mdb_txn_abort(txn);
+        goto failed;
+    }
+
+    k.mv_data = "format";
+    k.mv_size = sizeof("format") - 1;
+
+    rc = mdb_get(txn, st->meta, &k, &v);
+
+    if (rc == MDB_NOTFOUND) {
+        rc = mdb_stat(txn, st->jobs, &stat);
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            goto failed;
+        }
+
+        if (stat.ms_entries != 0) {
+            /* jobs without a format mark: written by something else */
+            mdb_txn_abort(txn);
+            rc = PDF_REPORT_STORE_EXISTS;
+            goto failed;
+        }
+
+        pdf_report_put_u32(fmt, PDF_REPORT_STORE_FORMAT);
+        v.mv_data = fmt;
+        v.mv_size = sizeof(fmt);
+
+        rc = mdb_put(txn, st->meta, &k, &v, 0);
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            goto failed;
+        }
+
+    } else if (rc != 0) {
+        mdb_txn_abort(txn);
+        goto failed;
+
+    } else if (v.mv_size != 4
+               || pdf_report_get_u32(v.mv_data) != PDF_REPORT_STORE_FORMAT)
+    {
+        *found_format = v.mv_size == 4 ? pdf_report_get_u32(v.mv_data) : 0;
+        mdb_txn_abort(txn);
+        rc = PDF_REPORT_STORE_EXISTS;
+        goto failed;
+    }
+
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    *store = st;
+
+    return 0;
+
+failed:
+
+    mdb_env_close(st->env);
+    free(st);
+
+    return rc;
+}
+
+
+void
+pdf_report_store_close(pdf_report_store_t *store)
+{
+    if (store == NULL) {
+        return;
+    }
+
+    mdb_env_close(store->env);
+    free(store);
+}
+
+
+int
+pdf_report_store_reader_check(pdf_report_store_t *store, int *dead)
+{
+    return mdb_reader_check(store->env, dead);
+}
+
+
+const char *
+pdf_report_store_path(pdf_report_store_t *store)
+{
+    return store->path;
+}
+
+
+int
+pdf_report_store_users_replace(pdf_report_store_t *store,
+    const pdf_report_user_entry_t *users, size_t n)
+{
+    int       rc;
+    size_t    i;
+    MDB_txn  *txn;
+    MDB_val   k, v;
+
+    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    /* empty, not delete: readers see the old directory until commit */
+    rc = mdb_drop(txn, store->users, 0);
+
+    for (i = 0; rc == 0 && i < n; i++) {
+        k.mv_data = (void *) users[i].id;
+        k.mv_size = users[i].id_len;
+        v.mv_data = (void *) users[i].json;
+        v.mv_size = users[i].json_len;
+
+        rc = mdb_put(txn, store->users, &k, &v, 0);
+    }
+
+    return pdf_report_commit(txn, rc);
+}
+
+
+int
+pdf_report_store_user_get(pdf_report_store_t *store, const char *id,
+    size_t id_len, char **json, size_t *len)
+{
+    int       rc;
+    char     *p;
+    MDB_txn  *txn;
+    MDB_val   k, v;
+
+    *json = NULL;
+
+    if (id_len == 0 || id_len > PDF_REPORT_USER_ID_MAX) {
+        return PDF_REPORT_STORE_NOT_FOUND;
+    }
+
+    rc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    k.mv_data = (void *) id;
+    k.mv_size = id_len;
+
+    rc = mdb_get(txn, store->users, &k, &v);
+
+    if (rc == 0) {
+        p = malloc(v.mv_size + 1);
+
+        if (p == NULL) {
+            rc = ENOMEM;
+
+        } else {
+            memcpy(p, v.mv_data, v.mv_size);
+            p[v.mv_size] = '\0';
+            *json = p;
+            *len = v.mv_size;
+        }
+
+    } else if (rc == MDB_NOTFOUND) {
+        rc = PDF_REPORT_STORE_NOT_FOUND;
+    }
+
+    mdb_txn_abort(txn);
+
+    return rc;
+}
+
+
+int
+pdf_report_store_rate_hit(pdf_report_store_t *store, const char *org,
+    int64_t now_ms, int64_t period_ms, unsigned limit,
+    pdf_report_rate_t *rate)
+{
+    int             rc;
+    int64_t         oldest, cutoff;
+    size_t          dups;
+    unsigned        count;
+    MDB_txn        *txn;
+    MDB_cursor     *cur;
+    MDB_val         k, v;
+    unsigned char   val[PDF_REPORT_RATE_VAL_LEN];
+
+    rate->allowed = 0;
+    rate->limit = limit;
+    rate->remaining = 0;
+    rate->reset_s = 0;
+
+    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = mdb_cursor_open(txn, store->rate, &cur);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+
+    cutoff = now_ms - period_ms;
+    oldest = now_ms;
+    count = 0;
+
+    /*
+     * Drop what left the window: the duplicates are sorted by time, so
+     * the expired ones come first.  The cursor is positioned afresh after
+     * each delete rather than trusting where a delete leaves it.
+     */
+    for ( ;; ) {
+        k.mv_data = (void *) org;
+        k.mv_size = strlen(org);
+
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+        if (rc != 0) {
+            break;
+        }
+
+        if ((int64_t) pdf_report_get_u64(v.mv_data) > cutoff) {
+            oldest = (int64_t) pdf_report_get_u64(v.mv_data);
+            break;
+        }
+
+        rc = mdb_cursor_del(cur, 0);
+        if (rc != 0) {
+            break;
+        }
+    }
+
+    if (rc == 0) {
+        rc = mdb_cursor_count(cur, &dups);
+        count = (unsigned) dups;
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+
+    if (count >= limit) {
+        /* refused requests are not counted: nothing to keep */
+        rate->reset_s = (unsigned) ((oldest + period_ms - now_ms + 999)
+                                    / 1000);
+        if (rate->reset_s == 0) {
+            rate->reset_s = 1;
+        }
+
+        mdb_txn_abort(txn);
+        return 0;
+    }
+
+    pdf_report_put_u64(val, (uint64_t) now_ms);
+
+    /* a nonce keeps two requests of the same millisecond apart */
+    if (RAND_bytes(&val[8], 4) != 1) {
+        memset(&val[8], 0, 4);
+    }
+
+    k.mv_data = (void *) org;
+    k.mv_size = strlen(org);
+    v.mv_data = val;
+    v.mv_size = sizeof(val);
+
+    rc = mdb_put(txn, store->rate, &k, &v, 0);
+    if (rc != 0 && rc != MDB_KEYEXIST) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rate->allowed = 1;
+    rate->remaining = limit - count - 1;
+    rate->reset_s = (unsigned) ((oldest + period_ms - now_ms + 999) / 1000);
+
+    return 0;
+}
+
+
+int
+pdf_report_store_job_create(pdf_report_store_t *store,
+    pdf_report_job_t *job, char *pending_id)
+{
+    int             rc;
+    size_t          plen;
+    MDB_txn        *txn;
+    MDB_val         k, v;
+    unsigned char   pkey[PDF_REPORT_ORG_MAX + 1 + PDF_REPORT_USER_ID_MAX];
+    unsigned char   qkey[PDF_REPORT_QUEUE_KEY_LEN];
+    pdf_report_job_t  other;
+
+    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    plen = pdf_report_pending_key(job, pkey);
+
+    k.mv_data = pkey;
+    k.mv_size = plen;
+
+    rc = mdb_get(txn, store->pending, &k, &v);
+
+    if (rc == 0 && v.mv_size == PDF_REPORT_UUID_LEN) {
+        memcpy(pending_id, v.mv_data, PDF_REPORT_UUID_LEN);
+        pending_id[PDF_REPORT_UUID_LEN] = '\0';
+
+        rc = pdf_report_job_read(store, txn, pending_id, &other);
+
+        if (rc == 0 && (other.status == PDF_REPORT_PENDING
+                        || other.status == PDF_REPORT_IN_PROGRESS))
+        {
+            mdb_txn_abort(txn);
+            return PDF_REPORT_STORE_EXISTS;
+        }
+
+        /* a stale index entry: the job below replaces it */
+
+    } else if (rc != 0 && rc != MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+
+    job->status = PDF_REPORT_PENDING;
+    job->updated_ms = job->created_ms;
+
+    rc = pdf_report_job_write(store, txn, job);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+
+    k.mv_data = pkey;
+    k.mv_size = plen;
+    v.mv_data = job->id;
+    v.mv_size = PDF_REPORT_UUID_LEN;
+
+    rc = mdb_put(txn, store->pending, &k, &v, 0);
+
+    if (rc == 0) {
+        pdf_report_queue_key(job, qkey);
+        k.mv_data = qkey;
+        k.mv_size = sizeof(qkey);
+        v.mv_data = "";
+        v.mv_size = 0;
+
+        rc = mdb_put(txn, store->queue, &k, &v, 0);
+    }
+
+    return pdf_report_commit(txn, rc);
+}
+
+
+int
+pdf_report_store_job_get(pdf_report_store_t *store, const char *id,
+    pdf_report_job_t *job)
+{
+    int       rc;
+    MDB_txn  *txn;
+
+    rc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = pdf_report_job_read(store, txn, id, job);
+
+    mdb_txn_abort(txn);
+
+    return rc;
+}
+
+
+int
+pdf_report_store_scan(pdf_report_store_t *store,
+    const pdf_report_scan_t *scan, pdf_report_job_t *claims,
+    pdf_report_scan_result_t *res)
+{
+    int                  rc;
+    size_t               i, n;
+    MDB_txn             *txn;
+    pdf_report_action_t  acts[PDF_REPORT_SCAN_BATCH];
+
+    memset(res, 0, sizeof(pdf_report_scan_result_t));
+
+    /* look first: most passes find nothing and need no write */
+    rc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = pdf_report_scan_collect(store, txn, scan, acts, &n, res);
+
+    mdb_txn_abort(txn);
+
+    if (rc != 0 || n == 0) {
+        return rc;
+    }
+
+    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    memset(res, 0, sizeof(pdf_report_scan_result_t));
+
+    rc = pdf_report_scan_collect(store, txn, scan, acts, &n, res);
+
+    res->claimed = 0;
+    res->failed = 0;
+
+    for (i = 0; rc == 0 && i < n; i++) {
+        rc = pdf_report_scan_apply(store, txn, scan, &acts[i], claims, res);
+    }
+
+    if (rc != 0) {
+        res->claimed = 0;
+        res->failed = 0;
+    }
+
+    return pdf_report_commit(txn, rc);
+}
+
+
+int
+pdf_report_store_job_renew(pdf_report_store_t *store, const char *id,
+    uint64_t token, int64_t now_ms, int64_t lease_ms)
+{
+    int               rc;
+    MDB_txn          *txn;
+    pdf_report_job_t  job;
+
+    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = pdf_report_job_read(store, txn, id, &job);
+
+    if (rc == 0 && (job.status != PDF_REPORT_IN_PROGRESS
+                    || job.lease_token != token))
+    {
+        rc = PDF_REPORT_STORE_LOST;
+    }
+
+    if (rc == 0) {
+        job.lease_until_ms = now_ms + lease_ms;
+        rc = pdf_report_job_write(store, txn, &job);
+    }
+
+    return pdf_report_commit(txn, rc);
+}
+
+
+int
+pdf_report_store_job_finish(pdf_report_store_t *store,
+    const pdf_report_job_t *done, uint64_t token, int64_t now_ms)
+{
+    int               rc;
+    MDB_txn          *txn;
+    pdf_report_job_t  job;
+
+    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = pdf_report_job_read(store, txn, done->id, &job);
+
+    if (rc == 0 && (job.status != PDF_REPORT_IN_PROGRESS
+                    || job.lease_token != token))
+    {
+        rc = PDF_REPORT_STORE_LOST;
+    }
+
+    if (rc == 0) {
+        job.status = done->status;
+        job.updated_ms = now_ms;
+        job.completed_ms = now_ms;
+        job.lease_until_ms = 0;
+
+        if (done->status == PDF_REPORT_COMPLETE) {
+            job.size_bytes = done->size_bytes;
+            job.duration_ms = done->duration_ms;
+            memcpy(job.sha256, done->sha256, sizeof(job.sha256));
+            memcpy(job.template_version, done->template_version,
+                   sizeof(job.template_version));
+
+        } else {
+            memcpy(job.error_code, done->error_code, sizeof(job.error_code));
+            memcpy(job.error_message, done->error_message,
+                   sizeof(job.error_message));
+        }
+
+        rc = pdf_report_job_write(store, txn, &job);
+    }
+
+    if (rc == 0) {
+        rc = pdf_report_job_retire(store, txn, &job);
+    }
+
+    return pdf_report_commit(txn, rc);
+}
+
+
+int
+pdf_report_store_job_release(pdf_report_store_t *store, const char *id,
+    uint64_t token, int64_t now_ms)
+{
+    int               rc;
+    MDB_txn          *txn;
+    pdf_report_job_t  job;
+
+    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = pdf_report_job_read(store, txn, id, &job);
+
+    if (rc == 0 && (job.status != PDF_REPORT_IN_PROGRESS
+                    || job.lease_token != token))
+    {
+        rc = PDF_REPORT_STORE_LOST;
+    }
+
+    if (rc == 0) {
+        /* never started: the claim does not count as an attempt */
+        job.status = PDF_REPORT_PENDING;
+        job.attempts = job.attempts ? job.attempts - 1 : 0;
+        job.lease_until_ms = 0;
+        job.lease_token = 0;
+        job.updated_ms = now_ms;
+
+        rc = pdf_report_job_write(store, txn, &job);
+    }
+
+    return pdf_report_commit(txn, rc);
+}
+
+
+const char *
+pdf_report_status_name(uint32_t status)
+{
+    switch (status) {
+
+    case PDF_REPORT_PENDING:
+        return "PENDING";
+
+    case PDF_REPORT_IN_PROGRESS:
+        return "IN_PROGRESS";
+
+    case PDF_REPORT_COMPLETE:
+        return "COMPLETE";
+
+    default:
+        return "FAILED";
+    }
+}
+
+
+/* collect up to a batch of things to do, oldest job first */
+
+static int
+pdf_report_scan_collect(pdf_report_store_t *store, MDB_txn *txn,
+    const pdf_report_scan_t *scan, pdf_report_action_t *acts, size_t *nacts,
+    pdf_report_scan_result_t *res)
+{
+    int                rc;
+    size_t             n;
+    unsigned           claims;
+    MDB_cursor        *cur;
+    MDB_val            k, v;
+    pdf_report_job_t   job;
+    pdf_report_act_e   act;
+    char               id[PDF_REPORT_UUID_LEN + 1];
+
+    *nacts = 0;
+    n = 0;
+    claims = 0;
+
+    rc = mdb_cursor_open(txn, store->queue, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+         rc == 0 && n < PDF_REPORT_SCAN_BATCH;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    {
+        if (k.mv_size != PDF_REPORT_QUEUE_KEY_LEN) {
+            act = PDF_REPORT_ACT_DROP;
+            goto add;
+        }
+
+        memcpy(id, (char *) k.mv_data + 8, PDF_REPORT_UUID_LEN);
+        id[PDF_REPORT_UUID_LEN] = '\0';
+
+        rc = pdf_report_job_read(store, txn, id, &job);
+
+        if (rc == PDF_REPORT_STORE_NOT_FOUND
+            || (rc == 0 && job.status != PDF_REPORT_PENDING
+                && job.status != PDF_REPORT_IN_PROGRESS))
+        {
+            act = PDF_REPORT_ACT_DROP;
+            goto add;
+        }
+
+        if (rc != 0) {
+            break;
+        }
+
+        if (scan->now_ms >= job.created_ms + scan->timeout_ms) {
+            act = PDF_REPORT_ACT_TIMEOUT;
+            goto add;
+        }
+
+        if (job.status == PDF_REPORT_IN_PROGRESS
+            && job.lease_until_ms > scan->now_ms)
+        {
+            continue;      /* running somewhere */
+        }
+
+        if (job.status == PDF_REPORT_IN_PROGRESS
+            && job.attempts >= scan->max_attempts)
+        {
+            act = PDF_REPORT_ACT_GIVE_UP;
+            goto add;
+        }
+
+        if (claims >= scan->max_claims) {
+            res->waiting++;
+            continue;
+        }
+
+        claims++;
+        act = PDF_REPORT_ACT_CLAIM;
+
+    add:
+
+        memcpy(acts[n].key, k.mv_data,
+               k.mv_size < PDF_REPORT_QUEUE_KEY_LEN
+               ? k.mv_size : PDF_REPORT_QUEUE_KEY_LEN);
+        if (k.mv_size < PDF_REPORT_QUEUE_KEY_LEN) {
+            memset(acts[n].key + k.mv_size, 0,
+                   PDF_REPORT_QUEUE_KEY_LEN - k.mv_size);
+        }
+
+        acts[n].act = act;
+        n++;
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    *nacts = n;
+
+    return 0;
+}
+
+
+static int
+pdf_report_scan_apply(pdf_report_store_t *store, MDB_txn *txn,
+    const pdf_report_scan_t *scan, const pdf_report_action_t *act,
+    pdf_report_job_t *claims, pdf_report_scan_result_t *res)
+{
+    int               rc;
+    MDB_val           k;
+    pdf_report_job_t  job;
+    char              id[PDF_REPORT_UUID_LEN + 1];
+    char              msg[PDF_REPORT_ERR_MSG_MAX + 1];
+
+    if (act->act == PDF_REPORT_ACT_DROP) {
+        k.mv_data = (void *) act->key;
+        k.mv_size = PDF_REPORT_QUEUE_KEY_LEN;
+
+        rc = mdb_del(txn, store->queue, &k, NULL);
+
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+
+    memcpy(id, act->key + 8, PDF_REPORT_UUID_LEN);
+    id[PDF_REPORT_UUID_LEN] = '\0';
+
+    rc = pdf_report_job_read(store, txn, id, &job);
+    if (rc != 0) {
+        return rc;
+    }
+
+    switch (act->act) {
+
+    case PDF_REPORT_ACT_TIMEOUT:
+        snprintf(msg, sizeof(msg),
+                 "The report was not finished within %lld seconds.",
+                 (long long) (scan->timeout_ms / 1000));
+        pdf_report_job_fail(&job, scan->now_ms, "TIMEOUT", msg);
+        res->failed++;
+        break;
+
+    case PDF_REPORT_ACT_GIVE_UP:
+        snprintf(msg, sizeof(msg),
+                 "Processing stopped %u times without finishing.",
+                 job.attempts);
+        pdf_report_job_fail(&job, scan->now_ms, "PROCESSING_FAILED", msg);
+        res->failed++;
+        break;
+
+    default: /* PDF_REPORT_ACT_CLAIM */
+        job.status = PDF_REPORT_IN_PROGRESS;
+        job.attempts++;
+        job.claimed_ms = scan->now_ms;
+        job.updated_ms = scan->now_ms;
+        job.lease_until_ms = scan->now_ms + scan->lease_ms;
+
+        if (job.generated_ms == 0) {
+            job.generated_ms = scan->now_ms;
+        }
+
+        if (RAND_bytes((unsigned char *) &job.lease_token,
+                       sizeof(job.lease_token)) != 1)
+        {
+            return EIO;
+        }
+
+        job.lease_token |= 1;     /* never 0, the "no lease" value */
+
+        rc = pdf_report_job_write(store, txn, &job);
+        if (rc != 0) {
+            return rc;
+        }
+
+        claims[res->claimed++] = job;
+
+        return 0;
+    }
+
+    rc = pdf_report_job_write(store, txn, &job);
+    if (rc != 0) {
+        return rc;
+    }
+
+    return pdf_report_job_retire(store, txn, &job);
+}
+
+
+static void
+pdf_report_job_fail(pdf_report_job_t *job, int64_t now_ms, const char *code,
+    const char *message)
+{
+    job->status = PDF_REPORT_FAILED;
+    job->updated_ms = now_ms;
+    job->completed_ms = now_ms;
+    job->lease_until_ms = 0;
+
+    snprintf(job->error_code, sizeof(job->error_code), "%s", code);
+    snprintf(job->error_message, sizeof(job->error_message), "%s", message);
+}
+
+
+/* a terminal job leaves the pending index and the queue */
+
+static int
+pdf_report_job_retire(pdf_report_store_t *store, MDB_txn *txn,
+    const pdf_report_job_t *job)
+{
+    int             rc;
+    MDB_val         k, v;
+    unsigned char   pkey[PDF_REPORT_ORG_MAX + 1 + PDF_REPORT_USER_ID_MAX];
+    unsigned char   qkey[PDF_REPORT_QUEUE_KEY_LEN];
+
+    k.mv_data = pkey;
+    k.mv_size = pdf_report_pending_key(job, pkey);
+
+    rc = mdb_get(txn, store->pending, &k, &v);
+
+    /* only our own entry: a newer job of the same user keeps its own */
+    if (rc == 0 && v.mv_size == PDF_REPORT_UUID_LEN
+        && memcmp(v.mv_data, job->id, PDF_REPORT_UUID_LEN) == 0)
+    {
+        rc = mdb_del(txn, store->pending, &k, NULL);
+    }
+
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    pdf_report_queue_key(job, qkey);
+    k.mv_data = qkey;
+    k.mv_size = sizeof(qkey);
+
+    rc = mdb_del(txn, store->queue, &k, NULL);
+
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+
+static size_t
+pdf_report_pending_key(const pdf_report_job_t *job, unsigned char *buf)
+{
+    size_t  olen, ulen;
+
+    olen = strlen(job->org);
+    ulen = strlen(job->user);
+
+    memcpy(buf, job->org, olen);
+    buf[olen] = '\0';
+    memcpy(buf + olen + 1, job->user, ulen);
+
+    return olen + 1 + ulen;
+}
+
+
+static void
+pdf_report_queue_key(const pdf_report_job_t *job, unsigned char *buf)
+{
+    pdf_report_put_u64(buf, (uint64_t) job->created_ms);
+    memcpy(buf + 8, job->id, PDF_REPORT_UUID_LEN);
+}
+
+
+static int
+pdf_report_job_read(pdf_report_store_t *store, MDB_txn *txn,
+    const char *id, pdf_report_job_t *job)
+{
+    int      rc;
+    MDB_val  k, v;
+
+    k.mv_data = (void *) id;
+    k.mv_size = strlen(id);
+
+    rc = mdb_get(txn, store->jobs, &k, &v);
+
+    if (rc == MDB_NOTFOUND) {
+        return PDF_REPORT_STORE_NOT_FOUND;
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (pdf_report_job_decode(&v, job) != 0) {
+        return MDB_CORRUPTED;
+    }
+
+    memcpy(job->id, id, PDF_REPORT_UUID_LEN);
+    job->id[PDF_REPORT_UUID_LEN] = '\0';
+
+    return 0;
+}
+
+
+static int
+pdf_report_job_write(pdf_report_store_t *store, MDB_txn *txn,
+    const pdf_report_job_t *job)
+{
+    MDB_val        k, v;
+    unsigned char  buf[PDF_REPORT_JOB_ENC_MAX];
+
+    k.mv_data = (void *) job->id;
+    k.mv_size = PDF_REPORT_UUID_LEN;
+    v.mv_data = buf;
+    v.mv_size = pdf_report_job_encode(job, buf);
+
+    return mdb_put(txn, store->jobs, &k, &v, 0);
+}
+
+
+/*
+ * Job record layout (big-endian): version u8, status u8, two reserved
+ * bytes, attempts u32, duration u32, created, updated, completed,
+ * generated, claimed, lease_until (i64 each), lease_token u64, size u64,
+ * sha256[32], then org, user, template, error code (u8 length + bytes)
+ * and error message (u16 length + bytes).  The id is the key.
+ */
+
+#define PDF_REPORT_JOB_FIXED  (4 + 4 + 4 + 6 * 8 + 8 + 8 + 32)
+
+static size_t
+pdf_report_job_encode(const pdf_report_job_t *job, unsigned char *buf)
+{
+    size_t          len;
+    unsigned char  *p;
+    const char     *s[4];
+    int             i;
+
+    p = buf;
+
+    *p++ = PDF_REPORT_JOB_VERSION;
+    *p++ = (unsigned char) job->status;
+    *p++ = 0;
+    *p++ = 0;
+    pdf_report_put_u32(p, job->attempts); p += 4;
+    pdf_report_put_u32(p, job->duration_ms); p += 4;
+    pdf_report_put_u64(p, (uint64_t) job->created_ms); p += 8;
+    pdf_report_put_u64(p, (uint64_t) job->updated_ms); p += 8;
+    pdf_report_put_u64(p, (uint64_t) job->completed_ms); p += 8;
+    pdf_report_put_u64(p, (uint64_t) job->generated_ms); p += 8;
+    pdf_report_put_u64(p, (uint64_t) job->claimed_ms); p += 8;
+    pdf_report_put_u64(p, (uint64_t) job->lease_until_ms); p += 8;
+    pdf_report_put_u64(p, job->lease_token); p += 8;
+    pdf_report_put_u64(p, job->size_bytes); p += 8;
+    memcpy(p, job->sha256, 32); p += 32;
+
+    s[0] = job->org;
+    s[1] = job->user;
+    s[2] = job->template_version;
+    s[3] = job->error_code;
+
+    /* each is NUL-terminated within its array, so at most 255 bytes */
+    for (i = 0; i < 4; i++) {
+        len = strlen(s[i]);
+        *p++ = (unsigned char) len;
+        memcpy(p, s[i], len);
+        p += len;
+    }
+
+    len = strlen(job->error_message);
+    *p++ = (unsigned char) (len >> 8);
+    *p++ = (unsigned char) len;
+    memcpy(p, job->error_message, len);
+    p += len;
+
+    return (size_t) (p - buf);
+}
+
+
+static int
+pdf_report_job_decode(const MDB_val *v, pdf_report_job_t *job)
+{
+    size_t                len, i;
+    const unsigned char  *p, *end;
+    char                 *s[4];
+    size_t                max[4];
+
+    p = v->mv_data;
+    end = p + v->mv_size;
+
+    if (v->mv_size < PDF_REPORT_JOB_FIXED || p[0] != PDF_REPORT_JOB_VERSION) {
+        return -1;
+    }
+
+    memset(job, 0, sizeof(pdf_report_job_t));
+
+    job->status = p[1];
+    p += 4;
+    job->attempts = pdf_report_get_u32(p); p += 4;
+    job->duration_ms = pdf_report_get_u32(p); p += 4;
+    job->created_ms = (int64_t) pdf_report_get_u64(p); p += 8;
+    job->updated_ms = (int64_t) pdf_report_get_u64(p); p += 8;
+    job->completed_ms = (int64_t) pdf_report_get_u64(p); p += 8;
+    job->generated_ms = (int64_t) pdf_report_get_u64(p); p += 8;
+    job->claimed_ms = (int64_t) pdf_report_get_u64(p); p += 8;
+    job->lease_until_ms = (int64_t) pdf_report_get_u64(p); p += 8;
+    job->lease_token = pdf_report_get_u64(p); p += 8;
+    job->size_bytes = pdf_report_get_u64(p); p += 8;
+    memcpy(job->sha256, p, 32); p += 32;
+
+    s[0] = job->org;
+    s[1] = job->user;
+    s[2] = job->template_version;
+    s[3] = job->error_code;
+    max[0] = sizeof(job->org) - 1;
+    max[1] = sizeof(job->user) - 1;
+    max[2] = sizeof(job->template_version) - 1;
+    max[3] = sizeof(job->error_code) - 1;
+
+    for (i = 0; i < 4; i++) {
+        if (p >= end) {
+            return -1;
+        }
+
+        len = *p++;
+
+        if (len > max[i] || (size_t) (end - p) < len) {
+            return -1;
+        }
+
+        memcpy(s[i], p, len);
+        s[i][len] = '\0';
+        p += len;
+    }
+
+    if (end - p < 2) {
+        return -1;
+    }
+
+    len = ((size_t) p[0] << 8) | p[1];
+    p += 2;
+
+    if (len > sizeof(job->error_message) - 1 || (size_t) (end - p) < len) {
+        return -1;
+    }
+
+    memcpy(job->error_message, p, len);
+    job->error_message[len] = '\0';
+
+    return 0;
+}
+
+
+/* commit when all went well, abort otherwise; returns the first error */
+
+static int
+pdf_report_commit(MDB_txn *txn, int rc)
+{
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+
+    return mdb_txn_commit(txn);
+}
+
+
+static void
+pdf_report_put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char) (v >> 24);
+    p[1] = (unsigned char) (v >> 16);
+    p[2] = (unsigned char) (v >> 8);
+    p[3] = (unsigned char) v;
+}
+
+
+static void
+pdf_report_put_u64(unsigned char *p, uint64_t v)
+{
+    pdf_report_put_u32(p, (uint32_t) (v >> 32));
+    pdf_report_put_u32(p + 4, (uint32_t) v);
+}
+
+
+static uint32_t
+pdf_report_get_u32(const unsigned char *p)
+{
+    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
+           | ((uint32_t) p[2] << 8) | p[3];
+}
+
+
+static uint64_t
+pdf_report_get_u64(const unsigned char *p)
+{
+    return ((uint64_t) pdf_report_get_u32(p) << 32)
+           | pdf_report_get_u32(p + 4);
+}

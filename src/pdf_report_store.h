@@ -1,0 +1,190 @@
+
+/*
+ * The LMDB store: jobs (the source of truth and the queue of record), the
+ * per-(org, user) pending index, the per-org sliding-window rate limiter
+ * and the user directory.  No nginx dependency: it is used from the event
+ * loop of every worker and from pool threads (the environment is opened
+ * with MDB_NOTLS), and from unit tests.
+ *
+ * Every function returns 0 on success, one of the PDF_REPORT_STORE_*
+ * outcomes below, or an LMDB/errno code for mdb_strerror().
+ */
+
+
+#ifndef _PDF_REPORT_STORE_H_INCLUDED_
+#define _PDF_REPORT_STORE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lmdb.h>
+
+#include "pdf_report_util.h"
+
+
+/* bumped whenever the on-disk layout changes; kept in the "meta" db */
+#define PDF_REPORT_STORE_FORMAT     1
+
+#define PDF_REPORT_STORE_NOT_FOUND  (-1001)
+#define PDF_REPORT_STORE_EXISTS     (-1002)
+#define PDF_REPORT_STORE_LOST       (-1003)  /* the lease is not ours */
+#define PDF_REPORT_STORE_FULL       MDB_MAP_FULL
+
+#define PDF_REPORT_ORG_MAX          128
+#define PDF_REPORT_USER_ID_MAX      64       /* 16 characters of UTF-8 */
+#define PDF_REPORT_ERR_CODE_MAX     31
+#define PDF_REPORT_ERR_MSG_MAX      255
+
+
+typedef enum {
+    PDF_REPORT_PENDING = 0,
+    PDF_REPORT_IN_PROGRESS,
+    PDF_REPORT_COMPLETE,
+    PDF_REPORT_FAILED
+} pdf_report_status_e;
+
+
+typedef struct {
+    char        id[PDF_REPORT_UUID_LEN + 1];
+    char        org[PDF_REPORT_ORG_MAX + 1];
+    char        user[PDF_REPORT_USER_ID_MAX + 1];
+    uint32_t    status;
+    uint32_t    attempts;        /* claims so far */
+    int64_t     created_ms;
+    int64_t     updated_ms;
+    int64_t     completed_ms;    /* COMPLETE or FAILED */
+    int64_t     generated_ms;    /* fixed at the first claim, so a re-run
+                                    renders the same bytes */
+    int64_t     claimed_ms;      /* start of the current attempt */
+    int64_t     lease_until_ms;
+    uint64_t    lease_token;     /* random per claim */
+    uint64_t    size_bytes;
+    uint32_t    duration_ms;
+    unsigned char  sha256[PDF_REPORT_SHA256_LEN];
+    char        template_version[8];
+    char        error_code[PDF_REPORT_ERR_CODE_MAX + 1];
+    char        error_message[PDF_REPORT_ERR_MSG_MAX + 1];
+} pdf_report_job_t;
+
+
+typedef struct {
+    unsigned    allowed;         /* 0: refuse with 429, nothing counted */
+    unsigned    limit;
+    unsigned    remaining;       /* after this request */
+    unsigned    reset_s;         /* until the oldest counted one leaves */
+} pdf_report_rate_t;
+
+
+typedef struct pdf_report_store_s  pdf_report_store_t;
+
+
+/*
+ * Open (creating files if missing) the environment in dir.  Each process
+ * opens its own after fork.  A store written by another format version
+ * is refused with PDF_REPORT_STORE_EXISTS and *found_format set.
+ */
+int pdf_report_store_open(pdf_report_store_t **store, const char *dir,
+    size_t map_size, unsigned *found_format);
+void pdf_report_store_close(pdf_report_store_t *store);
+
+/* clears reader slots left by dead processes; *dead is how many */
+int pdf_report_store_reader_check(pdf_report_store_t *store, int *dead);
+
+/* the data file path, for chown() by the master */
+const char *pdf_report_store_path(pdf_report_store_t *store);
+
+
+/* ---- user directory ---- */
+
+typedef struct {
+    const char  *id;
+    size_t       id_len;
+    const char  *json;           /* the record as one line of JSON */
+    size_t       json_len;
+} pdf_report_user_entry_t;
+
+/* replace the whole directory in one transaction */
+int pdf_report_store_users_replace(pdf_report_store_t *store,
+    const pdf_report_user_entry_t *users, size_t n);
+
+/*
+ * Copy a user's record into a new malloc()ed, NUL-terminated buffer.
+ * PDF_REPORT_STORE_NOT_FOUND when absent.
+ */
+int pdf_report_store_user_get(pdf_report_store_t *store, const char *id,
+    size_t id_len, char **json, size_t *len);
+
+
+/* ---- step 1 ---- */
+
+/*
+ * Sliding-window rate limit: when the org has fewer than limit requests
+ * in (now - period, now], count this one.  rate->allowed says which.
+ */
+int pdf_report_store_rate_hit(pdf_report_store_t *store, const char *org,
+    int64_t now_ms, int64_t period_ms, unsigned limit,
+    pdf_report_rate_t *rate);
+
+/*
+ * Create job (id, org, user, created_ms filled by the caller) as PENDING
+ * unless (org, user) has a job PENDING or IN_PROGRESS: then
+ * PDF_REPORT_STORE_EXISTS with that job's id in pending_id (37 bytes).
+ */
+int pdf_report_store_job_create(pdf_report_store_t *store,
+    pdf_report_job_t *job, char *pending_id);
+
+
+/* ---- steps 2 and 3 ---- */
+
+int pdf_report_store_job_get(pdf_report_store_t *store, const char *id,
+    pdf_report_job_t *job);
+
+
+/* ---- processing ---- */
+
+typedef struct {
+    int64_t     now_ms;
+    int64_t     timeout_ms;      /* pdf_report_job_timeout */
+    int64_t     lease_ms;
+    unsigned    max_attempts;    /* claims before giving up */
+    unsigned    max_claims;      /* how many this caller can run now */
+} pdf_report_scan_t;
+
+typedef struct {
+    unsigned    claimed;
+    unsigned    failed;          /* timed out or out of attempts now */
+    unsigned    waiting;         /* PENDING left unclaimed */
+} pdf_report_scan_result_t;
+
+/*
+ * One pass over the queue: every job past its timeout becomes FAILED
+ * TIMEOUT, every job whose lease expired too often FAILED
+ * PROCESSING_FAILED; then up to max_claims PENDING (or lease-expired)
+ * jobs are claimed, oldest first, and copied to claims[].  Read-only
+ * (no write transaction) when there is nothing to do.
+ */
+int pdf_report_store_scan(pdf_report_store_t *store,
+    const pdf_report_scan_t *scan, pdf_report_job_t *claims,
+    pdf_report_scan_result_t *res);
+
+/* extend the lease of a claimed job; LOST when it is no longer ours */
+int pdf_report_store_job_renew(pdf_report_store_t *store, const char *id,
+    uint64_t token, int64_t now_ms, int64_t lease_ms);
+
+/*
+ * Record the end of a claimed job: done->status COMPLETE (size, sha256,
+ * duration, template) or FAILED (error code and message).  LOST when the
+ * claim is no longer ours (another worker took it over, or it timed out).
+ */
+int pdf_report_store_job_finish(pdf_report_store_t *store,
+    const pdf_report_job_t *done, uint64_t token, int64_t now_ms);
+
+/* give a claim back (the thread pool refused the task): PENDING again */
+int pdf_report_store_job_release(pdf_report_store_t *store, const char *id,
+    uint64_t token, int64_t now_ms);
+
+/* one-line name of a status, "PENDING" ... */
+const char *pdf_report_status_name(uint32_t status);
+
+
+#endif /* _PDF_REPORT_STORE_H_INCLUDED_ */

@@ -1,0 +1,237 @@
+
+/*
+ * The user directory; see pdf_report_users.h.
+ */
+
+
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+
+#include "pdf_report_users.h"
+
+
+static int pdf_report_users_cmp(const void *a, const void *b);
+
+
+int
+pdf_report_users_parse(char *text, size_t len, pdf_report_users_t *users,
+    size_t *line, char *err, size_t err_size)
+{
+    char                     *p, *end, *eol, *ids;
+    size_t                    n, lines, i, id_len, *lineno;
+    json_t                   *rec, *id;
+    json_error_t              jerr;
+    pdf_report_user_entry_t  *e, **sorted;
+
+    memset(users, 0, sizeof(pdf_report_users_t));
+    *line = 0;
+
+    lines = 1;
+    for (p = text; p < text + len; p++) {
+        if (*p == '\n') {
+            lines++;
+        }
+    }
+
+    e = calloc(lines, sizeof(pdf_report_user_entry_t));
+    ids = malloc(lines * (PDF_REPORT_USER_ID_MAX + 1));
+    lineno = malloc(lines * sizeof(size_t));
+    sorted = malloc(lines * sizeof(pdf_report_user_entry_t *));
+
+    users->entries = e;
+    users->ids = ids;
+
+    if (e == NULL || ids == NULL || lineno == NULL || sorted == NULL) {
+        snprintf(err, err_size, "out of memory");
+        goto failed;
+    }
+
+    n = 0;
+    p = text;
+    end = text + len;
+
+    while (p < end) {
+        (*line)++;
+
+        eol = memchr(p, '\n', end - p);
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        *eol = '\0';
+
+        if (eol > p && eol[-1] == '\r') {
+            eol[-1] = '\0';
+        }
+
+        if (p[strspn(p, " \t")] == '\0') {
+            p = eol + 1;
+            continue;
+        }
+
+        /* jansson refuses invalid UTF-8 and NUL bytes in strings */
+        rec = json_loads(p, JSON_REJECT_DUPLICATES, &jerr);
+
+        if (rec == NULL) {
+            snprintf(err, err_size, "invalid JSON: %s", jerr.text);
+            goto failed;
+        }
+
+        id = json_object_get(rec, "id");
+
+        if (!json_is_object(rec) || !json_is_string(id)) {
+            json_decref(rec);
+            snprintf(err, err_size, "not a JSON object with an \"id\" string");
+            goto failed;
+        }
+
+        id_len = json_string_length(id);
+
+        if (id_len == 0 || id_len > PDF_REPORT_USER_ID_MAX
+            || memchr(json_string_value(id), '\0', id_len) != NULL)
+        {
+            json_decref(rec);
+            snprintf(err, err_size, "\"id\" must be 1 to %d bytes",
+                     PDF_REPORT_USER_ID_MAX);
+            goto failed;
+        }
+
+        e[n].id = &ids[n * (PDF_REPORT_USER_ID_MAX + 1)];
+        memcpy((char *) e[n].id, json_string_value(id), id_len + 1);
+        e[n].id_len = id_len;
+        e[n].json = p;
+        e[n].json_len = strlen(p);
+        lineno[n] = *line;
+        sorted[n] = &e[n];
+        n++;
+
+        json_decref(rec);
+
+        p = eol + 1;
+    }
+
+    users->n = n;
+
+    /* an ambiguous directory is refused, not guessed at */
+    qsort(sorted, n, sizeof(pdf_report_user_entry_t *),
+          pdf_report_users_cmp);
+
+    for (i = 1; i < n; i++) {
+        if (pdf_report_users_cmp(&sorted[i - 1], &sorted[i]) == 0) {
+            *line = lineno[sorted[i - 1] - e] > lineno[sorted[i] - e]
+                    ? lineno[sorted[i - 1] - e] : lineno[sorted[i] - e];
+            snprintf(err, err_size, "duplicate \"id\" \"%s\"",
+                     sorted[i]->id);
+            goto failed;
+        }
+    }
+
+    free(lineno);
+    free(sorted);
+
+    *line = 0;
+
+    return 0;
+
+failed:
+
+    free(lineno);
+    free(sorted);
+    pdf_report_users_free(users);
+
+    return -1;
+}
+
+
+void
+pdf_report_users_free(pdf_report_users_t *users)
+{
+    free(users->entries);
+    free(users->ids);
+    memset(users, 0, sizeof(pdf_report_users_t));
+}
+
+
+json_t *
+pdf_report_user_connection(const json_t *user, const char *org_id)
+{
+    size_t       i;
+    json_t      *conns, *c;
+    const char  *org;
+
+    conns = json_object_get(user, "connections");
+
+    if (!json_is_array(conns)) {
+        return NULL;
+    }
+
+    json_array_foreach(conns, i, c) {
+        org = pdf_report_user_str(c, "org_id");
+
+        if (org != NULL && strcmp(org, org_id) == 0) {
+            return c;
+        }
+    }
+
+    return NULL;
+}
+
+
+int
+pdf_report_user_connected(const json_t *user, const char *org_id)
+{
+    size_t       i;
+    json_t      *conns, *c;
+    const char  *org, *status;
+
+    conns = json_object_get(user, "connections");
+
+    if (!json_is_array(conns)) {
+        return 0;
+    }
+
+    /* any connection of that org that is CONNECTED counts */
+    json_array_foreach(conns, i, c) {
+        org = pdf_report_user_str(c, "org_id");
+        status = pdf_report_user_str(c, "connection_status");
+
+        if (org != NULL && status != NULL && strcmp(org, org_id) == 0
+            && strcmp(status, "CONNECTED") == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+const char *
+pdf_report_user_str(const json_t *obj, const char *name)
+{
+    json_t  *v;
+
+    v = json_object_get(obj, name);
+
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+
+static int
+pdf_report_users_cmp(const void *a, const void *b)
+{
+    const pdf_report_user_entry_t  *x, *y;
+    int                             rc;
+
+    x = *(const pdf_report_user_entry_t * const *) a;
+    y = *(const pdf_report_user_entry_t * const *) b;
+
+    rc = memcmp(x->id, y->id, x->id_len < y->id_len ? x->id_len : y->id_len);
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    return (x->id_len > y->id_len) - (x->id_len < y->id_len);
+}

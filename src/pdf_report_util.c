@@ -1,0 +1,462 @@
+
+/*
+ * Pure helpers: base64url, hex, time stamps, UUIDs, UTF-8 and the
+ * download filename rule.  See pdf_report_util.h.
+ */
+
+
+#include <string.h>
+#include <time.h>
+#include <stdio.h>
+#include <openssl/rand.h>
+
+#include "pdf_report_util.h"
+
+
+static int pdf_report_utf8_next(const unsigned char **p,
+    const unsigned char *end, uint32_t *cp);
+static size_t pdf_report_ascii_part(char *dst, size_t size, const char *src,
+    size_t max_chars);
+
+
+static const char  pdf_report_b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+
+/*
+ * What each letter of U+00C0..U+017F becomes without its accent; an empty
+ * string drops the character (the multiplication and division signs).
+ */
+static const char  *pdf_report_latin[] = {
+    /* U+00C0 */
+    "A", "A", "A", "A", "A", "A", "AE", "C", "E", "E", "E", "E",
+    "I", "I", "I", "I", "D", "N", "O", "O", "O", "O", "O", "",
+    "O", "U", "U", "U", "U", "Y", "TH", "ss",
+    /* U+00E0 */
+    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e",
+    "i", "i", "i", "i", "d", "n", "o", "o", "o", "o", "o", "",
+    "o", "u", "u", "u", "u", "y", "th", "y",
+    /* U+0100 */
+    "A", "a", "A", "a", "A", "a", "C", "c", "C", "c", "C", "c",
+    "C", "c", "D", "d", "D", "d", "E", "e", "E", "e", "E", "e",
+    "E", "e", "E", "e", "G", "g", "G", "g", "G", "g", "G", "g",
+    "H", "h", "H", "h", "I", "i", "I", "i", "I", "i", "I", "i",
+    "I", "i", "IJ", "ij", "J", "j", "K", "k", "k", "L", "l", "L",
+    "l", "L", "l", "L", "l", "L", "l", "N", "n", "N", "n", "N",
+    "n", "n", "N", "n", "O", "o", "O", "o", "O", "o", "OE", "oe",
+    "R", "r", "R", "r", "R", "r", "S", "s", "S", "s", "S", "s",
+    "S", "s", "T", "t", "T", "t", "T", "t", "U", "u", "U", "u",
+    "U", "u", "U", "u", "U", "u", "U", "u", "W", "w", "Y", "y",
+    "Y", "Z", "z", "Z", "z", "Z", "z", "s"
+};
+
+
+long
+pdf_report_b64url_decode(unsigned char *dst, const char *src, size_t len)
+{
+    size_t          i, n;
+    uint32_t        acc;
+    unsigned        bits;
+    int             v;
+    unsigned char   c;
+
+    if (len % 4 == 1) {
+        return -1;
+    }
+
+    acc = 0;
+    bits = 0;
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) src[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            v = c - 'A';
+
+        } else if (c >= 'a' && c <= 'z') {
+            v = c - 'a' + 26;
+
+        } else if (c >= '0' && c <= '9') {
+            v = c - '0' + 52;
+
+        } else if (c == '-') {
+            v = 62;
+
+        } else if (c == '_') {
+            v = 63;
+
+        } else {
+            return -1;
+        }
+
+        acc = (acc << 6) | (uint32_t) v;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            dst[n++] = (unsigned char) (acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+
+    /* the unused low bits of the last character must be zero */
+    if (acc != 0) {
+        return -1;
+    }
+
+    return (long) n;
+}
+
+
+size_t
+pdf_report_b64url_encode(char *dst, const unsigned char *src, size_t len)
+{
+    size_t    i, n;
+    uint32_t  v;
+
+    n = 0;
+
+    for (i = 0; i + 2 < len; i += 3) {
+        v = ((uint32_t) src[i] << 16) | ((uint32_t) src[i + 1] << 8)
+            | src[i + 2];
+        dst[n++] = pdf_report_b64url_alphabet[(v >> 18) & 0x3f];
+        dst[n++] = pdf_report_b64url_alphabet[(v >> 12) & 0x3f];
+        dst[n++] = pdf_report_b64url_alphabet[(v >> 6) & 0x3f];
+        dst[n++] = pdf_report_b64url_alphabet[v & 0x3f];
+    }
+
+    if (len - i == 1) {
+        v = (uint32_t) src[i] << 16;
+        dst[n++] = pdf_report_b64url_alphabet[(v >> 18) & 0x3f];
+        dst[n++] = pdf_report_b64url_alphabet[(v >> 12) & 0x3f];
+
+    } else if (len - i == 2) {
+        v = ((uint32_t) src[i] << 16) | ((uint32_t) src[i + 1] << 8);
+        dst[n++] = pdf_report_b64url_alphabet[(v >> 18) & 0x3f];
+        dst[n++] = pdf_report_b64url_alphabet[(v >> 12) & 0x3f];
+        dst[n++] = pdf_report_b64url_alphabet[(v >> 6) & 0x3f];
+    }
+
+    return n;
+}
+
+
+void
+pdf_report_hex(char *dst, const unsigned char *src, size_t len)
+{
+    static const char  hex[] = "0123456789abcdef";
+    size_t             i;
+
+    for (i = 0; i < len; i++) {
+        dst[2 * i] = hex[src[i] >> 4];
+        dst[2 * i + 1] = hex[src[i] & 0xf];
+    }
+}
+
+
+void
+pdf_report_iso8601(char *dst, int64_t ms)
+{
+    char       buf[80];
+    time_t     t;
+    struct tm  tm;
+
+    if (ms < 0) {
+        ms = 0;
+    }
+
+    t = (time_t) (ms / 1000);
+
+    if (gmtime_r(&t, &tm) == NULL) {
+        memset(&tm, 0, sizeof(struct tm));
+    }
+
+    snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (ms % 1000));
+
+    memcpy(dst, buf, PDF_REPORT_ISO8601_LEN);
+}
+
+
+int64_t
+pdf_report_now_ms(void)
+{
+    struct timespec  ts;
+
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
+        return (int64_t) time(NULL) * 1000;
+    }
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+int
+pdf_report_uuid4(char *dst)
+{
+    static const int  dash[] = { 4, 6, 8, 10 };
+    unsigned char     b[16];
+    size_t            i, n, d;
+
+    if (RAND_bytes(b, sizeof(b)) != 1) {
+        return -1;
+    }
+
+    b[6] = (b[6] & 0x0f) | 0x40;    /* version 4 */
+    b[8] = (b[8] & 0x3f) | 0x80;    /* RFC 4122 variant */
+
+    n = 0;
+    d = 0;
+
+    for (i = 0; i < sizeof(b); i++) {
+        if (d < 4 && (int) i == dash[d]) {
+            dst[n++] = '-';
+            d++;
+        }
+
+        pdf_report_hex(&dst[n], &b[i], 1);
+        n += 2;
+    }
+
+    return 0;
+}
+
+
+int
+pdf_report_is_uuid(const char *s, size_t len)
+{
+    size_t  i;
+    char    c;
+
+    if (len != PDF_REPORT_UUID_LEN) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = s[i];
+
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') {
+                return 0;
+            }
+
+            continue;
+        }
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+              || (c >= 'A' && c <= 'F')))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* decode one code point; -1 on invalid, overlong or surrogate sequences */
+
+static int
+pdf_report_utf8_next(const unsigned char **p, const unsigned char *end,
+    uint32_t *cp)
+{
+    const unsigned char  *s;
+    uint32_t              c, min;
+    size_t                n, i;
+
+    s = *p;
+    c = *s;
+
+    if (c < 0x80) {
+        *cp = c;
+        *p = s + 1;
+        return 0;
+    }
+
+    if ((c & 0xe0) == 0xc0) {
+        n = 1;
+        c &= 0x1f;
+        min = 0x80;
+
+    } else if ((c & 0xf0) == 0xe0) {
+        n = 2;
+        c &= 0x0f;
+        min = 0x800;
+
+    } else if ((c & 0xf8) == 0xf0) {
+        n = 3;
+        c &= 0x07;
+        min = 0x10000;
+
+    } else {
+        return -1;
+    }
+
+    if ((size_t) (end - s) < n + 1) {
+        return -1;
+    }
+
+    for (i = 1; i <= n; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return -1;
+        }
+
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+        return -1;
+    }
+
+    *cp = c;
+    *p = s + n + 1;
+
+    return 0;
+}
+
+
+long
+pdf_report_utf8_len(const char *s, size_t len)
+{
+    const unsigned char  *p, *end;
+    uint32_t              cp;
+    long                  n;
+
+    p = (const unsigned char *) s;
+    end = p + len;
+    n = 0;
+
+    while (p < end) {
+        if (pdf_report_utf8_next(&p, end, &cp) != 0) {
+            return -1;
+        }
+
+        n++;
+    }
+
+    return n;
+}
+
+
+/*
+ * Append src reduced to ASCII letters, digits and '-', at most max_chars
+ * of them (0: no limit); returns the number appended.
+ */
+
+static size_t
+pdf_report_ascii_part(char *dst, size_t size, const char *src,
+    size_t max_chars)
+{
+    const unsigned char  *p, *end;
+    const char           *t;
+    uint32_t              cp;
+    size_t                n;
+    char                  one[2];
+
+    n = 0;
+
+    if (src == NULL) {
+        return 0;
+    }
+
+    p = (const unsigned char *) src;
+    end = p + strlen(src);
+
+    while (p < end) {
+        if (pdf_report_utf8_next(&p, end, &cp) != 0) {
+            p++;
+            continue;
+        }
+
+        t = NULL;
+
+        if ((cp >= 'A' && cp <= 'Z') || (cp >= 'a' && cp <= 'z')
+            || (cp >= '0' && cp <= '9') || cp == '-')
+        {
+            one[0] = (char) cp;
+            one[1] = '\0';
+            t = one;
+
+        } else if (cp >= 0xc0 && cp <= 0x17f) {
+            t = pdf_report_latin[cp - 0xc0];
+
+        } else if (cp >= 0x218 && cp <= 0x21b) {
+            /* Romanian S and T with comma below */
+            t = (cp == 0x218) ? "S" : (cp == 0x219) ? "s"
+                : (cp == 0x21a) ? "T" : "t";
+        }
+
+        for ( /* void */ ; t != NULL && *t != '\0'; t++) {
+            if (max_chars != 0 && n == max_chars) {
+                return n;
+            }
+
+            if (n + 1 >= size) {
+                return n;
+            }
+
+            dst[n++] = *t;
+        }
+    }
+
+    return n;
+}
+
+
+size_t
+pdf_report_filename(char *dst, size_t size, const char *first,
+    const char *last, const char *job_id)
+{
+    char    part[256];
+    size_t  n, len, i;
+
+    /* "SQR_" + 1 + "_" + last (at most 255) + "_" + 4 + ".pdf" + NUL */
+    if (size < 4 + 1 + 1 + sizeof(part) + 1 + 4 + 4 + 1) {
+        return 0;
+    }
+
+    memcpy(dst, "SQR_", 4);
+    n = 4;
+
+    /* the initial is taken after reduction: "Émile" gives "E" */
+    len = pdf_report_ascii_part(part, sizeof(part), first, 1);
+
+    if (len == 0) {
+        dst[n++] = 'X';
+
+    } else {
+        dst[n++] = part[0];
+    }
+
+    dst[n++] = '_';
+
+    len = pdf_report_ascii_part(part, sizeof(part), last, 0);
+
+    if (len == 0) {
+        dst[n++] = 'X';
+
+    } else {
+        memcpy(&dst[n], part, len);
+        n += len;
+    }
+
+    dst[n++] = '_';
+
+    len = pdf_report_ascii_part(part, sizeof(part), job_id, 4);
+
+    if (len == 0) {
+        dst[n++] = 'X';
+
+    } else {
+        for (i = 0; i < len; i++) {
+            dst[n++] = (part[i] >= 'a' && part[i] <= 'z')
+                       ? (char) (part[i] - 'a' + 'A') : part[i];
+        }
+    }
+
+    memcpy(&dst[n], ".pdf", 5);
+
+    return n + 4;
+}
