@@ -23,6 +23,7 @@ CC          ?= cc
 CFLAGS      ?= -g -O2 -Wall -Wextra -Werror -Wno-unused-parameter
 PURE_SRCS   := $(wildcard src/pdf_report_*.c)
 PURE_HDRS   := $(wildcard src/pdf_report_*.h)
+PURE_OBJS   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(PURE_SRCS))
 LIBS        := -llmdb -ljansson -lhpdf -lcurl -lcrypto -lm -lpthread
 UNIT_SRCS   := $(wildcard t/unit/test_*.c)
 UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
@@ -37,7 +38,7 @@ all: module unit tools
 
 module: $(MODULE_SO)
 
-$(NGX_BUILD)/Makefile: config
+$(NGX_BUILD)/objs/Makefile: config
 	rm -rf $(NGX_BUILD)
 	mkdir -p $(BUILD)
 	cp -a $(NGINX_SRC) $(NGX_BUILD)
@@ -45,21 +46,25 @@ $(NGX_BUILD)/Makefile: config
 	    --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log \
 	    || { tail -20 $(BUILD)/configure.log; exit 1; }
 
-$(MODULE_SO): $(NGX_BUILD)/Makefile $(wildcard src/*.c src/*.h)
+$(MODULE_SO): $(NGX_BUILD)/objs/Makefile $(wildcard src/*.c src/*.h)
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
 
 unit: $(UNIT_BINS)
 
-$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(PURE_SRCS) $(PURE_HDRS)
+# the pure parts (no nginx) once, for unit tests and tools
+$(BUILD)/obj/%.o: src/%.c $(PURE_HDRS)
+	@mkdir -p $(BUILD)/obj
+	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+
+$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(PURE_OBJS)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(PURE_SRCS) $(LIBS)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(PURE_OBJS) $(LIBS)
 
 tools: $(TOOLS)
 
-$(BUILD)/pdf-report-render: tools/pdf-report-render.c $(PURE_SRCS) \
-        $(PURE_HDRS)
+$(BUILD)/pdf-report-render: tools/pdf-report-render.c $(PURE_OBJS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(PURE_SRCS) $(LIBS)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(PURE_OBJS) $(LIBS)
 
 deps:
 	tools/install-deps

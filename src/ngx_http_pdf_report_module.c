@@ -72,6 +72,16 @@ static void ngx_http_pdf_report_log_store_error(ngx_uint_t level,
     unsigned format);
 
 
+/*
+ * Set once this process has opened the store and started its scan timer.
+ * With "master_process off" a reload would re-run init_module in that
+ * same process, where the running cycle (its store handle, timer and
+ * thread pool) is about to be freed; nginx itself does not support thread
+ * pools across such a reload, so it is refused instead.
+ */
+static ngx_uint_t  ngx_http_pdf_report_running;
+
+
 static ngx_conf_post_handler_pt  ngx_http_pdf_report_scope_p =
     ngx_http_pdf_report_scope_post;
 static ngx_conf_post_handler_pt  ngx_http_pdf_report_scan_p =
@@ -1148,6 +1158,13 @@ ngx_http_pdf_report_init_module(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    if (ngx_http_pdf_report_running) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "pdf_report cannot be reloaded with "
+                      "\"master_process off\"; restart nginx instead");
+        return NGX_ERROR;
+    }
+
     return ngx_http_pdf_report_prepare_store(cycle, pmcf);
 }
 
@@ -1312,6 +1329,8 @@ ngx_http_pdf_report_init_process(ngx_cycle_t *cycle)
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                       "pdf_report: cleared %d stale store readers", dead);
     }
+
+    ngx_http_pdf_report_running = 1;
 
     return ngx_http_pdf_report_jobs_init_worker(cycle, pmcf);
 }
