@@ -75,7 +75,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
 prove: module unit
-	prove -r t
+	prove -r $(or $(T),t)
 
 test: deps node
 	$(MAKE) prove

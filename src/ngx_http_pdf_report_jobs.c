@@ -20,6 +20,7 @@
 typedef enum {
     NGX_HTTP_PDF_REPORT_TASK_DONE = 0,   /* recorded COMPLETE or FAILED */
     NGX_HTTP_PDF_REPORT_TASK_LOST,       /* another claim owns the job */
+    NGX_HTTP_PDF_REPORT_TASK_RELEASED,   /* given back: worker exiting */
     NGX_HTTP_PDF_REPORT_TASK_STORE_ERROR
 } ngx_http_pdf_report_outcome_e;
 
@@ -51,6 +52,8 @@ static int ngx_http_pdf_report_task_renew(void *data);
 static void ngx_http_pdf_report_task_fail(ngx_http_pdf_report_task_t *t,
     const char *code, const char *fmt, ...);
 static void ngx_http_pdf_report_task_finish(ngx_http_pdf_report_task_t *t);
+static void ngx_http_pdf_report_task_release(ngx_http_pdf_report_task_t *t);
+static int ngx_http_pdf_report_cancelled(void);
 static void ngx_http_pdf_report_task_done(ngx_event_t *ev);
 
 
@@ -188,6 +191,7 @@ ngx_http_pdf_report_post(ngx_http_pdf_report_main_conf_t *pmcf,
     t->pool = pool;
     t->store = pmcf->store;
     t->s3 = pmcf->s3;
+    t->s3.cancelled = ngx_http_pdf_report_cancelled;
     t->render = pmcf->render;
     t->job = *claim;
     t->lease_ms = pmcf->job_lease;
@@ -252,6 +256,11 @@ ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
     char                         hex[PDF_REPORT_SHA256_HEX + 1];
 
     t->result = t->job;
+
+    if (ngx_http_pdf_report_cancelled()) {
+        ngx_http_pdf_report_task_release(t);
+        return;
+    }
 
     if (pdf_report_now_ms() >= t->deadline_ms) {
         ngx_http_pdf_report_task_fail(t, "TIMEOUT",
@@ -348,7 +357,22 @@ ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
             return;
         }
 
-        if (s3res.http_status) {
+        if (strcmp(s3res.code, "Cancelled") == 0) {
+            ngx_http_pdf_report_task_release(t);
+            return;
+        }
+
+        /* retried until the budget ran out: the job did not finish in
+         * time, whatever S3 said last */
+        if (pdf_report_now_ms() >= t->deadline_ms - 200) {
+            ngx_http_pdf_report_task_fail(t, "TIMEOUT",
+                                          "The report was not finished in "
+                                          "time; the last of %d upload "
+                                          "attempt(s) ended with: %s %s",
+                                          s3res.attempts, s3res.code,
+                                          s3res.message);
+
+        } else if (s3res.http_status) {
             ngx_http_pdf_report_task_fail(t, "UPLOAD_FAILED",
                                           "S3 answered %d %s after %d "
                                           "attempt(s): %s",
@@ -438,6 +462,47 @@ ngx_http_pdf_report_task_finish(ngx_http_pdf_report_task_t *t)
 }
 
 
+/*
+ * The worker is exiting (reload, quit): the job goes back to PENDING at
+ * once for another worker rather than holding this one's exit up to the
+ * job timeout, or waiting for its lease to run out.
+ */
+
+static void
+ngx_http_pdf_report_task_release(ngx_http_pdf_report_task_t *t)
+{
+    int  rc;
+
+    rc = pdf_report_store_job_release(t->store, t->job.id,
+                                      t->job.lease_token,
+                                      pdf_report_now_ms());
+
+    if (rc == 0) {
+        t->outcome = NGX_HTTP_PDF_REPORT_TASK_RELEASED;
+
+    } else if (rc == PDF_REPORT_STORE_LOST) {
+        t->outcome = NGX_HTTP_PDF_REPORT_TASK_LOST;
+
+    } else {
+        t->outcome = NGX_HTTP_PDF_REPORT_TASK_STORE_ERROR;
+        t->store_rc = rc;
+    }
+}
+
+
+/*
+ * Polled from pool threads during uploads: nginx's own flags, written by
+ * the worker's signal handling; reading a stale value only delays the
+ * cancel by one poll.
+ */
+
+static int
+ngx_http_pdf_report_cancelled(void)
+{
+    return ngx_exiting || ngx_quit || ngx_terminate;
+}
+
+
 /* ---- back on the event loop ---- */
 
 
@@ -468,6 +533,12 @@ ngx_http_pdf_report_task_done(ngx_event_t *ev)
                           t->result.error_code, t->result.error_message);
         }
 
+        break;
+
+    case NGX_HTTP_PDF_REPORT_TASK_RELEASED:
+        ngx_log_error(NGX_LOG_NOTICE, pmcf->log, 0,
+                      "pdf_report: job %s given back: worker exiting",
+                      t->job.id);
         break;
 
     case NGX_HTTP_PDF_REPORT_TASK_LOST:

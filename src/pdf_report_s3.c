@@ -86,7 +86,11 @@ static int pdf_report_s3_xml_text(const char *xml, size_t len,
     const char *tag, char *dst, size_t size);
 static void pdf_report_s3_scrub(pdf_report_s3_result_t *res,
     const pdf_report_s3_conf_t *conf, const char *sig);
-static void pdf_report_s3_sleep_ms(int64_t ms);
+static void pdf_report_s3_sleep_ms(const pdf_report_s3_conf_t *conf,
+    int64_t ms);
+static int pdf_report_s3_is_cancelled(const pdf_report_s3_conf_t *conf);
+static int pdf_report_s3_progress(void *data, curl_off_t dltotal,
+    curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
 static int64_t pdf_report_s3_backoff_ms(int attempt);
 static size_t pdf_report_s3_read(char *buf, size_t size, size_t n,
     void *data);
@@ -426,7 +430,13 @@ pdf_report_s3_put(const pdf_report_s3_conf_t *conf, const char *key,
         || curl_easy_setopt(curl, CURLOPT_WRITEDATA, reply) != CURLE_OK
         || curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK
         || curl_easy_setopt(curl, CURLOPT_USERAGENT,
-                            "ngx_http_pdf_report_module") != CURLE_OK)
+                            "ngx_http_pdf_report_module") != CURLE_OK
+        || (conf->cancelled != NULL
+            && (curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK
+                || curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION,
+                                    pdf_report_s3_progress) != CURLE_OK
+                || curl_easy_setopt(curl, CURLOPT_XFERINFODATA,
+                                    (void *) conf) != CURLE_OK)))
     {
         snprintf(res->code, sizeof(res->code), "CURLE_FAILED_INIT");
         snprintf(res->message, sizeof(res->message),
@@ -480,6 +490,14 @@ pdf_report_s3_put(const pdf_report_s3_conf_t *conf, const char *key,
         res->code[0] = '\0';
         res->message[0] = '\0';
 
+        if (pdf_report_s3_is_cancelled(conf)) {
+            res->http_status = 0;
+            snprintf(res->code, sizeof(res->code), "Cancelled");
+            snprintf(res->message, sizeof(res->message),
+                     "the upload was cancelled by the caller");
+            break;
+        }
+
         if (cc != CURLE_OK) {
             if (pdf_report_s3_curl_name(cc) != NULL) {
                 snprintf(res->code, sizeof(res->code), "%s",
@@ -532,7 +550,14 @@ pdf_report_s3_put(const pdf_report_s3_conf_t *conf, const char *key,
             break;
         }
 
-        pdf_report_s3_sleep_ms(delay < room ? delay : room);
+        pdf_report_s3_sleep_ms(conf, delay < room ? delay : room);
+
+        if (pdf_report_s3_is_cancelled(conf)) {
+            snprintf(res->code, sizeof(res->code), "Cancelled");
+            snprintf(res->message, sizeof(res->message),
+                     "the upload was cancelled by the caller");
+            break;
+        }
 
         /* e.g. the job lease: renewed, or lost and the job is not ours */
         if (between != NULL && between(bdata) != 0) {
@@ -1333,21 +1358,42 @@ pdf_report_s3_curl_name(CURLcode cc)
 }
 
 
+/* sleeps in slices of at most 100 ms so that a cancel is seen quickly */
+
 static void
-pdf_report_s3_sleep_ms(int64_t ms)
+pdf_report_s3_sleep_ms(const pdf_report_s3_conf_t *conf, int64_t ms)
 {
+    int64_t          slice;
     struct timespec  ts, rem;
 
-    if (ms <= 0) {
-        return;
-    }
+    while (ms > 0 && !pdf_report_s3_is_cancelled(conf)) {
+        slice = ms < 100 ? ms : 100;
+        ms -= slice;
 
-    ts.tv_sec = (time_t) (ms / 1000);
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
+        ts.tv_sec = 0;
+        ts.tv_nsec = (long) slice * 1000000;
 
-    while (nanosleep(&ts, &rem) != 0 && errno == EINTR) {
-        ts = rem;
+        while (nanosleep(&ts, &rem) != 0 && errno == EINTR) {
+            ts = rem;
+        }
     }
+}
+
+
+static int
+pdf_report_s3_is_cancelled(const pdf_report_s3_conf_t *conf)
+{
+    return conf->cancelled != NULL && conf->cancelled() != 0;
+}
+
+
+/* curl calls this about once a second, and on every transfer step */
+
+static int
+pdf_report_s3_progress(void *data, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+    return pdf_report_s3_is_cancelled(data);
 }
 
 

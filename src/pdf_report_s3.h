@@ -27,6 +27,9 @@ typedef struct {
     const char  *access_key;
     const char  *secret_key;
     const char  *session_token;   /* NULL when none */
+    /* polled during a PUT (NULL: never): non-zero aborts it at once with
+     * code "Cancelled", e.g. when the worker process is exiting */
+    int        (*cancelled)(void);
 } pdf_report_s3_conf_t;
 
 

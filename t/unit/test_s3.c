@@ -29,6 +29,11 @@
 #include "pdf_report_s3.h"
 
 
+static int64_t  cancel_start;
+
+static int cancel_after_300ms(void);
+
+
 #define TEST_ACCESS   "AKIDPDFREPORTTEST"
 #define TEST_SECRET   "pdfReportTestSecret/K7MDENG+bPxRfiCYEXAMPLE"
 #define TEST_TOKEN    "FwoGZXIvYXdzEPDFREPORT//TOKEN+with/base64=="
@@ -829,6 +834,40 @@ test_put_network(void)
        "put hang: the attempt ended at the deadline (%ld ms)",
        (long) elapsed);
     is_int(res.attempts, 1, "put hang: no time left for another attempt");
+
+    /* the same hang, cancelled (a worker exiting): over long before the
+     * deadline */
+    memset(&f, 0, sizeof(f));
+    f.replies[0] = FAKE_HANG;
+    f.nreplies = 1;
+
+    if (fake_start(&f) != 0) {
+        ok(0, "put cancel: fake server");
+        return;
+    }
+
+    put_conf(&conf, endpoint, sizeof(endpoint), f.port);
+    conf.cancelled = cancel_after_300ms;
+    cancel_start = pdf_report_now_ms();
+    start = cancel_start;
+
+    rc = pdf_report_s3_put(&conf, "a.pdf", (const unsigned char *) "abc", 3,
+                           sha, start + 60000, NULL, NULL, &res);
+    elapsed = pdf_report_now_ms() - start;
+    fake_stop(&f);
+
+    is_int(rc, -1, "put cancel: fails");
+    is_str(res.code, "Cancelled", "put cancel: code Cancelled");
+    is_int(res.attempts, 1, "put cancel: no retry after a cancel");
+    ok(elapsed < 30000, "put cancel: ended well before the deadline (%ld ms)",
+       (long) elapsed);
+}
+
+
+static int
+cancel_after_300ms(void)
+{
+    return pdf_report_now_ms() - cancel_start > 300;
 }
 
 

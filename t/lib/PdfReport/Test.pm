@@ -1,0 +1,466 @@
+package PdfReport::Test;
+
+# What the module's Test::Nginx files share: the local S3 server (s3rver,
+# which checks SigV4) started once per file, a "black hole" TCP server for
+# an S3 that never answers, the default configuration, tokens minted by
+# Crypt::JWT, and a small HTTP client for hooks that drive a job through
+# its steps while nginx runs.
+#
+#   use PdfReport::Test;     # after Test::Nginx::Socket; starts s3rver
+#
+#   --- http_config eval: PdfReport::Test::http_config(rate_limit => '3 10m')
+#   --- more_headers eval: PdfReport::Test::auth()
+#
+# Everything here is written for both the real Test::Nginx and the
+# bundled runner in t/lib/Test/Nginx.
+
+use strict;
+use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX ();
+use Time::HiRes ();
+use PdfReport::Token;
+
+use Exporter 'import';
+our @EXPORT_OK = qw(token auth api json wait_job s3_get restart_nginx);
+
+our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
+our $DATA = "$ROOT/t/data";
+our ($S3_PORT, $HOLE_PORT);
+
+my @children;
+my $parent = $$;
+
+$ENV{TEST_NGINX_DATA} = $DATA;
+
+
+# the local S3 server, on a free port, for the whole .t file
+
+sub start_s3 {
+    my $dir = tempdir('pdf-report-s3-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+    my $pid = open(my $out, '-|');
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT;
+        exec 'node', "$ROOT/tools/s3rver.js", '--port', '0',
+             '--bucket', 'sqr-reports', '--directory', $dir
+            or die "exec node: $!";
+    }
+
+    my $line = <$out>;
+
+    if (!defined $line || $line !~ /listening on [\d.]+:(\d+)/) {
+        die "s3rver did not start: " . ($line // '(no output)');
+    }
+
+    push @children, [$pid, $out];
+
+    return $1;
+}
+
+
+# accepts connections and never answers: an S3 that hangs
+
+sub start_black_hole {
+    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                    Listen => 64, ReuseAddr => 1)
+        or die "black hole: $!";
+    my $port = $srv->sockport;
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        my @held;
+        while (my $c = $srv->accept) {
+            push @held, $c;
+        }
+        POSIX::_exit(0);
+    }
+
+    close $srv;
+    push @children, [$pid];
+
+    return $port;
+}
+
+
+# A TCP proxy in front of s3rver whose behaviour a test switches while
+# nginx runs: "pass" relays to the real server, "hang" accepts and never
+# answers, "close" drops the connection at once, "reply:STATUS:CODE"
+# answers with an S3 XML error.  Each connection reads the mode when it
+# is accepted.
+
+sub start_proxy {
+    my ($target) = @_;
+
+    my $dir = tempdir('pdf-report-proxy-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                    Listen => 128, ReuseAddr => 1)
+        or die "proxy: $!";
+    my $port = $srv->sockport;
+
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        # its own group: the held connections go when the group is killed
+        setpgrp(0, 0);
+        $SIG{CHLD} = 'IGNORE';
+
+        while (my $c = $srv->accept) {
+            my $mode = 'pass';
+
+            if (open my $fh, '<', "$dir/mode") {
+                $mode = <$fh> // 'pass';
+                chomp $mode;
+                close $fh;
+            }
+
+            my $kid = fork;
+
+            if (defined $kid && $kid == 0) {
+                proxy_connection($c, $mode, $target);
+                POSIX::_exit(0);
+            }
+
+            close $c;
+        }
+
+        POSIX::_exit(0);
+    }
+
+    close $srv;
+    push @children, [$pid, undef, 'group'];
+
+    return ($port, $dir);
+}
+
+
+sub proxy_connection {
+    my ($c, $mode, $target) = @_;
+
+    if ($mode eq 'hang') {
+        sleep 3600;
+        return;
+    }
+
+    if ($mode eq 'close') {
+        close $c;
+        return;
+    }
+
+    if ($mode =~ /^reply:(\d+):(\w+)$/) {
+        my ($status, $code) = ($1, $2);
+        my $body = qq{<?xml version="1.0" encoding="UTF-8"?>\n}
+                   . qq{<Error><Code>$code</Code>}
+                   . qq{<Message>injected by the test proxy</Message></Error>};
+
+        # read the request head before answering, as S3 does
+        my $head = '';
+        while ($head !~ /\r\n\r\n/) {
+            my $n = sysread($c, my $buf, 65536);
+            last unless $n;
+            $head .= $buf;
+        }
+
+        syswrite($c, "HTTP/1.1 $status Injected\r\n"
+                     . "Content-Type: application/xml\r\n"
+                     . "Content-Length: " . length($body) . "\r\n"
+                     . "Connection: close\r\n\r\n$body");
+        close $c;
+        return;
+    }
+
+    my $up = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                   PeerPort => $target)
+        or return;
+
+    require IO::Select;
+    my $sel = IO::Select->new($c, $up);
+
+    while (1) {
+        for my $fh ($sel->can_read) {
+            my $n = sysread($fh, my $buf, 65536);
+            return unless $n;
+            syswrite($fh == $c ? $up : $c, $buf);
+        }
+    }
+}
+
+
+sub proxy_mode {
+    my ($dir, $mode) = @_;
+
+    open my $fh, '>', "$dir/mode.tmp" or die "proxy mode: $!";
+    print $fh "$mode\n";
+    close $fh;
+    rename "$dir/mode.tmp", "$dir/mode" or die "proxy mode: $!";
+}
+
+
+END {
+    # waitpid() and closing the pipe set $?, the test's exit status
+    local $?;
+
+    if ($$ == $parent) {
+        for my $c (@children) {
+            kill $c->[2] ? '-TERM' : 'TERM', $c->[0];
+            close $c->[1] if $c->[1];
+            waitpid $c->[0], 0;
+        }
+    }
+}
+
+
+our ($PROXY_PORT, $PROXY_DIR);
+
+$S3_PORT = start_s3();
+$HOLE_PORT = start_black_hole();
+($PROXY_PORT, $PROXY_DIR) = start_proxy($S3_PORT);
+$ENV{TEST_NGINX_S3_PORT} = $S3_PORT;
+$ENV{TEST_NGINX_HOLE_PORT} = $HOLE_PORT;
+$ENV{TEST_NGINX_PROXY_PORT} = $PROXY_PORT;
+
+
+# the main context every block shares: the pool the module renders in
+
+sub main_config {
+    my (%o) = @_;
+    my $threads = $o{threads} // 2;
+    return "thread_pool pdf_report threads=$threads max_queue=64;\n";
+}
+
+
+# http{} directives of the module; any of them can be overridden, and an
+# undef value leaves that directive out
+
+sub http_config {
+    my (%o) = @_;
+
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT} // abs_path('t') . '/servroot';
+
+    my @d = (
+        [store          => "$root/pdf_report_temp size=16m"],
+        [users          => "$DATA/users.jsonl"],
+        [jwt_keys       => "$DATA/jwks.json"],
+        [jwt_issuer     => 'https://auth.sqr.test/'],
+        [jwt_audience   => 'pdf-report'],
+        [thread_pool    => 'pdf_report'],
+        [s3_endpoint    => "http://127.0.0.1:$S3_PORT"],
+        [s3_bucket      => 'sqr-reports'],
+        [s3_credentials => "$DATA/aws-credentials"],
+    );
+
+    my %seen;
+    my $text = '';
+
+    for my $d (@d) {
+        my ($name, $value) = @$d;
+        $value = $o{$name} if exists $o{$name};
+        $seen{$name} = 1;
+        $text .= sprintf("    pdf_report_%-15s %s;\n", $name, $value)
+            if defined $value;
+    }
+
+    for my $name (sort keys %o) {
+        next if $seen{$name} || $name eq 'extra';
+        $text .= sprintf("    pdf_report_%-15s %s;\n", $name, $o{$name})
+            if defined $o{$name};
+    }
+
+    $text .= $o{extra} if defined $o{extra};
+
+    return $text;
+}
+
+
+# blocks without their own sections get the defaults above, and every
+# block fails on an [alert], [crit] or [emerg] line unless it says more
+
+sub use_defaults {
+    my (%o) = @_;
+
+    main::add_block_preprocessor(sub {
+        my ($block) = @_;
+
+        $block->set_value(main_config => main_config())
+            unless defined $block->main_config;
+        $block->set_value(http_config => http_config())
+            unless defined $block->http_config;
+        $block->set_value(config =>
+                          "location /v1/document/api { pdf_report_api; }")
+            unless defined $block->config;
+        $block->set_value(no_error_log => "[alert]\n[crit]\n[emerg]")
+            unless defined $block->no_error_log;
+    });
+}
+
+
+# a block with "--- flow: name" runs main::name($block, $body, $req_idx)
+# after each of its responses, while nginx is still up: the place for
+# steps that depend on earlier answers (job ids, URLs)
+
+sub use_flows {
+    main::add_response_body_check(sub {
+        my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+
+        my $flow = $block->flow;
+        return if !defined $flow || $dry_run;
+
+        chomp $flow;
+        my $code = main->can($flow) or die "no flow sub main::$flow";
+
+        $code->($block, $body, $req_idx);
+    });
+}
+
+
+sub token {
+    return PdfReport::Token::mint(@_);
+}
+
+
+# an Authorization header line for more_headers
+
+sub auth {
+    return 'Authorization: Bearer ' . token(@_);
+}
+
+
+sub json {
+    my ($text) = @_;
+    my $v = eval { JSON::PP->new->decode($text) };
+    return $v;
+}
+
+
+# one request to the nginx under test: (status, headers, body, json)
+
+sub api {
+    my ($method, $path, %o) = @_;
+
+    my $port = $ENV{TEST_NGINX_SERVER_PORT};
+    my %h = %{ $o{headers} // {} };
+
+    if (exists $o{token}) {
+        $h{Authorization} = "Bearer $o{token}" if defined $o{token};
+    } else {
+        $h{Authorization} = 'Bearer ' . token();
+    }
+
+    my %req = (headers => \%h);
+
+    if (defined $o{body}) {
+        $req{content} = ref $o{body} ? encode_json($o{body}) : $o{body};
+        $h{'Content-Type'} //= 'application/json';
+    }
+
+    my $res = HTTP::Tiny->new(timeout => $o{timeout} // 10)
+        ->request($method, "http://127.0.0.1:$port$path", \%req);
+
+    return ($res->{status}, $res->{headers}, $res->{content},
+            json($res->{content}));
+}
+
+
+# poll step 2 until the job is terminal; returns its last JSON
+
+sub wait_job {
+    my ($id, %o) = @_;
+
+    my $deadline = Time::HiRes::time() + ($o{timeout} // 20);
+    my $job;
+
+    while (Time::HiRes::time() < $deadline) {
+        my ($status, undef, undef, $j) =
+            api(GET => "/v1/document/api/$id", %o);
+
+        $job = $j if $status == 200;
+
+        return $job if $job && $job->{status} =~ /^(?:COMPLETE|FAILED)$/;
+
+        Time::HiRes::sleep(0.1);
+    }
+
+    return $job;
+}
+
+
+# a GET of a full URL (the pre-signed S3 one)
+
+sub s3_get {
+    my ($url) = @_;
+    return HTTP::Tiny->new(timeout => 10)->get($url);
+}
+
+
+# stop nginx (SIGKILL to master and workers by default, or a graceful
+# QUIT) and start it again on the same configuration
+
+sub restart_nginx {
+    my (%o) = @_;
+
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT};
+    my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $signal = $o{signal} // 'KILL';
+
+    open my $fh, '<', "$root/logs/nginx.pid" or die "nginx.pid: $!";
+    my $master = <$fh>;
+    close $fh;
+    chomp $master;
+
+    my @pids = ($master, nginx_children($master));
+    kill $signal, @pids;
+
+    my $deadline = Time::HiRes::time() + 30;
+    while (Time::HiRes::time() < $deadline && grep { kill 0, $_ } @pids) {
+        Time::HiRes::sleep(0.05);
+    }
+
+    unlink "$root/logs/nginx.pid";
+
+    system($bin, '-p', "$root/", '-c', "$root/conf/nginx.conf") == 0
+        or die "nginx did not start again";
+
+    # ready when it answers
+    $deadline = Time::HiRes::time() + 10;
+    while (Time::HiRes::time() < $deadline) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $ENV{TEST_NGINX_SERVER_PORT});
+        last if $s;
+        Time::HiRes::sleep(0.05);
+    }
+}
+
+
+sub nginx_children {
+    my ($ppid) = @_;
+    my @kids;
+
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // next;
+        close $fh;
+        push @kids, $1 if $line =~ /^(\d+) \(nginx\) \S (\d+)/ && $2 == $ppid;
+    }
+
+    return @kids;
+}
+
+
+# the pids that served the requests logged with $pid in the access log
+
+sub worker_pids {
+    my (@lines) = @_;
+    my %pids = map { /pid=(\d+)/ ? ($1 => 1) : () } @lines;
+    return sort keys %pids;
+}
+
+
+1;
