@@ -217,7 +217,6 @@ ngx_http_pdf_report_create(ngx_http_request_t *r,
     ngx_int_t       nrc;
     ngx_time_t     *tp;
     ngx_str_t       type, retry;
-    u_char          buf[NGX_INT_T_LEN];
 
     /* the body is read only once the caller is known and within limits */
     nrc = ngx_http_pdf_report_authenticate(r, ctx, &pmcf->create_scope);
@@ -246,9 +245,14 @@ ngx_http_pdf_report_create(ngx_http_request_t *r,
         if (!ctx->rate.allowed) {
             (void) ngx_http_discard_request_body(r);
 
-            retry.data = buf;
-            retry.len = ngx_sprintf(buf, "%ui", (ngx_uint_t) ctx->rate.reset_s)
-                        - buf;
+            retry.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+            if (retry.data == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            retry.len = ngx_sprintf(retry.data, "%ui",
+                                    (ngx_uint_t) ctx->rate.reset_s)
+                        - retry.data;
 
             if (ngx_http_pdf_report_add_header(r, "Retry-After", &retry)
                 != NGX_OK)
@@ -905,22 +909,32 @@ ngx_http_pdf_report_rate_headers(ngx_http_request_t *r,
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx)
 {
     ngx_str_t  v;
-    u_char     policy[64], rate[64];
 
-    v.data = policy;
-    v.len = ngx_sprintf(policy, "\"org\";q=%ui;w=%M", pmcf->rate_limit,
+    /* header values live as long as the request: pool memory */
+    v.data = ngx_pnalloc(r->pool, sizeof("\"org\";q=;w=")
+                                  + 2 * NGX_INT_T_LEN);
+    if (v.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    v.len = ngx_sprintf(v.data, "\"org\";q=%ui;w=%M", pmcf->rate_limit,
                         pmcf->rate_period / 1000)
-            - policy;
+            - v.data;
 
     if (ngx_http_pdf_report_add_header(r, "RateLimit-Policy", &v) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    v.data = rate;
-    v.len = ngx_sprintf(rate, "\"org\";r=%ui;t=%ui",
+    v.data = ngx_pnalloc(r->pool, sizeof("\"org\";r=;t=")
+                                  + 2 * NGX_INT_T_LEN);
+    if (v.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    v.len = ngx_sprintf(v.data, "\"org\";r=%ui;t=%ui",
                         (ngx_uint_t) ctx->rate.remaining,
                         (ngx_uint_t) ctx->rate.reset_s)
-            - rate;
+            - v.data;
 
     return ngx_http_pdf_report_add_header(r, "RateLimit", &v);
 }

@@ -56,6 +56,20 @@ static char *ngx_http_pdf_report_scope_post(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_pdf_report_scan_post(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_pdf_report_off_post(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_pdf_report_ttl_post(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_pdf_report_second_post(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_pdf_report_region_post(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_pdf_report_bucket_post(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_pdf_report_thread_pool(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_pdf_report_check_s3(ngx_conf_t *cf,
+    ngx_http_pdf_report_main_conf_t *pmcf);
 static ngx_int_t ngx_http_pdf_report_read_file(ngx_conf_t *cf,
     ngx_str_t *name, ngx_str_t *out);
 static char *ngx_http_pdf_report_cstr(ngx_conf_t *cf, ngx_str_t *s);
@@ -86,6 +100,16 @@ static ngx_conf_post_handler_pt  ngx_http_pdf_report_scope_p =
     ngx_http_pdf_report_scope_post;
 static ngx_conf_post_handler_pt  ngx_http_pdf_report_scan_p =
     ngx_http_pdf_report_scan_post;
+static ngx_conf_post_handler_pt  ngx_http_pdf_report_off_p =
+    ngx_http_pdf_report_off_post;
+static ngx_conf_post_handler_pt  ngx_http_pdf_report_ttl_p =
+    ngx_http_pdf_report_ttl_post;
+static ngx_conf_post_handler_pt  ngx_http_pdf_report_second_p =
+    ngx_http_pdf_report_second_post;
+static ngx_conf_post_handler_pt  ngx_http_pdf_report_region_p =
+    ngx_http_pdf_report_region_post;
+static ngx_conf_post_handler_pt  ngx_http_pdf_report_bucket_p =
+    ngx_http_pdf_report_bucket_post;
 
 static ngx_conf_num_bounds_t  ngx_http_pdf_report_worker_jobs_bounds = {
     ngx_conf_check_num_bounds, 1, 1024
@@ -120,14 +144,14 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_pdf_report_main_conf_t, jwt_issuer),
-      NULL },
+      &ngx_http_pdf_report_off_p },
 
     { ngx_string("pdf_report_jwt_audience"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_pdf_report_main_conf_t, jwt_audience),
-      NULL },
+      &ngx_http_pdf_report_off_p },
 
     { ngx_string("pdf_report_jwt_org_claim"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -166,9 +190,9 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
 
     { ngx_string("pdf_report_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_pdf_report_thread_pool,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_pdf_report_main_conf_t, thread_pool_name),
+      0,
       NULL },
 
     { ngx_string("pdf_report_job_timeout"),
@@ -176,14 +200,14 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_pdf_report_main_conf_t, job_timeout),
-      NULL },
+      &ngx_http_pdf_report_second_p },
 
     { ngx_string("pdf_report_job_lease"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_pdf_report_main_conf_t, job_lease),
-      NULL },
+      &ngx_http_pdf_report_second_p },
 
     { ngx_string("pdf_report_scan_interval"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -204,7 +228,7 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_pdf_report_main_conf_t, url_ttl),
-      NULL },
+      &ngx_http_pdf_report_ttl_p },
 
     { ngx_string("pdf_report_s3_endpoint"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -218,14 +242,14 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_pdf_report_main_conf_t, s3_region),
-      NULL },
+      &ngx_http_pdf_report_region_p },
 
     { ngx_string("pdf_report_s3_bucket"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_pdf_report_main_conf_t, s3_bucket),
-      NULL },
+      &ngx_http_pdf_report_bucket_p },
 
     { ngx_string("pdf_report_s3_prefix"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -437,10 +461,6 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
         pmcf->rate_period = 600000;
     }
 
-    if (pmcf->thread_pool_name.data == NULL) {
-        ngx_str_set(&pmcf->thread_pool_name, "default");
-    }
-
     ngx_conf_init_msec_value(pmcf->job_timeout, 300000);
     ngx_conf_init_msec_value(pmcf->job_lease, 30000);
     ngx_conf_init_msec_value(pmcf->scan_interval, 1000);
@@ -464,25 +484,6 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
     if (pmcf->font_regular.data == NULL) {
         ngx_str_set(&pmcf->font_regular, NGX_HTTP_PDF_REPORT_DEFAULT_FONT);
         ngx_str_set(&pmcf->font_bold, NGX_HTTP_PDF_REPORT_DEFAULT_BOLD);
-    }
-
-    if (pmcf->url_ttl < 1 || pmcf->url_ttl > 604800) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"pdf_report_url_ttl\" must be between 1s and 7d, "
-                           "the limits of S3 pre-signed URLs");
-        return NGX_CONF_ERROR;
-    }
-
-    if (pmcf->job_timeout < 1000) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"pdf_report_job_timeout\" must be at least 1s");
-        return NGX_CONF_ERROR;
-    }
-
-    if (pmcf->job_lease < 1000) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"pdf_report_job_lease\" must be at least 1s");
-        return NGX_CONF_ERROR;
     }
 
     if (!pmcf->enabled) {
@@ -514,9 +515,14 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    pmcf->thread_pool = ngx_thread_pool_add(cf, &pmcf->thread_pool_name);
     if (pmcf->thread_pool == NULL) {
-        return NGX_CONF_ERROR;
+        ngx_str_set(&pmcf->thread_pool_name, "default");
+
+        pmcf->thread_pool = ngx_thread_pool_add(cf,
+                                                &pmcf->thread_pool_name);
+        if (pmcf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     pmcf->s3.endpoint = ngx_http_pdf_report_cstr(cf, &pmcf->s3_endpoint);
@@ -540,6 +546,10 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
                            "cannot read the report fonts \"%V\" and \"%V\"",
                            &pmcf->font_regular, &pmcf->font_bold);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_pdf_report_check_s3(cf, pmcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -736,7 +746,7 @@ ngx_http_pdf_report_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (pmcf->jwks == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no usable key in \"%V\": %s",
+                           "invalid JWKS \"%V\": %s",
                            &pmcf->jwt_keys_file, err);
         return NGX_CONF_ERROR;
     }
@@ -803,7 +813,8 @@ ngx_http_pdf_report_s3_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_pdf_report_main_conf_t  *pmcf = conf;
 
-    u_char     *p, *host;
+    u_char     *p, *host, *end;
+    ngx_int_t   port;
     ngx_str_t  *value, url;
 
     if (pmcf->s3_endpoint.data != NULL) {
@@ -835,7 +846,9 @@ ngx_http_pdf_report_s3_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    for (p = host; p < url.data + url.len; p++) {
+    end = url.data + url.len;
+
+    for (p = host; p < end; p++) {
         if (*p == '/' || *p == '?' || *p == '#' || *p == '@' || *p <= ' ') {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid S3 endpoint \"%V\": no path, query "
@@ -844,15 +857,51 @@ ngx_http_pdf_report_s3_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
         }
     }
 
-    if (p == host) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid S3 endpoint \"%V\": no host", &value[1]);
-        return NGX_CONF_ERROR;
+    /* host, [v6] or host:port */
+    if (*host == '[') {
+        p = ngx_strlchr(host, end, ']');
+
+        if (p == NULL || p == host + 1) {
+            goto invalid_host;
+        }
+
+        p++;
+
+    } else {
+        p = ngx_strlchr(host, end, ':');
+        if (p == NULL) {
+            p = end;
+        }
+
+        if (p == host) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid S3 endpoint \"%V\": no host",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (p < end) {
+        port = (*p == ':') ? ngx_atoi(p + 1, end - p - 1) : NGX_ERROR;
+
+        if (port < 1 || port > 65535) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid S3 endpoint \"%V\": invalid port",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
     }
 
     pmcf->s3_endpoint = url;
 
     return NGX_CONF_OK;
+
+invalid_host:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid S3 endpoint \"%V\": invalid host",
+                       &value[1]);
+    return NGX_CONF_ERROR;
 }
 
 
@@ -896,6 +945,10 @@ ngx_http_pdf_report_s3_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
                                          err, sizeof(err))
         != 0)
     {
+        ngx_explicit_memzero(text.data, text.len);
+        ngx_explicit_memzero(secret_key, 256);
+        ngx_explicit_memzero(token, 4096);
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid credentials file \"%V\": %s",
                            &pmcf->s3_credentials_file, err);
@@ -935,6 +988,15 @@ ngx_http_pdf_report_fonts(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (access((char *) pmcf->font_regular.data, R_OK) != 0
+        || access((char *) pmcf->font_bold.data, R_OK) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot read the report fonts \"%V\" and \"%V\"",
+                           &pmcf->font_regular, &pmcf->font_bold);
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -960,7 +1022,8 @@ ngx_http_pdf_report_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 #endif
 
-    if (clcf->named || clcf->noname) {
+    /* "location =" would only ever see the collection path */
+    if (clcf->named || clcf->noname || clcf->exact_match) {
         return "needs a prefix location";
     }
 
@@ -1002,6 +1065,10 @@ ngx_http_pdf_report_scope_post(ngx_conf_t *cf, void *post, void *data)
         return NGX_CONF_OK;
     }
 
+    if (s->len == 0) {
+        return "must be a scope token (RFC 6749 scope-token) or \"off\"";
+    }
+
     for (i = 0; i < s->len; i++) {
         if (s->data[i] <= ' ' || s->data[i] == '"' || s->data[i] == '\\'
             || s->data[i] >= 0x7f)
@@ -1024,6 +1091,190 @@ ngx_http_pdf_report_scan_post(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* "off" for a claim that is not checked: the same as not set */
+
+static char *
+ngx_http_pdf_report_off_post(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *s = data;
+
+    if (s->len == 3 && ngx_strncmp(s->data, "off", 3) == 0) {
+        s->len = 0;
+        s->data = (u_char *) "";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_ttl_post(ngx_conf_t *cf, void *post, void *data)
+{
+    time_t  *sec = data;
+
+    if (*sec < 1 || *sec > 604800) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"pdf_report_url_ttl\" must be between 1s and 7d, "
+                           "the limits of S3 pre-signed URLs");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_second_post(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ms = data;
+
+    ngx_str_t  *value;
+
+    if (*ms < 1000) {
+        value = cf->args->elts;
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must be at least 1s", &value[0]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_region_post(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *s = data;
+
+    size_t  i;
+
+    for (i = 0; i < s->len; i++) {
+        if (!((s->data[i] >= 'a' && s->data[i] <= 'z')
+              || (s->data[i] >= '0' && s->data[i] <= '9')
+              || s->data[i] == '-'))
+        {
+            break;
+        }
+    }
+
+    if (s->len == 0 || i < s->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid S3 region \"%V\"",
+                           s);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* what S3 has ever allowed in a bucket name; DNS rules are checked later
+ * when virtual-hosted URLs need them */
+
+static char *
+ngx_http_pdf_report_bucket_post(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *s = data;
+
+    size_t  i;
+    u_char  c;
+
+    for (i = 0; i < s->len; i++) {
+        c = s->data[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
+        {
+            break;
+        }
+    }
+
+    if (s->len == 0 || s->len > 255 || i < s->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid S3 bucket \"%V\"",
+                           s);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_pdf_report_main_conf_t  *pmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (pmcf->thread_pool != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    pmcf->thread_pool_name = value[1];
+
+    /* an unknown pool is reported against this line */
+    pmcf->thread_pool = ngx_thread_pool_add(cf, &pmcf->thread_pool_name);
+    if (pmcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Whatever S3 will be asked must make a valid URL: the bucket as a host
+ * name for virtual-hosted URLs, and a pre-signed URL that can be built.
+ */
+
+static ngx_int_t
+ngx_http_pdf_report_check_s3(ngx_conf_t *cf,
+    ngx_http_pdf_report_main_conf_t *pmcf)
+{
+    size_t   i, n;
+    u_char  *b, c, url[PDF_REPORT_S3_URL_MAX];
+
+    b = pmcf->s3_bucket.data;
+    n = pmcf->s3_bucket.len;
+
+    if (!pmcf->s3_path_style) {
+        for (i = 0; i < n; i++) {
+            c = b[i];
+
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                  || ((c == '-' || c == '.') && i != 0 && i != n - 1)))
+            {
+                break;
+            }
+        }
+
+        if (n < 3 || n > 63 || i < n) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid S3 bucket \"%V\": with "
+                               "\"pdf_report_s3_path_style off\" it must be "
+                               "a DNS name", &pmcf->s3_bucket);
+            return NGX_ERROR;
+        }
+    }
+
+    if (pdf_report_s3_presign(&pmcf->s3, "reports/org/check.pdf", ngx_time(),
+                              (unsigned) pmcf->url_ttl, "check.pdf",
+                              (char *) url, sizeof(url))
+        < 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the S3 endpoint \"%V\", region \"%V\" and bucket "
+                           "\"%V\" do not make a valid URL",
+                           &pmcf->s3_endpoint, &pmcf->s3_region,
+                           &pmcf->s3_bucket);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -1200,7 +1451,7 @@ ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
 
     if (err != 0) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
-                      "cannot create the pdf_report store \"%V\"",
+                      "pdf_report: cannot create the store \"%V\"",
                       &pmcf->store_dir);
         return NGX_ERROR;
     }
@@ -1364,6 +1615,15 @@ static void
 ngx_http_pdf_report_log_store_error(ngx_uint_t level, ngx_log_t *log,
     const char *what, ngx_str_t *dir, int rc, unsigned format)
 {
+    if (rc == PDF_REPORT_STORE_EXISTS && format == 0) {
+        ngx_log_error(level, log, 0,
+                      "pdf_report: %s the store \"%V\": it holds data "
+                      "without a layout version mark, so it was not written "
+                      "by this module; point pdf_report_store elsewhere",
+                      what, dir);
+        return;
+    }
+
     if (rc == PDF_REPORT_STORE_EXISTS) {
         ngx_log_error(level, log, 0,
                       "pdf_report: %s the store \"%V\": it has layout "

@@ -18,7 +18,7 @@ int
 pdf_report_users_parse(char *text, size_t len, pdf_report_users_t *users,
     size_t *line, char *err, size_t err_size)
 {
-    char                     *p, *end, *eol, *ids;
+    char                     *p, *end, *eol, *ids, *near;
     size_t                    n, lines, i, id_len, *lineno;
     json_t                   *rec, *id;
     json_error_t              jerr;
@@ -74,7 +74,15 @@ pdf_report_users_parse(char *text, size_t len, pdf_report_users_t *users,
         rec = json_loads(p, JSON_REJECT_DUPLICATES, &jerr);
 
         if (rec == NULL) {
-            snprintf(err, err_size, "invalid JSON: %s", jerr.text);
+            /* jansson quotes the text "near" the error: a user's data,
+             * which has no place in a log */
+            near = strstr(jerr.text, " near ");
+            if (near != NULL) {
+                *near = '\0';
+            }
+
+            snprintf(err, err_size, "invalid JSON at column %d: %s",
+                     jerr.column, jerr.text);
             goto failed;
         }
 

@@ -345,7 +345,7 @@ sub json {
 sub api {
     my ($method, $path, %o) = @_;
 
-    my $port = $ENV{TEST_NGINX_SERVER_PORT};
+    my $port = $o{port} // $ENV{TEST_NGINX_SERVER_PORT};
     my %h = %{ $o{headers} // {} };
 
     if (exists $o{token}) {
@@ -451,6 +451,18 @@ sub nginx_children {
     }
 
     return @kids;
+}
+
+
+# a TCP port nothing listens on right now
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Listen => 1, ReuseAddr => 1)
+        or die "free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
 }
 
 
