@@ -32,7 +32,7 @@ TOOLS       := $(BUILD)/pdf-report-render
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE_SO)
 
-.PHONY: all module unit tools deps node test prove run clean
+.PHONY: all module unit tools deps node test prove run upstream clean
 
 all: module unit tools
 
@@ -83,6 +83,22 @@ test: deps node
 run: deps node
 	$(MAKE) module
 	tools/demo
+
+# The same module built against the upstream nginx 1.22.1 source (the
+# tarball Debian packages, fetched from Debian's archive and checked).
+UPSTREAM_TGZ := nginx_1.22.1.orig.tar.gz
+UPSTREAM_SHA := 9ebb333a9e82b952acd3e2b4aeb1d4ff6406f72491bab6cd9fe69f0dea737f31
+DEBIAN_POOL  ?= http://deb.debian.org/debian/pool/main/n/nginx
+
+upstream:
+	mkdir -p $(BUILD)/upstream
+	cd $(BUILD)/upstream && { [ -f $(UPSTREAM_TGZ) ] \
+	    || curl -fsS -o $(UPSTREAM_TGZ) $(DEBIAN_POOL)/$(UPSTREAM_TGZ); } \
+	    && echo "$(UPSTREAM_SHA)  $(UPSTREAM_TGZ)" | sha256sum -c --quiet \
+	    && rm -rf nginx-1.22.1 && tar xzf $(UPSTREAM_TGZ)
+	$(MAKE) module NGINX_SRC=$(BUILD)/upstream/nginx-1.22.1 \
+	    BUILD=$(BUILD)/upstream/build \
+	    CONF_FLAGS="--with-compat --with-threads"
 
 clean:
 	rm -rf $(BUILD) t/servroot*

@@ -33,12 +33,18 @@ ngx_http_pdf_report_authenticate(ngx_http_request_t *r,
     p = r->headers_in.authorization->value.data;
     end = p + r->headers_in.authorization->value.len;
 
-    /* "Bearer" (case-insensitive), one or more spaces, the token */
-    if (end - p < 7 || ngx_strncasecmp(p, (u_char *) "Bearer ", 7) != 0) {
+    /*
+     * "Bearer" (case-insensitive), spaces, the token.  "Bearer" with
+     * nothing after it is no token at all, however many spaces follow
+     * (HTTP/1.1 strips them, HTTP/2 does not: the same answer for both).
+     */
+    if (end - p < 6 || ngx_strncasecmp(p, (u_char *) "Bearer", 6) != 0
+        || (end - p > 6 && p[6] != ' '))
+    {
         goto no_token;
     }
 
-    p += 7;
+    p += 6;
 
     while (p < end && *p == ' ') {
         p++;
@@ -52,10 +58,7 @@ ngx_http_pdf_report_authenticate(ngx_http_request_t *r,
     token.len = end - p;
 
     if (token.len == 0) {
-        ngx_str_set(&challenge, "Bearer error=\"invalid_token\"");
-        return ngx_http_pdf_report_challenge(r, NGX_HTTP_UNAUTHORIZED,
-                                             &challenge, "INVALID_TOKEN",
-                                             "The bearer token is empty.");
+        goto no_token;
     }
 
     policy.now = ngx_time();

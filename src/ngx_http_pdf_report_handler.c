@@ -311,17 +311,20 @@ ngx_http_pdf_report_create(ngx_http_request_t *r,
     nrc = ngx_http_read_client_request_body(r,
                                             ngx_http_pdf_report_create_body);
 
-    if (nrc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        /* a chunked body over the limit, found while reading it */
-        if (nrc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
-            ngx_http_finalize_request(r,
-                ngx_http_pdf_report_send_error(r,
+    /*
+     * A chunked body over the limit found at once (the reader has dropped
+     * its reference): answered here, finalized by the content phase.
+     * Found later, nginx's own 413 page is turned into JSON by the
+     * header filter below.
+     */
+    if (nrc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        return ngx_http_pdf_report_send_error(r,
                                            NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                            "BODY_TOO_LARGE",
-                                           "The request body is too large."));
-            return NGX_DONE;
-        }
+                                           "The request body is too large.");
+    }
 
+    if (nrc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return nrc;
     }
 
@@ -1065,6 +1068,9 @@ ngx_http_pdf_report_add_header(ngx_http_request_t *r, const char *name,
     h->key.data = (u_char *) name;
     h->key.len = ngx_strlen(name);
     h->value = *value;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
 
     return NGX_OK;
 }

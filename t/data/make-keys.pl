@@ -93,6 +93,9 @@ for my $k (@ec) {
     push @jwks, $jwk{ed448};
 }
 
+# the API tests' JWKS: every usable key, so nginx starts without warnings
+spew("$data/jwks-api.json", $json->encode({ keys => [@jwks] }));
+
 # a symmetric key is not usable for verification here: skipped at load
 push @jwks, { kty => 'oct', kid => 'hmac1', alg => 'HS256',
               k => encode_base64url('0123456789abcdef0123456789abcdef') };

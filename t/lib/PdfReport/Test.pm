@@ -248,7 +248,7 @@ sub http_config {
     my @d = (
         [store          => "$root/pdf_report_temp size=16m"],
         [users          => "$DATA/users.jsonl"],
-        [jwt_keys       => "$DATA/jwks.json"],
+        [jwt_keys       => "$DATA/jwks-api.json"],
         [jwt_issuer     => 'https://auth.sqr.test/'],
         [jwt_audience   => 'pdf-report'],
         [thread_pool    => 'pdf_report'],
