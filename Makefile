@@ -102,3 +102,6 @@ upstream:
 
 clean:
 	rm -rf $(BUILD) t/servroot*
+
+# further targets by concern (fonts, fuzzing, sanitizers, benchmarks)
+-include mk/*.mk
