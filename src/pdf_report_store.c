@@ -78,14 +78,15 @@ static void pdf_report_queue_key(const pdf_report_job_t *job,
 static int pdf_report_job_retire(pdf_report_store_t *store, MDB_txn *txn,
     const pdf_report_job_t *job);
 static int pdf_report_scan_collect(pdf_report_store_t *store, MDB_txn *txn,
-    const pdf_report_scan_t *scan, pdf_report_action_t *acts, size_t *nacts,
-    pdf_report_scan_result_t *res);
+    const pdf_report_scan_t *scan, pdf_report_action_t *acts, size_t max,
+    size_t *nacts, pdf_report_scan_result_t *res);
 static int pdf_report_scan_apply(pdf_report_store_t *store, MDB_txn *txn,
     const pdf_report_scan_t *scan, const pdf_report_action_t *act,
     pdf_report_job_t *claims, pdf_report_scan_result_t *res);
 static void pdf_report_job_fail(pdf_report_job_t *job, int64_t now_ms,
     const char *code, const char *message);
 static int pdf_report_commit(MDB_txn *txn, int rc);
+static int pdf_report_nearly_full(pdf_report_store_t *store, MDB_txn *txn);
 
 
 int
@@ -450,6 +451,11 @@ pdf_report_store_job_create(pdf_report_store_t *store,
         return rc;
     }
 
+    if (pdf_report_nearly_full(store, txn)) {
+        mdb_txn_abort(txn);
+        return PDF_REPORT_STORE_FULL;
+    }
+
     plen = pdf_report_pending_key(job, pkey);
 
     k.mv_data = pkey;
@@ -533,7 +539,7 @@ pdf_report_store_scan(pdf_report_store_t *store,
     pdf_report_scan_result_t *res)
 {
     int                  rc;
-    size_t               i, n;
+    size_t               i, n, max;
     MDB_txn             *txn;
     pdf_report_action_t  acts[PDF_REPORT_SCAN_BATCH];
 
@@ -545,7 +551,8 @@ pdf_report_store_scan(pdf_report_store_t *store,
         return rc;
     }
 
-    rc = pdf_report_scan_collect(store, txn, scan, acts, &n, res);
+    rc = pdf_report_scan_collect(store, txn, scan, acts,
+                                 PDF_REPORT_SCAN_BATCH, &n, res);
 
     mdb_txn_abort(txn);
 
@@ -553,20 +560,34 @@ pdf_report_store_scan(pdf_report_store_t *store,
         return rc;
     }
 
-    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
-    if (rc != 0) {
-        return rc;
-    }
+    /*
+     * In a nearly full map a big batch may not fit in one transaction:
+     * smaller ones then, down to one job, so that time-outs and claims
+     * still move.
+     */
+    for (max = PDF_REPORT_SCAN_BATCH; /* void */; max /= 2) {
+        rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+        if (rc != 0) {
+            return rc;
+        }
 
-    memset(res, 0, sizeof(pdf_report_scan_result_t));
+        memset(res, 0, sizeof(pdf_report_scan_result_t));
 
-    rc = pdf_report_scan_collect(store, txn, scan, acts, &n, res);
+        rc = pdf_report_scan_collect(store, txn, scan, acts, max, &n, res);
 
-    res->claimed = 0;
-    res->failed = 0;
+        res->claimed = 0;
+        res->failed = 0;
 
-    for (i = 0; rc == 0 && i < n; i++) {
-        rc = pdf_report_scan_apply(store, txn, scan, &acts[i], claims, res);
+        for (i = 0; rc == 0 && i < n; i++) {
+            rc = pdf_report_scan_apply(store, txn, scan, &acts[i], claims,
+                                       res);
+        }
+
+        rc = pdf_report_commit(txn, rc);
+
+        if (rc != MDB_MAP_FULL || max == 1) {
+            break;
+        }
     }
 
     if (rc != 0) {
@@ -574,7 +595,7 @@ pdf_report_store_scan(pdf_report_store_t *store,
         res->failed = 0;
     }
 
-    return pdf_report_commit(txn, rc);
+    return rc;
 }
 
 
@@ -719,8 +740,8 @@ pdf_report_status_name(uint32_t status)
 
 static int
 pdf_report_scan_collect(pdf_report_store_t *store, MDB_txn *txn,
-    const pdf_report_scan_t *scan, pdf_report_action_t *acts, size_t *nacts,
-    pdf_report_scan_result_t *res)
+    const pdf_report_scan_t *scan, pdf_report_action_t *acts, size_t max,
+    size_t *nacts, pdf_report_scan_result_t *res)
 {
     int                rc;
     size_t             n;
@@ -741,7 +762,7 @@ pdf_report_scan_collect(pdf_report_store_t *store, MDB_txn *txn,
     }
 
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-         rc == 0 && n < PDF_REPORT_SCAN_BATCH;
+         rc == 0 && n < max;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
     {
         if (k.mv_size != PDF_REPORT_QUEUE_KEY_LEN) {
@@ -1154,6 +1175,53 @@ pdf_report_job_decode(const MDB_val *v, pdf_report_job_t *job)
     job->error_message[len] = '\0';
 
     return 0;
+}
+
+
+/*
+ * New jobs stop while a tenth of the map is still free, so that the jobs
+ * already accepted can always be claimed, finished or timed out: an
+ * update needs fresh pages too (copy-on-write).  Pages on LMDB's free
+ * list count as free; they are only added up once the file has grown
+ * past the mark.
+ */
+
+static int
+pdf_report_nearly_full(pdf_report_store_t *store, MDB_txn *txn)
+{
+    size_t        limit, free_pages, n;
+    MDB_val       k, v;
+    MDB_stat      st;
+    MDB_cursor   *cur;
+    MDB_envinfo   info;
+
+    if (mdb_env_info(store->env, &info) != 0
+        || mdb_env_stat(store->env, &st) != 0)
+    {
+        return 0;
+    }
+
+    limit = info.me_mapsize / st.ms_psize / 10 * 9;
+
+    if (info.me_last_pgno + 1 < limit) {
+        return 0;
+    }
+
+    free_pages = 0;
+
+    /* database 0 is the free list: each value starts with its count */
+    if (mdb_cursor_open(txn, 0, &cur) == 0) {
+        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+            if (v.mv_size >= sizeof(size_t)) {
+                memcpy(&n, v.mv_data, sizeof(size_t));
+                free_pages += n;
+            }
+        }
+
+        mdb_cursor_close(cur);
+    }
+
+    return info.me_last_pgno + 1 - free_pages >= limit;
 }
 
 

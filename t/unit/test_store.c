@@ -243,6 +243,63 @@ main(void)
     is_int(got.status, PDF_REPORT_COMPLETE, "still complete");
     pdf_report_store_close(st);
 
+    /* a full map: new jobs are refused while accepted ones still move */
+
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/*", dir);
+    if (system(cmd) != 0) {
+        printf("# could not empty %s\n", dir);
+    }
+
+    is_int(pdf_report_store_open(&st, dir, 1024 * 1024, &fmt), 0,
+           "open a 1 MB store");
+
+    for (i = 0; i < 100000; i++) {
+        job = new_job("", "org_full", "", 1000 + i);
+        snprintf(job.id, sizeof(job.id),
+                 "%08x-0000-4000-8000-000000000000", i);
+        snprintf(job.user, sizeof(job.user), "U%d", i);
+
+        rc = pdf_report_store_job_create(st, &job, pending);
+        if (rc != 0) {
+            break;
+        }
+    }
+
+    is_int(rc, PDF_REPORT_STORE_FULL, "creation stops with STORE_FULL");
+    ok(i > 1000, "after %d jobs", i);
+
+    memset(&scan, 0, sizeof(scan));
+    scan.now_ms = 2000000;
+    scan.timeout_ms = 1000000000;
+    scan.lease_ms = 10000;
+    scan.max_attempts = 3;
+    scan.max_claims = 4;
+
+    is_int(pdf_report_store_scan(st, &scan, claims, &res), 0,
+           "claims still work in a full store");
+    is_int(res.claimed, 4, "four claimed");
+
+    for (i = 0; i < 4; i++) {
+        done = claims[i];
+        done.status = PDF_REPORT_FAILED;
+        snprintf(done.error_code, sizeof(done.error_code), "TEST");
+        rc = pdf_report_store_job_finish(st, &done, claims[i].lease_token,
+                                         2000001);
+        if (rc != 0) {
+            break;
+        }
+    }
+
+    is_int(rc, 0, "and so does finishing them");
+
+    scan.now_ms = 2000000000;
+    scan.max_claims = 0;
+    is_int(pdf_report_store_scan(st, &scan, claims, &res), 0,
+           "timing everything out in a full store");
+    ok(res.failed > 0, "timed out %u jobs in one pass", res.failed);
+
+    pdf_report_store_close(st);
+
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0) {
         printf("# could not remove %s\n", dir);

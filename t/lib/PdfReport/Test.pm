@@ -21,6 +21,7 @@ use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
+use Socket ();
 use JSON::PP;
 use POSIX ();
 use Time::HiRes ();
@@ -93,9 +94,12 @@ sub start_black_hole {
 
 # A TCP proxy in front of s3rver whose behaviour a test switches while
 # nginx runs: "pass" relays to the real server, "hang" accepts and never
-# answers, "close" drops the connection at once, "reply:STATUS:CODE"
-# answers with an S3 XML error.  Each connection reads the mode when it
-# is accepted.
+# answers, "close" drops the connection at once, "reset" reads part of
+# the request and resets the connection, "slow:MS" relays but holds the
+# answer MS milliseconds, "reply:STATUS:CODE" answers with an S3 XML
+# error.  The mode file may hold several lines: each connection takes the
+# first, and removes it while more than one is left, so "reply:500:X"
+# twice then "pass" fails two attempts and lets the third through.
 
 sub start_proxy {
     my ($target) = @_;
@@ -117,9 +121,15 @@ sub start_proxy {
             my $mode = 'pass';
 
             if (open my $fh, '<', "$dir/mode") {
-                $mode = <$fh> // 'pass';
-                chomp $mode;
+                my @modes = grep { length } map { chomp; $_ } <$fh>;
                 close $fh;
+
+                $mode = $modes[0] // 'pass';
+
+                if (@modes > 1) {
+                    shift @modes;
+                    proxy_mode($dir, @modes);
+                }
             }
 
             my $kid = fork;
@@ -155,6 +165,15 @@ sub proxy_connection {
         return;
     }
 
+    if ($mode eq 'reset') {
+        sysread($c, my $buf, 100);
+        # SO_LINGER 0: close() sends RST, as a dying peer would
+        setsockopt($c, Socket::SOL_SOCKET(), Socket::SO_LINGER(),
+                   pack('ii', 1, 0));
+        close $c;
+        return;
+    }
+
     if ($mode =~ /^reply:(\d+):(\w+)$/) {
         my ($status, $code) = ($1, $2);
         my $body = qq{<?xml version="1.0" encoding="UTF-8"?>\n}
@@ -181,6 +200,8 @@ sub proxy_connection {
                                    PeerPort => $target)
         or return;
 
+    my $delay = $mode =~ /^slow:(\d+)$/ ? $1 / 1000 : 0;
+
     require IO::Select;
     my $sel = IO::Select->new($c, $up);
 
@@ -188,6 +209,12 @@ sub proxy_connection {
         for my $fh ($sel->can_read) {
             my $n = sysread($fh, my $buf, 65536);
             return unless $n;
+
+            if ($fh == $up && $delay) {
+                Time::HiRes::sleep($delay);
+                $delay = 0;
+            }
+
             syswrite($fh == $c ? $up : $c, $buf);
         }
     }
@@ -195,12 +222,12 @@ sub proxy_connection {
 
 
 sub proxy_mode {
-    my ($dir, $mode) = @_;
+    my ($dir, @modes) = @_;
 
-    open my $fh, '>', "$dir/mode.tmp" or die "proxy mode: $!";
-    print $fh "$mode\n";
+    open my $fh, '>', "$dir/mode.$$" or die "proxy mode: $!";
+    print $fh map { "$_\n" } @modes;
     close $fh;
-    rename "$dir/mode.tmp", "$dir/mode" or die "proxy mode: $!";
+    rename "$dir/mode.$$", "$dir/mode" or die "proxy mode: $!";
 }
 
 

@@ -1,0 +1,258 @@
+# Nothing accepted with a 202 is lost (contract section 6), with a master
+# and two workers: workers SIGKILLed while their jobs run or wait, the
+# whole nginx SIGKILLed and started again, reloads and a binary upgrade
+# while 50 jobs are queued or running.
+
+use FindBin;
+BEGIN { push @INC, "$FindBin::Bin/lib" }   # our runner only if Test::Nginx is absent
+use Test::Nginx::Socket 'no_plan';
+use PdfReport::Test qw(api wait_job s3_get);
+use Digest::SHA qw(sha256_hex);
+use JSON::PP;
+use Time::HiRes ();
+
+no_long_string();
+log_level('info');
+master_on();
+workers(2);
+PdfReport::Test::use_defaults();
+PdfReport::Test::use_flows();
+
+our $proxy = "http://127.0.0.1:$PdfReport::Test::PROXY_PORT";
+our $users = "$ENV{TEST_NGINX_SERVER_ROOT}/html/users.jsonl";
+
+# fifty users connected to org_acme
+our $fifty = join '', map {
+    encode_json({ id => sprintf('USLOAD%010d', $_), first_name => "Load$_",
+                  last_name => 'Test',
+                  connections => [{ org_id => 'org_acme',
+                                    organization_name => 'Acme Ltd',
+                                    connection_status => 'CONNECTED',
+                                    data_sharing_agreed => JSON::PP::true }] })
+    . "\n"
+} 1 .. 50;
+
+
+sub master_pid {
+    open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/nginx.pid" or die;
+    my $pid = <$fh>;
+    chomp $pid;
+    return $pid;
+}
+
+
+sub create {
+    my ($user) = @_;
+    my ($status, undef, undef, $j) = api(POST => '/v1/document/api',
+                                         body => { userId => $user });
+    die "create $user: $status" unless $status == 202;
+    return $j->{jobId};
+}
+
+
+sub count_status {
+    my (@ids) = @_;
+    my %n;
+
+    for my $id (@ids) {
+        my (undef, undef, undef, $j) = api(GET => "/v1/document/api/$id");
+        $n{$j ? $j->{status} : 'ERROR'}++;
+    }
+
+    return \%n;
+}
+
+
+sub wait_until {
+    my ($cond, $secs) = @_;
+    my $deadline = Time::HiRes::time() + $secs;
+
+    while (Time::HiRes::time() < $deadline) {
+        return 1 if $cond->();
+        Time::HiRes::sleep(0.1);
+    }
+
+    return 0;
+}
+
+
+# every job COMPLETE, and S3 holds exactly the bytes each job recorded
+
+sub all_complete_and_intact {
+    my ($name, @ids) = @_;
+
+    my @jobs = map { wait_job($_, timeout => 60) } @ids;
+    my $complete = grep { $_ && $_->{status} eq 'COMPLETE' } @jobs;
+
+    is($complete, scalar @ids, "$name - all " . @ids . " jobs COMPLETE");
+
+    my $intact = 0;
+
+    for my $job (@jobs) {
+        next unless $job && $job->{status} eq 'COMPLETE';
+        my (undef, undef, undef, $u) =
+            api(GET => "/v1/document/api/$job->{jobId}/url");
+        my $res = s3_get($u->{url});
+        $intact++ if sha256_hex($res->{content}) eq $job->{sha256};
+    }
+
+    is($intact, scalar @ids,
+       "$name - every object in S3 is the bytes its job recorded");
+}
+
+
+sub workers_killed {
+    my ($block) = @_;
+    my $name = $block->name;
+
+    PdfReport::Test::proxy_mode($PdfReport::Test::PROXY_DIR, 'hang');
+
+    my @ids = map { create(sprintf 'USTEST000000000%d', $_) } 1 .. 4;
+
+    # one job running per worker, the other two waiting in the store
+    ok(wait_until(sub { (count_status(@ids)->{IN_PROGRESS} // 0) == 2 }, 10),
+       "$name - two running, two pending");
+    is(count_status(@ids)->{PENDING}, 2, "$name - two PENDING");
+
+    my @workers = PdfReport::Test::nginx_children(master_pid());
+    is(scalar @workers, 2, "$name - two workers");
+    kill 'KILL', @workers;
+
+    PdfReport::Test::proxy_mode($PdfReport::Test::PROXY_DIR, 'pass');
+
+    all_complete_and_intact("$name (workers killed)", @ids);
+
+    # now the master and its workers, then nginx started again
+    PdfReport::Test::proxy_mode($PdfReport::Test::PROXY_DIR, 'hang');
+    my @more = map { create(sprintf 'USTEST000000000%d', $_) } 5 .. 6;
+
+    ok(wait_until(sub { (count_status(@more)->{IN_PROGRESS} // 0) == 2 }, 10),
+       "$name - two more running");
+
+    PdfReport::Test::restart_nginx(signal => 'KILL');
+    PdfReport::Test::proxy_mode($PdfReport::Test::PROXY_DIR, 'pass');
+
+    all_complete_and_intact("$name (all killed)", @more);
+}
+
+
+# reads all the ids for a while; every read must be a 200
+
+sub reads_during {
+    my ($secs, @ids) = @_;
+    my ($reads, $bad) = (0, 0);
+    my $deadline = Time::HiRes::time() + $secs;
+
+    while (Time::HiRes::time() < $deadline) {
+        for my $id (@ids) {
+            my ($status) = api(GET => "/v1/document/api/$id");
+            $reads++;
+            $bad++ if $status != 200;
+        }
+    }
+
+    return ($reads, $bad);
+}
+
+
+sub reload_under_load {
+    my ($block) = @_;
+    my $name = $block->name;
+
+    my @ids = map { create(sprintf 'USLOAD%010d', $_) } 1 .. 50;
+    is(scalar @ids, 50, "$name - 50 jobs accepted");
+
+    kill 'HUP', master_pid();
+    my ($reads, $bad) = reads_during(2, @ids[0 .. 9]);
+    kill 'HUP', master_pid();
+    my ($reads2, $bad2) = reads_during(2, @ids[0 .. 9]);
+
+    ok($reads + $reads2 > 50, "$name - status read during the reloads");
+    is($bad + $bad2, 0, "$name - no status read failed ($reads, $reads2)");
+
+    all_complete_and_intact($name, @ids);
+}
+
+
+sub binary_upgrade {
+    my ($block) = @_;
+    my $name = $block->name;
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT};
+
+    my @ids = map { create(sprintf 'USLOAD%010d', $_) } 1 .. 20;
+    my $old = master_pid();
+
+    # USR2 starts a new master on the same sockets; QUIT ends the old one
+    kill 'USR2', $old;
+    ok(wait_until(sub { -f "$root/logs/nginx.pid.oldbin"
+                        && master_pid() != $old }, 10),
+       "$name - the new master runs");
+
+    my ($reads, $bad) = reads_during(1, @ids[0 .. 4]);
+
+    kill 'QUIT', $old;
+    my ($reads2, $bad2) = reads_during(2, @ids[0 .. 4]);
+
+    ok(!kill(0, $old) || wait_until(sub { !kill 0, $old }, 30),
+       "$name - the old master left");
+    is($bad + $bad2, 0, "$name - no status read failed ($reads, $reads2)");
+
+    all_complete_and_intact($name, @ids);
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: workers SIGKILLed with jobs running and waiting; then all nginx
+--- http_config eval
+PdfReport::Test::http_config(s3_endpoint => $::proxy, job_lease => '2s',
+                             worker_jobs => 1)
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: workers_killed
+--- timeout: 120
+--- error_log
+exited on signal 9
+--- no_error_log
+[crit]
+[emerg]
+
+
+
+=== TEST 2: two reloads while 50 jobs are queued or running
+--- init
+PdfReport::Test::proxy_mode($PdfReport::Test::PROXY_DIR, 'slow:100');
+--- user_files eval
+">>> users.jsonl\n$::fifty"
+--- http_config eval
+PdfReport::Test::http_config(s3_endpoint => $::proxy, users => $::users,
+                             rate_limit => 'off')
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: reload_under_load
+--- timeout: 120
+
+
+
+=== TEST 3: a binary upgrade (USR2, then QUIT to the old master) under load
+--- init
+PdfReport::Test::proxy_mode($PdfReport::Test::PROXY_DIR, 'slow:100');
+--- user_files eval
+">>> users.jsonl\n$::fifty"
+--- http_config eval
+PdfReport::Test::http_config(s3_endpoint => $::proxy, users => $::users,
+                             rate_limit => 'off')
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: binary_upgrade
+--- timeout: 120
