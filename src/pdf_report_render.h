@@ -21,6 +21,10 @@
 typedef struct {
     const char  *font_regular;   /* TrueType file paths */
     const char  *font_bold;
+    int          whole_fonts;    /* 1: embed as libharu does, every table
+                                    whole and a width for every character
+                                    (about 90 KB a face): only to measure
+                                    what the subsetting saves */
 } pdf_report_render_conf_t;
 
 

@@ -4,12 +4,15 @@
  * at a report without nginx, and to time it.
  *
  *   pdf-report-render [-r regular.ttf] [-b bold.ttf] [-t time] [-n count]
- *                     user.json org_id job_id out.pdf
+ *                     [-w] user.json org_id job_id out.pdf
  *
  * user.json holds one user record (contract section 4); time is ISO 8601
  * UTC ("2025-05-05T10:00:00Z", fraction optional) or milliseconds since
- * the epoch, and defaults to now; count renders that many times and
- * reports the mean time.  "-" as out.pdf writes to stdout.
+ * the epoch, and defaults to now; count renders that many times in this
+ * process and reports the median, 90th percentile and mean time of one
+ * render (bench/render uses it); -w embeds the fonts whole, as libharu
+ * does by itself, to measure what subsetting saves.  "-" as out.pdf
+ * writes to stdout.  The size and times go to stderr.
  */
 
 
@@ -28,6 +31,7 @@ static int pdf_report_cli_time(const char *s, int64_t *ms);
 static int pdf_report_cli_write(const char *path, const unsigned char *data,
     size_t len);
 static double pdf_report_cli_now(void);
+static int pdf_report_cli_cmp(const void *a, const void *b);
 static void pdf_report_cli_usage(void);
 
 
@@ -37,7 +41,7 @@ main(int argc, char **argv)
     int                        c, rc;
     long                       count, i;
     char                       err[256];
-    double                     start, spent;
+    double                     start, *spent, total;
     size_t                     len;
     json_t                    *user;
     json_error_t               jerr;
@@ -51,7 +55,7 @@ main(int argc, char **argv)
     in.generated_ms = pdf_report_now_ms();
     count = 1;
 
-    while ((c = getopt(argc, argv, "r:b:t:n:h")) != -1) {
+    while ((c = getopt(argc, argv, "r:b:t:n:wh")) != -1) {
         switch (c) {
 
         case 'r':
@@ -82,6 +86,10 @@ main(int argc, char **argv)
 
             break;
 
+        case 'w':
+            conf.whole_fonts = 1;
+            break;
+
         default:
             pdf_report_cli_usage();
             return 2;
@@ -105,42 +113,65 @@ main(int argc, char **argv)
     in.org_id = argv[optind + 1];
     in.job_id = argv[optind + 2];
 
+    spent = malloc(count * sizeof(double));
+    if (spent == NULL) {
+        json_decref(user);
+        fprintf(stderr, "pdf-report-render: no memory\n");
+        return 1;
+    }
+
     pdf = NULL;
     len = 0;
     rc = 0;
-    start = pdf_report_cli_now();
+    total = 0;
 
     for (i = 0; i < count; i++) {
         free(pdf);
         pdf = NULL;
 
+        start = pdf_report_cli_now();
         rc = pdf_report_render(&conf, &in, &pdf, &len, err, sizeof(err));
+        spent[i] = pdf_report_cli_now() - start;
+        total += spent[i];
+
         if (rc != 0) {
             break;
         }
     }
 
-    spent = pdf_report_cli_now() - start;
-
     json_decref(user);
 
     if (rc != 0) {
+        free(spent);
         fprintf(stderr, "pdf-report-render: %s\n", err);
         return 1;
     }
-
-    spent /= count;
 
     rc = pdf_report_cli_write(argv[optind + 3], pdf, len);
     free(pdf);
 
     if (rc != 0) {
+        free(spent);
         return 1;
     }
 
-    fprintf(stderr, "%s: %zu bytes, rendered in %.1f ms%s\n",
-            argv[optind + 3], len, spent * 1000,
-            (count > 1) ? " (mean)" : "");
+    if (count == 1) {
+        fprintf(stderr, "%s: %zu bytes, rendered in %.1f ms\n",
+                argv[optind + 3], len, spent[0] * 1000);
+
+    } else {
+        /* the nearest-rank percentiles of the sorted times */
+
+        qsort(spent, count, sizeof(double), pdf_report_cli_cmp);
+
+        fprintf(stderr, "%s: %zu bytes, %ld renders: median %.2f ms, "
+                "p90 %.2f ms, mean %.2f ms\n", argv[optind + 3], len, count,
+                spent[(count + 1) / 2 - 1] * 1000,
+                spent[(9 * count + 9) / 10 - 1] * 1000,
+                total / count * 1000);
+    }
+
+    free(spent);
 
     return 0;
 }
@@ -248,14 +279,28 @@ pdf_report_cli_now(void)
 }
 
 
+static int
+pdf_report_cli_cmp(const void *a, const void *b)
+{
+    double  x, y;
+
+    x = *(const double *) a;
+    y = *(const double *) b;
+
+    return (x > y) - (x < y);
+}
+
+
 static void
 pdf_report_cli_usage(void)
 {
     fprintf(stderr,
             "usage: pdf-report-render [-r regular.ttf] [-b bold.ttf] "
-            "[-t time] [-n count]\n"
+            "[-t time] [-n count] [-w]\n"
             "                         user.json org_id job_id out.pdf\n"
             "  time: ISO 8601 UTC (2025-05-05T10:00:00Z) or epoch ms; "
             "default now\n"
-            "  count: render that many times, report the mean time\n");
+            "  count: render that many times, report median, p90 and "
+            "mean time\n"
+            "  -w: embed the fonts whole (libharu's way), to measure\n");
 }

@@ -100,6 +100,7 @@ static int test_render(const json_t *user, const char *org_id,
     unsigned char **pdf, size_t *len, char *err);
 static int test_envelope(const unsigned char *pdf, size_t len);
 static size_t test_pages(const unsigned char *pdf, size_t len);
+static size_t test_count(const unsigned char *pdf, size_t len, const char *s);
 static int test_has(const unsigned char *pdf, size_t len, const char *s);
 static int test_has_title(const unsigned char *pdf, size_t len,
     const char *utf8);
@@ -291,8 +292,11 @@ main(void)
                == 0)
         {
             ok(test_envelope(p2, l2), "one face: a PDF");
-            ok(l2 < l1 * 2 / 3, "one face: %zu bytes, two faces: %zu", l2,
-               l1);
+            is_int((long) test_count(p2, l2, "/FontFile2"), 1,
+                   "one face: one font file embedded");
+            is_int((long) test_count(p1, l1, "/FontFile2"), 2,
+                   "two faces: two font files embedded");
+            ok(l2 < l1, "one face: %zu bytes, two faces: %zu", l2, l1);
 
         } else {
             ok(0, "renders with one face: %s", err);
@@ -387,6 +391,28 @@ test_pages(const unsigned char *pdf, size_t len)
         if (p < end && *p != 's') {
             n++;
         }
+    }
+
+    return n;
+}
+
+
+/* occurrences of s (a dictionary key: they are not compressed) */
+
+static size_t
+test_count(const unsigned char *pdf, size_t len, const char *s)
+{
+    size_t                n, sl;
+    const unsigned char  *p, *end;
+
+    n = 0;
+    p = pdf;
+    end = pdf + len;
+    sl = strlen(s);
+
+    while ((p = memmem(p, end - p, s, sl)) != NULL) {
+        p += sl;
+        n++;
     }
 
     return n;
