@@ -355,12 +355,10 @@ ngx_http_pdf_report_create_job(ngx_http_request_t *r,
     int                               rc, tries;
     char                             *user_text;
     u_char                           *json, *p;
-    long                              chars;
     size_t                            len, user_len;
-    json_t                           *body, *uid, *user;
+    json_t                           *user;
     ngx_str_t                         text, location, value, extra;
     ngx_time_t                       *tp;
-    const char                       *user_id;
     json_error_t                      jerr;
     pdf_report_job_t                  job;
     ngx_http_pdf_report_loc_conf_t   *plcf;
@@ -370,44 +368,32 @@ ngx_http_pdf_report_create_job(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    body = json_loadb((char *) text.data, text.len,
-                      JSON_REJECT_DUPLICATES, &jerr);
+    ngx_memzero(&job, sizeof(pdf_report_job_t));
 
-    if (body == NULL || !json_is_object(body)) {
-        json_decref(body);
+    switch (pdf_report_body_user_id((char *) text.data, text.len, job.user,
+                                    &len))
+    {
+    case PDF_REPORT_BODY_OK:
+        break;
+
+    case PDF_REPORT_BODY_NOT_OBJECT:
         return ngx_http_pdf_report_send_error(r, NGX_HTTP_BAD_REQUEST,
                                               "INVALID_JSON",
                                               "The request body must be a "
                                               "JSON object.");
-    }
 
-    uid = json_object_get(body, "userId");
-
-    if (!json_is_string(uid)) {
-        json_decref(body);
+    case PDF_REPORT_BODY_NO_USER_ID:
         return ngx_http_pdf_report_send_error(r, NGX_HTTP_BAD_REQUEST,
                                               "INVALID_USER_ID",
                                               "\"userId\" is required and "
                                               "must be a string.");
-    }
 
-    user_id = json_string_value(uid);
-    len = json_string_length(uid);
-    chars = pdf_report_utf8_len(user_id, len);
-
-    if (chars < 1 || chars > 16 || len > PDF_REPORT_USER_ID_MAX
-        || ngx_strlen(user_id) != len)
-    {
-        json_decref(body);
+    default: /* PDF_REPORT_BODY_BAD_USER_ID */
         return ngx_http_pdf_report_send_error(r, NGX_HTTP_BAD_REQUEST,
                                               "INVALID_USER_ID",
                                               "\"userId\" must be 1 to 16 "
                                               "characters.");
     }
-
-    ngx_memzero(&job, sizeof(pdf_report_job_t));
-    ngx_memcpy(job.user, user_id, len);
-    json_decref(body);
 
     rc = pdf_report_store_user_get(pmcf->store, job.user, len, &user_text,
                                    &user_len);

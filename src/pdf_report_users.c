@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "pdf_report_users.h"
+#include "pdf_report_util.h"
 
 
 static int pdf_report_users_cmp(const void *a, const void *b);
@@ -158,6 +159,55 @@ pdf_report_users_free(pdf_report_users_t *users)
     free(users->entries);
     free(users->ids);
     memset(users, 0, sizeof(pdf_report_users_t));
+}
+
+
+int
+pdf_report_body_user_id(const char *text, size_t len, char *user,
+    size_t *user_len)
+{
+    int            rc;
+    long           chars;
+    size_t         n;
+    json_t        *body, *uid;
+    const char    *value;
+    json_error_t   jerr;
+
+    body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+
+    if (body == NULL || !json_is_object(body)) {
+        json_decref(body);
+        return PDF_REPORT_BODY_NOT_OBJECT;
+    }
+
+    uid = json_object_get(body, "userId");
+
+    if (!json_is_string(uid)) {
+        json_decref(body);
+        return PDF_REPORT_BODY_NO_USER_ID;
+    }
+
+    value = json_string_value(uid);
+    n = json_string_length(uid);
+    chars = pdf_report_utf8_len(value, n);
+
+    /* no NUL in an id, should a jansson ever pass \u0000 through */
+
+    if (chars < 1 || chars > 16 || n > PDF_REPORT_USER_ID_MAX
+        || strlen(value) != n)
+    {
+        rc = PDF_REPORT_BODY_BAD_USER_ID;
+
+    } else {
+        memcpy(user, value, n);
+        user[n] = '\0';
+        *user_len = n;
+        rc = PDF_REPORT_BODY_OK;
+    }
+
+    json_decref(body);
+
+    return rc;
 }
 
 

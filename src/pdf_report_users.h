@@ -36,6 +36,21 @@ int pdf_report_users_parse(char *text, size_t len, pdf_report_users_t *users,
     size_t *line, char *err, size_t err_size);
 void pdf_report_users_free(pdf_report_users_t *users);
 
+/* what the step-1 body rule (contract section 5, 400) found */
+#define PDF_REPORT_BODY_OK           0
+#define PDF_REPORT_BODY_NOT_OBJECT   1   /* not JSON, duplicate keys, ... */
+#define PDF_REPORT_BODY_NO_USER_ID   2   /* "userId" absent or no string */
+#define PDF_REPORT_BODY_BAD_USER_ID  3   /* not 1 to 16 characters */
+
+/*
+ * The step-1 body: a JSON object (no duplicate keys) whose "userId" is a
+ * string of 1 to 16 UTF-8 characters, at most PDF_REPORT_USER_ID_MAX
+ * bytes and no NUL.  On PDF_REPORT_BODY_OK user holds it, terminated,
+ * and *user_len its length; user must hold PDF_REPORT_USER_ID_MAX + 1.
+ */
+int pdf_report_body_user_id(const char *text, size_t len, char *user,
+    size_t *user_len);
+
 /* the connection of user with org_id, or NULL */
 json_t *pdf_report_user_connection(const json_t *user, const char *org_id);
 

@@ -22,10 +22,30 @@ parse(const char *text, pdf_report_users_t *u, size_t *line, char *err)
 }
 
 
+/* the step-1 body rule on a literal (len given: NULs may be inside) */
+
+static int
+body(const char *text, size_t len, char *user)
+{
+    int     rc;
+    size_t  n;
+
+    n = 0;
+    user[0] = '\0';
+
+    rc = pdf_report_body_user_id(text, len, user, &n);
+
+    /* the length given must be the id's own */
+    return (rc == PDF_REPORT_BODY_OK && n != strlen(user)) ? -1 : rc;
+}
+
+#define BODY(s, user)  body(s, sizeof(s) - 1, user)
+
+
 int
 main(void)
 {
-    char                 err[256];
+    char                 err[256], id[PDF_REPORT_USER_ID_MAX + 1];
     size_t               line;
     json_t              *rec;
     pdf_report_users_t   u;
@@ -80,6 +100,39 @@ main(void)
     ok(pdf_report_user_connection(rec, "org_a") != NULL,
        "revoked connection still found for the report");
     json_decref(rec);
+
+    /* the step-1 body (contract 5, 400) */
+
+    is_int(BODY("{\"userId\":\"US1A2B3C4D5E6F78\"}", id), PDF_REPORT_BODY_OK,
+           "16 characters accepted");
+    is_str(id, "US1A2B3C4D5E6F78", "and copied");
+    is_int(BODY("{\"userId\":\"\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+                "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\"}", id),
+           PDF_REPORT_BODY_OK, "16 characters of two bytes each accepted");
+    is_int(strlen(id), 32, "32 bytes copied");
+    is_int(BODY("{\"userId\":\"US1A2B3C4D5E6F789\"}", id),
+           PDF_REPORT_BODY_BAD_USER_ID, "17 characters refused");
+    is_int(BODY("{\"userId\":\"\"}", id), PDF_REPORT_BODY_BAD_USER_ID,
+           "empty refused");
+    is_int(BODY("{\"userId\":\"US\\u0000X\"}", id),
+           PDF_REPORT_BODY_NOT_OBJECT, "an escaped NUL refused by jansson");
+    is_int(BODY("{\"userId\":16}", id), PDF_REPORT_BODY_NO_USER_ID,
+           "a number refused");
+    is_int(BODY("{\"userId\":null}", id), PDF_REPORT_BODY_NO_USER_ID,
+           "null refused");
+    is_int(BODY("{\"user\":\"US1\"}", id), PDF_REPORT_BODY_NO_USER_ID,
+           "missing refused");
+    is_int(BODY("[\"US1\"]", id), PDF_REPORT_BODY_NOT_OBJECT,
+           "an array refused");
+    is_int(BODY("{\"userId\":\"US1\",\"userId\":\"US2\"}", id),
+           PDF_REPORT_BODY_NOT_OBJECT, "duplicate keys refused");
+    is_int(BODY("{\"userId\":\"US\xff\"}", id), PDF_REPORT_BODY_NOT_OBJECT,
+           "invalid UTF-8 refused");
+    is_int(BODY("{\"userId\":\"US1\"", id), PDF_REPORT_BODY_NOT_OBJECT,
+           "truncated refused");
+    is_int(BODY("{\"userId\":\"US1\"}\0", id), PDF_REPORT_BODY_NOT_OBJECT,
+           "a NUL after the object refused");
+    is_int(BODY("", id), PDF_REPORT_BODY_NOT_OBJECT, "empty body refused");
 
     return done_testing();
 }
