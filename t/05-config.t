@@ -28,7 +28,7 @@ use File::Path qw(make_path);
 use FindBin;
 use JSON::PP;
 
-my @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
+our @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
 
 plan skip_all => 'TEST_NGINX_LOAD_MODULES is not set: it must name '
                  . 'ngx_http_pdf_report_module.so ("make prove" sets it)'
@@ -147,8 +147,27 @@ sub nginx_t {
 
     $c->{setup}->($tmp) if $c->{setup};
 
+    # "as" another user: that user may not reach into the checkout (a
+    # clone in /root, say), so the module and the fixtures are copied to
+    # where it can, and only the case's own files stay out of its reach
+    my $data = $DATA;
+    local @modules = @modules;
+
+    if ($c->{as} && $> == 0) {
+        system('cp', '-r', $DATA, "$tmp/data") == 0 or die "cp: $?";
+        system('chmod', '-R', 'a+rX', "$tmp/data") == 0 or die "chmod: $?";
+        $data = "$tmp/data";
+
+        for my $m (@modules) {
+            my $copy = "$tmp/" . (split m{/}, $m)[-1];
+            system('cp', $m, $copy) == 0 or die "cp: $?";
+            chmod 0644, $copy;
+            $m = $copy;
+        }
+    }
+
     my $file = "$tmp/nginx.conf";
-    my $conf = expand(config($c), TMP => $tmp, DATA => $DATA);
+    my $conf = expand(config($c), TMP => $tmp, DATA => $data);
 
     open my $fh, '>', $file or die "$file: $!";
     print $fh $conf;
@@ -185,6 +204,7 @@ sub nginx_t {
 
     return {
         tmp    => $tmp,
+        data   => $data,
         file   => $file,
         conf   => $conf,
         status => $rc,
@@ -253,7 +273,7 @@ sub refused {
         }
 
         my $line = defined $c->{at} ? line_of($r->{conf}, $c->{at}) : '';
-        my $want = expand($msg, TMP => $r->{tmp}, DATA => $DATA,
+        my $want = expand($msg, TMP => $r->{tmp}, DATA => $r->{data},
                           CONF => $r->{file}, LINE => $line);
 
         isnt($r->{status}, 0, 'nginx -t exits non-zero');
@@ -279,7 +299,8 @@ sub refused {
         if ($c->{warn}) {
             my @want = map {
                 expand("$_ in \@CONF\@:\@LINE\@", TMP => $r->{tmp},
-                       DATA => $DATA, CONF => $r->{file}, LINE => $line)
+                       DATA => $r->{data}, CONF => $r->{file},
+                       LINE => $line)
             } @{ $c->{warn} };
 
             is_deeply([messages($r->{stderr}, 'warn')], \@want,
