@@ -6,6 +6,7 @@ use FindBin;
 BEGIN { push @INC, "$FindBin::Bin/lib" }   # our runner only if Test::Nginx is absent
 use Test::Nginx::Socket 'no_plan';
 use PdfReport::Test qw(api wait_job token);
+use JSON::PP;
 
 no_long_string();
 log_level('info');
@@ -166,6 +167,40 @@ sub timed_out {
          "$name - says why");
 }
 
+sub render_failed {
+    my ($block, $body) = @_;
+    my $name = $block->name;
+    my $id = job_id($body);
+
+    my $job = wait_job($id);
+
+    is($job->{status}, 'FAILED', "$name - FAILED");
+    is($job->{errorCode}, 'RENDER_FAILED', "$name - RENDER_FAILED");
+    is($job->{errorMessage}, 'The report could not be rendered: '
+       . '"address1" is longer than 65536 bytes',
+       "$name - names the field");
+
+    # nginx is still there, and so are the other users' reports
+    my ($status, undef, undef, $j) =
+        api(POST => '/v1/document/api',
+            body => { userId => 'US1A2B3C4D5E6F78' });
+    is($status, 202, "$name - the next job is accepted");
+    is(wait_job($j->{jobId})->{status}, 'COMPLETE',
+       "$name - and completes");
+}
+
+
+# the directory of the tests, and a user no report can be made of
+our $huge = do {
+        local (@ARGV, $/) = ("$PdfReport::Test::DATA/users.jsonl"); <>
+    }
+    . JSON::PP->new->canonical->encode({
+          id => 'USHUGE0000000001', last_name => 'Huge',
+          address1 => 'x' x 70000,
+          connections => [{ org_id => 'org_acme',
+                            connection_status => 'CONNECTED' }] })
+    . "\n";
+
 run_tests();
 
 __DATA__
@@ -323,3 +358,21 @@ PdfReport::Test::auth() . "\nContent-Type: application/json"
 --- error_code: 202
 --- flow: timed_out
 --- timeout: 20
+
+
+
+=== TEST 12: a record the renderer refuses: FAILED RENDER_FAILED, no crash
+--- user_files eval
+">>> users.jsonl\n$::huge"
+--- http_config eval
+PdfReport::Test::http_config(
+    users => "$ENV{TEST_NGINX_SERVER_ROOT}/html/users.jsonl")
+--- request
+POST /v1/document/api
+{"userId":"USHUGE0000000001"}
+--- more_headers eval
+PdfReport::Test::auth() . "\nContent-Type: application/json"
+--- error_code: 202
+--- flow: render_failed
+--- error_log eval
+qr/pdf_report: job $::uuid failed: RENDER_FAILED: The report could not be rendered/
