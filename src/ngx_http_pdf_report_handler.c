@@ -557,8 +557,11 @@ ngx_http_pdf_report_body_text(ngx_http_request_t *r, ngx_str_t *text)
     cl = r->request_body->bufs;
 
     if (cl->next == NULL && !cl->buf->in_file) {
-        text->data = cl->buf->pos;
-        text->len = cl->buf->last - cl->buf->pos;
+        if (cl->buf->last != cl->buf->pos) {
+            text->data = cl->buf->pos;
+            text->len = cl->buf->last - cl->buf->pos;
+        }
+
         return NGX_OK;
     }
 
@@ -590,7 +593,10 @@ ngx_http_pdf_report_body_text(ngx_http_request_t *r, ngx_str_t *text)
             continue;
         }
 
-        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        /* a chunked body ends in an empty last_buf with no memory */
+        if (b->last != b->pos) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
     }
 
     text->len = p - text->data;
