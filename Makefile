@@ -21,6 +21,8 @@ CONF_FLAGS  ?= $(shell if [ -f $(NGINX_SRC)/conf_flags ]; then \
 
 CC          ?= cc
 CFLAGS      ?= -g -O2 -Wall -Wextra -Werror -Wno-unused-parameter
+# added to CFLAGS for the parts built here (make test-asan: sanitizers)
+SAN_CFLAGS  ?=
 PURE_SRCS   := $(wildcard src/pdf_report_*.c)
 PURE_HDRS   := $(wildcard src/pdf_report_*.h)
 PURE_OBJS   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(PURE_SRCS))
@@ -54,17 +56,17 @@ unit: $(UNIT_BINS)
 # the pure parts (no nginx) once, for unit tests and tools
 $(BUILD)/obj/%.o: src/%.c $(PURE_HDRS)
 	@mkdir -p $(BUILD)/obj
-	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Isrc -c -o $@ $<
 
 $(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(PURE_OBJS)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(PURE_OBJS) $(LIBS)
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Isrc -o $@ $< $(PURE_OBJS) $(LIBS)
 
 tools: $(TOOLS)
 
 $(BUILD)/pdf-report-render: tools/pdf-report-render.c $(PURE_OBJS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(PURE_OBJS) $(LIBS)
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Isrc -o $@ $< $(PURE_OBJS) $(LIBS)
 
 deps:
 	tools/install-deps

@@ -7,9 +7,11 @@ use FindBin;
 use File::Spec;
 
 my $root = File::Spec->rel2abs("$FindBin::Bin/..");
-my $bin = "$root/build/unit";
+# PDF_REPORT_BUILD: another build tree (make test-asan's)
+my $build = $ENV{PDF_REPORT_BUILD} // "$root/build";
+my $bin = "$build/unit";
 
-system("make -s -C '$root' unit >&2") == 0
+system("make -s -C '$root' unit BUILD='$build' >&2") == 0
     or BAIL_OUT("make unit failed");
 
 my @tests = sort glob("$bin/test_*");

@@ -18,8 +18,10 @@ use File::Path qw(make_path);
 
 my $root = File::Spec->rel2abs("$FindBin::Bin/..");
 my $data = "$root/t/data/render";
-my $out = "$root/build/render";
-my $tool = "$root/build/pdf-report-render";
+# PDF_REPORT_BUILD: another build tree (make test-asan's)
+my $build = $ENV{PDF_REPORT_BUILD} // "$root/build";
+my $out = "$build/render";
+my $tool = "$build/pdf-report-render";
 my $update = ($ENV{PDF_REPORT_GOLDEN} // '') eq 'update';
 
 my $job = '3fa85f64-5717-4562-b3fc-2c963f66afa6';
@@ -47,7 +49,7 @@ my %expect = (
                       . 'Mozart-Pertl von Salzburg und Wien'],
 );
 
-system("make -s -C '$root' tools >&2") == 0
+system("make -s -C '$root' tools BUILD='$build' >&2") == 0
     or BAIL_OUT("make tools failed");
 
 make_path($out);

@@ -318,6 +318,7 @@ sub use_defaults {
 
         $block->set_value(main_config => main_config())
             unless defined $block->main_config;
+
         $block->set_value(http_config => http_config())
             unless defined $block->http_config;
         $block->set_value(config =>
@@ -325,6 +326,25 @@ sub use_defaults {
             unless defined $block->config;
         $block->set_value(no_error_log => "[alert]\n[crit]\n[emerg]")
             unless defined $block->no_error_log;
+
+        # under make test-asan: a binary upgrade must pass the sanitizer
+        # runtime on (nginx gives a new binary only the "env" it is
+        # told, and UBSan reads its options at its first report), and a
+        # report in the error log fails the block
+        if ($ENV{PDF_REPORT_SANITIZE}) {
+            $block->set_value(main_config => $block->main_config
+                              . "env LD_PRELOAD;\nenv ASAN_OPTIONS;\n"
+                              . "env UBSAN_OPTIONS;\n");
+
+            my $no = $block->no_error_log;
+            $no =~ s/\n+\z// if defined $no && !ref $no;
+            my @san = ('AddressSanitizer', 'runtime error:');
+
+            $block->set_value(no_error_log =>
+                              ref $no eq 'ARRAY' ? [@$no, @san]
+                              : defined $no ? join("\n", $no, @san)
+                              : join("\n", @san));
+        }
     });
 }
 
