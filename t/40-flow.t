@@ -213,6 +213,27 @@ sub killed_while_pending {
     is($job->{status}, 'COMPLETE', "$name - the pending job completed");
 }
 
+sub fonts_flow {
+    my ($block, $body) = @_;
+    my $name = $block->name;
+    my $id = PdfReport::Test::json($body)->{jobId};
+
+    my $job = wait_job($id);
+    is($job->{status}, 'COMPLETE', "$name - COMPLETE");
+
+    my $text = download_checked($name, $id, $job,
+                                qr/^SQR_J_Smith_\U${\substr($id, 0, 4)}\E\.pdf$/);
+    like($text, qr/John Smith/, "$name - the text extracts");
+
+    my @fonts = map { (split ' ')[0] }
+                grep { /CID TrueType/ } `pdffonts '$::tmp/$id.pdf'`;
+    s/^[A-Z]+\+// for @fonts;
+
+    is_deeply([sort @fonts], ['DejaVuSerif,Book', 'DejaVuSerif-Bold,Bold'],
+              "$name - the faces named, embedded");
+}
+
+
 run_tests();
 
 __DATA__
@@ -293,3 +314,19 @@ PdfReport::Test::http_config(
 [202, 202]
 --- flow: killed_while_pending
 --- timeout: 40
+
+
+
+=== TEST 6: pdf_report_fonts: the report is set in the faces named
+--- http_config eval
+PdfReport::Test::http_config(
+    fonts => '/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf '
+             . '/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf')
+--- request
+POST /v1/document/api
+{"userId":"US1A2B3C4D5E6F78"}
+--- more_headers eval
+PdfReport::Test::auth() . "\nContent-Type: application/json"
+--- error_code: 202
+--- flow: fonts_flow
+--- timeout: 30
