@@ -629,6 +629,21 @@ pdf_report_aws_credentials_parse(const char *text, size_t len,
     p = text;
     end = text + len;
 
+    /* no text file has one, and a value cut at it would come out empty */
+    s = (len > 0) ? memchr(text, '\0', len) : NULL;
+
+    if (s != NULL) {
+        for (e = text; e < s; e++) {
+            line += (*e == '\n');
+        }
+
+        if (err != NULL && err_size > 0) {
+            snprintf(err, err_size, "line %d: a NUL byte", line + 1);
+        }
+
+        goto failed;
+    }
+
     /* a UTF-8 byte order mark, as some editors write */
     if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
         p += 3;
@@ -665,7 +680,7 @@ pdf_report_aws_credentials_parse(const char *text, size_t len,
                              "line %d: unterminated section header", line);
                 }
 
-                return -1;
+                goto failed;
             }
 
             s++;
@@ -715,7 +730,7 @@ pdf_report_aws_credentials_parse(const char *text, size_t len,
                          "line %d: expected \"key = value\"", line);
             }
 
-            return -1;
+            goto failed;
         }
 
         k = s;
@@ -761,7 +776,7 @@ pdf_report_aws_credentials_parse(const char *text, size_t len,
                          name);
             }
 
-            return -1;
+            goto failed;
         }
     }
 
@@ -770,7 +785,7 @@ pdf_report_aws_credentials_parse(const char *text, size_t len,
             snprintf(err, err_size, "profile \"%.64s\" not found", profile);
         }
 
-        return -1;
+        goto failed;
     }
 
     if (!have_access || !have_secret) {
@@ -780,14 +795,19 @@ pdf_report_aws_credentials_parse(const char *text, size_t len,
                                  : "aws_access_key_id");
         }
 
-        access_key[0] = '\0';
-        secret_key[0] = '\0';
-        token[0] = '\0';
-
-        return -1;
+        goto failed;
     }
 
     return 0;
+
+failed:
+
+    /* nothing half-read is left behind, a secret least of all */
+    access_key[0] = '\0';
+    secret_key[0] = '\0';
+    token[0] = '\0';
+
+    return -1;
 }
 
 

@@ -459,6 +459,19 @@ test_credentials(void)
                                           sizeof(tok), err, sizeof(err));
     ok(rc == 0 && strcmp(ak, "A") == 0 && strcmp(sk, "B") == 0,
        "credentials: UTF-8 BOM and CRLF");
+
+    /* found by fuzz_aws_credentials: the key id cut at a NUL was empty */
+    {
+        static const char  nul[] = "[default]\naws_access_key_id = \0AKID\n"
+                                   "aws_secret_access_key = S\n";
+
+        rc = pdf_report_aws_credentials_parse(nul, sizeof(nul) - 1, NULL, ak,
+                                              sizeof(ak), sk, sizeof(sk), tok,
+                                              sizeof(tok), err, sizeof(err));
+        is_int(rc, -1, "credentials: a NUL byte fails the file");
+        is_str(err, "line 2: a NUL byte", "credentials: NUL message");
+        ok(ak[0] == '\0' && sk[0] == '\0', "credentials: nothing taken");
+    }
 }
 
 
