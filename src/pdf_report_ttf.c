@@ -23,6 +23,8 @@ static int pdf_report_ttf_hmtx(HPDF_TTFontDefAttr tt, unsigned char *hmtx,
     size_t len);
 static unsigned char *pdf_report_ttf_name(const unsigned char *name,
     size_t len, size_t *out_len);
+static int pdf_report_ttf_name_kept(const unsigned char *name, size_t len,
+    size_t strings, size_t i, size_t *off, size_t *size);
 static unsigned char *pdf_report_ttf_write(unsigned char **data,
     size_t *len, const char *const *tags, size_t n, size_t *out_len);
 static uint32_t pdf_report_ttf_sum(const unsigned char *p, size_t len);
@@ -316,9 +318,8 @@ pdf_report_ttf_hmtx(HPDF_TTFontDefAttr tt, unsigned char *hmtx, size_t len)
 static unsigned char *
 pdf_report_ttf_name(const unsigned char *name, size_t len, size_t *out_len)
 {
-    size_t          i, count, strings, k, n, off, size, at;
-    unsigned char  *out;
-    const unsigned char  *r;
+    size_t          i, j, count, strings, k, n, off, size, at;
+    unsigned char  *out, *rec;
 
     *out_len = 0;
 
@@ -339,13 +340,7 @@ pdf_report_ttf_name(const unsigned char *name, size_t len, size_t *out_len)
     n = 0;
 
     for (i = 0; i < count; i++) {
-        r = name + 6 + 12 * i;
-        off = strings + ((r[10] << 8) | r[11]);
-        size = (r[8] << 8) | r[9];
-
-        if (((r[0] << 8) | r[1]) == 3 && ((r[6] << 8) | r[7]) <= 6
-            && off + size <= len)
-        {
+        if (pdf_report_ttf_name_kept(name, len, strings, i, &off, &size)) {
             k++;
             n += size;
         }
@@ -367,50 +362,50 @@ pdf_report_ttf_name(const unsigned char *name, size_t len, size_t *out_len)
     out[4] = (unsigned char) ((6 + 12 * k) >> 8);
     out[5] = (unsigned char) (6 + 12 * k);
 
-    k = 0;
+    /* each kept record, and its string at the end of the strings so far */
+
+    j = 0;
     at = 0;
 
     for (i = 0; i < count; i++) {
-        r = name + 6 + 12 * i;
-        off = strings + ((r[10] << 8) | r[11]);
-        size = (r[8] << 8) | r[9];
-
-        if (((r[0] << 8) | r[1]) != 3 || ((r[6] << 8) | r[7]) > 6
-            || off + size > len)
-        {
+        if (!pdf_report_ttf_name_kept(name, len, strings, i, &off, &size)) {
             continue;
         }
 
-        memcpy(out + 6 + 12 * k, r, 10);
-        out[6 + 12 * k + 10] = (unsigned char) (at >> 8);
-        out[6 + 12 * k + 11] = (unsigned char) at;
+        rec = out + 6 + 12 * j;
+        memcpy(rec, name + 6 + 12 * i, 10);
+        rec[10] = (unsigned char) (at >> 8);
+        rec[11] = (unsigned char) at;
 
-        k++;
+        memcpy(out + 6 + 12 * k + at, name + off, size);
+
+        j++;
         at += size;
     }
 
-    /* the strings, in the same order */
-
-    at = 6 + 12 * k;
-
-    for (i = 0; i < count; i++) {
-        r = name + 6 + 12 * i;
-        off = strings + ((r[10] << 8) | r[11]);
-        size = (r[8] << 8) | r[9];
-
-        if (((r[0] << 8) | r[1]) != 3 || ((r[6] << 8) | r[7]) > 6
-            || off + size > len)
-        {
-            continue;
-        }
-
-        memcpy(out + at, name + off, size);
-        at += size;
-    }
-
-    *out_len = at;
+    *out_len = 6 + 12 * k + at;
 
     return out;
+}
+
+
+/*
+ * Whether name record i is one the subset keeps (Windows platform, names
+ * 0 to 6, its string inside the table), and where its string is.
+ */
+
+static int
+pdf_report_ttf_name_kept(const unsigned char *name, size_t len,
+    size_t strings, size_t i, size_t *off, size_t *size)
+{
+    const unsigned char  *r;
+
+    r = name + 6 + 12 * i;
+    *off = strings + ((r[10] << 8) | r[11]);
+    *size = (r[8] << 8) | r[9];
+
+    return ((r[0] << 8) | r[1]) == 3 && ((r[6] << 8) | r[7]) <= 6
+           && *off + *size <= len;
 }
 
 

@@ -85,8 +85,11 @@ sub download_checked {
 }
 
 
-sub full_flow {
-    my ($block, $body) = @_;
+# the job of the block's 202 polled to COMPLETE and downloaded, its
+# filename <stem>_<first 4 of the id>.pdf; returns (name, id, text)
+
+sub completed_download {
+    my ($block, $body, $stem) = @_;
     my $name = $block->name;
 
     my $created = PdfReport::Test::json($body);
@@ -98,7 +101,14 @@ sub full_flow {
            "$name - completed after it was created");
 
     my $text = download_checked($name, $id, $job,
-                                qr/^SQR_J_Smith_\U${\substr($id, 0, 4)}\E\.pdf$/);
+                                qr/^\Q$stem\E_\U${\substr($id, 0, 4)}\E\.pdf$/);
+
+    return ($name, $id, $text);
+}
+
+
+sub full_flow {
+    my ($name, $id, $text) = completed_download(@_[0, 1], 'SQR_J_Smith');
 
     like($text, qr/John Smith/, "$name - the PDF names the user");
     like($text, qr/US1A2B3C4D5E6F78/, "$name - and shows the user id");
@@ -109,15 +119,7 @@ sub full_flow {
 
 
 sub greek_flow {
-    my ($block, $body) = @_;
-    my $name = $block->name;
-    my $id = PdfReport::Test::json($body)->{jobId};
-
-    my $job = wait_job($id);
-    is($job->{status}, 'COMPLETE', "$name - COMPLETE");
-
-    my $text = download_checked($name, $id, $job,
-                                qr/^SQR_X_X_\U${\substr($id, 0, 4)}\E\.pdf$/);
+    my ($name, $id, $text) = completed_download(@_[0, 1], 'SQR_X_X');
 
     my $first = "\x{391}\x{3bb}\x{3ad}\x{3be}\x{3b1}\x{3bd}\x{3b4}\x{3c1}"
                 . "\x{3bf}\x{3c2}";
@@ -214,15 +216,7 @@ sub killed_while_pending {
 }
 
 sub fonts_flow {
-    my ($block, $body) = @_;
-    my $name = $block->name;
-    my $id = PdfReport::Test::json($body)->{jobId};
-
-    my $job = wait_job($id);
-    is($job->{status}, 'COMPLETE', "$name - COMPLETE");
-
-    my $text = download_checked($name, $id, $job,
-                                qr/^SQR_J_Smith_\U${\substr($id, 0, 4)}\E\.pdf$/);
+    my ($name, $id, $text) = completed_download(@_[0, 1], 'SQR_J_Smith');
     like($text, qr/John Smith/, "$name - the text extracts");
 
     my @fonts = map { (split ' ')[0] }
