@@ -19,8 +19,10 @@ ngx_int_t
 ngx_http_pdf_report_authenticate(ngx_http_request_t *r,
     ngx_http_pdf_report_ctx_t *ctx, ngx_str_t *scope)
 {
+    int                               cached;
     u_char                           *p, *end;
     ngx_str_t                         token, challenge;
+    unsigned char                     key[PDF_REPORT_JWT_CACHE_KEY];
     pdf_report_jwt_policy_t           policy;
     ngx_http_pdf_report_main_conf_t  *pmcf;
 
@@ -69,6 +71,21 @@ ngx_http_pdf_report_authenticate(ngx_http_request_t *r,
                       ? (const char *) pmcf->jwt_audience.data : NULL;
     policy.org_claim = (const char *) pmcf->jwt_org_claim.data;
 
+    /* a token verified before, still within its exp: no signature check */
+    cached = (pmcf->jwt_cache != NULL)
+             ? pdf_report_jwt_cache_get(pmcf->jwt_cache, (char *) token.data,
+                                        token.len, policy.now, policy.leeway,
+                                        &ctx->claims, key)
+             : -1;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "pdf_report: token cache %s",
+                   cached == 1 ? "hit" : cached == 0 ? "miss" : "off");
+
+    if (cached == 1) {
+        goto verified;
+    }
+
     if (pdf_report_jwt_verify(pmcf->jwks, (char *) token.data, token.len,
                               &policy, &ctx->claims)
         != 0)
@@ -83,6 +100,12 @@ ngx_http_pdf_report_authenticate(ngx_http_request_t *r,
                                              "The bearer token is invalid "
                                              "or expired.");
     }
+
+    if (cached == 0) {
+        pdf_report_jwt_cache_put(pmcf->jwt_cache, key, &ctx->claims);
+    }
+
+verified:
 
     ctx->org.data = (u_char *) ctx->claims.org;
     ctx->org.len = ngx_strlen(ctx->claims.org);

@@ -44,6 +44,8 @@ static char *ngx_http_pdf_report_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_pdf_report_rate_limit(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_pdf_report_jwt_cache(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_pdf_report_s3_endpoint(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_pdf_report_s3_credentials(ngx_conf_t *cf,
@@ -165,6 +167,13 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_pdf_report_main_conf_t, jwt_leeway),
+      NULL },
+
+    { ngx_string("pdf_report_jwt_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_pdf_report_jwt_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("pdf_report_create_scope"),
@@ -415,6 +424,7 @@ ngx_http_pdf_report_create_main_conf(ngx_conf_t *cf)
     pmcf->job_lease = NGX_CONF_UNSET_MSEC;
     pmcf->scan_interval = NGX_CONF_UNSET_MSEC;
     pmcf->worker_jobs = NGX_CONF_UNSET_UINT;
+    pmcf->jwt_cache_slots = NGX_CONF_UNSET_UINT;
     pmcf->url_ttl = NGX_CONF_UNSET;
     pmcf->s3_path_style = NGX_CONF_UNSET;
 
@@ -465,6 +475,7 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(pmcf->job_lease, 30000);
     ngx_conf_init_msec_value(pmcf->scan_interval, 1000);
     ngx_conf_init_uint_value(pmcf->worker_jobs, 8);
+    ngx_conf_init_uint_value(pmcf->jwt_cache_slots, 1024);
     ngx_conf_init_value(pmcf->url_ttl, 300);
 
     if (pmcf->s3_endpoint.data == NULL) {
@@ -802,6 +813,43 @@ ngx_http_pdf_report_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
 
     pmcf->rate_limit = (ngx_uint_t) n;
     pmcf->rate_period = (ngx_msec_t) period;
+
+    return NGX_CONF_OK;
+}
+
+
+/* pdf_report_jwt_cache <slots>|off */
+
+static char *
+ngx_http_pdf_report_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_pdf_report_main_conf_t  *pmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (pmcf->jwt_cache_slots != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        pmcf->jwt_cache_slots = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n == NGX_ERROR || n < 1 || n > 65536) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid token cache size \"%V\" (1 to 65536 "
+                           "entries, or off)", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    pmcf->jwt_cache_slots = (ngx_uint_t) n;
 
     return NGX_CONF_OK;
 }
@@ -1581,6 +1629,17 @@ ngx_http_pdf_report_init_process(ngx_cycle_t *cycle)
                       "pdf_report: cleared %d stale store readers", dead);
     }
 
+    if (pmcf->jwt_cache_slots) {
+        pmcf->jwt_cache = pdf_report_jwt_cache_create(pmcf->jwt_cache_slots);
+
+        if (pmcf->jwt_cache == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "pdf_report: no memory for a token cache of %ui "
+                          "entries", pmcf->jwt_cache_slots);
+            return NGX_ERROR;
+        }
+    }
+
     ngx_http_pdf_report_running = 1;
 
     return ngx_http_pdf_report_jobs_init_worker(cycle, pmcf);
@@ -1599,7 +1658,14 @@ ngx_http_pdf_report_exit_process(ngx_cycle_t *cycle)
     pmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_pdf_report_module);
 
-    if (pmcf == NULL || pmcf->store == NULL) {
+    if (pmcf == NULL) {
+        return;
+    }
+
+    pdf_report_jwt_cache_free(pmcf->jwt_cache);
+    pmcf->jwt_cache = NULL;
+
+    if (pmcf->store == NULL) {
         return;
     }
 

@@ -15,6 +15,7 @@
 
 #include "pdf_report_util.h"
 #include "pdf_report_jwt.h"
+#include "pdf_report_jwt_cache.h"
 #include "pdf_report_s3.h"
 #include "pdf_report_store.h"
 #include "pdf_report_users.h"
@@ -36,6 +37,7 @@ typedef struct {
     ngx_str_t                 jwt_audience;
     ngx_str_t                 jwt_org_claim;
     time_t                    jwt_leeway;
+    ngx_uint_t                jwt_cache_slots; /* 0 when off */
     ngx_str_t                 create_scope;    /* "" when off */
     ngx_str_t                 read_scope;
     ngx_uint_t                rate_limit;      /* 0 when off */
@@ -66,6 +68,7 @@ typedef struct {
 
     /* per worker process */
     pdf_report_store_t       *store;
+    pdf_report_jwt_cache_t   *jwt_cache;
     ngx_event_t               scan_event;
     ngx_uint_t                in_flight;
     ngx_log_t                *log;

@@ -411,6 +411,7 @@ accepted({
         jwt_audience   => undef,
         jwt_org_claim  => 'org_id',
         jwt_leeway     => '30s',
+        jwt_cache      => '1024',
         create_scope   => 'write:reports',
         read_scope     => 'read:reports',
         rate_limit     => '10 10m',
@@ -434,6 +435,7 @@ accepted({
     name => 'the limits of every bounded directive',
     set  => {
         store         => '@TMP@/store size=1m',
+        jwt_cache     => '65536',
         create_scope  => 'off',
         read_scope    => q{'read:reports/v1~!#$%&()*+,-.:;<=>?@[]^_`{|}'},
         rate_limit    => '100000 1s',
@@ -452,6 +454,7 @@ accepted({
     name => 'the other limits',
     set  => {
         rate_limit    => 'off',
+        jwt_cache     => 'off',
         read_scope    => 'off',
         scan_interval => '5s',
         worker_jobs   => '1',
@@ -1023,6 +1026,12 @@ for my $t (['url_ttl', '0',
            ['scan_interval', '5ms',
             '"pdf_report_scan_interval" directive must be between 10ms '
             . 'and 5s'],
+           ['jwt_cache', '0',
+            'invalid token cache size "0" (1 to 65536 entries, or off)'],
+           ['jwt_cache', '65537', 'invalid token cache size "65537" '
+            . '(1 to 65536 entries, or off)'],
+           ['jwt_cache', 'on',
+            'invalid token cache size "on" (1 to 65536 entries, or off)'],
            ['worker_jobs', '0', 'value must be between 1 and 1024'],
            ['worker_jobs', '1025', 'value must be between 1 and 1024'],
            ['worker_jobs', 'many',
@@ -1148,6 +1157,7 @@ my %dup_value = (
     scan_interval  => '2s',
     worker_jobs    => '4',
     url_ttl        => '60s',
+    jwt_cache      => '16',
     s3_endpoint    => 'http://127.0.0.1:10',
     s3_region      => 'eu-west-1',
     s3_bucket      => 'other',
@@ -1160,7 +1170,7 @@ my %dup_value = (
 
 for my $name (sort keys %dup_value) {
     my %first = (
-        jwt_org_claim => 'org_id', jwt_leeway => '30s',
+        jwt_org_claim => 'org_id', jwt_leeway => '30s', jwt_cache => '1024',
         create_scope => 'write:reports', read_scope => 'read:reports',
         rate_limit => '10 10m', job_timeout => '5m', job_lease => '30s',
         scan_interval => '1s', worker_jobs => '8', url_ttl => '300s',

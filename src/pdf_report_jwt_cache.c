@@ -1,0 +1,160 @@
+
+/*
+ * The verified-token cache; see pdf_report_jwt_cache.h.
+ */
+
+
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "pdf_report_jwt_cache.h"
+
+
+typedef struct {
+    unsigned char  key[PDF_REPORT_JWT_CACHE_KEY];
+    int64_t        exp;
+    int            used;
+    char           org[PDF_REPORT_JWT_ORG_MAX + 1];
+    char           scopes[PDF_REPORT_JWT_CACHE_SCOPES + 1];
+} pdf_report_jwt_cache_entry_t;
+
+
+struct pdf_report_jwt_cache_s {
+    size_t                         mask;
+    pdf_report_jwt_cache_entry_t  *entries;
+};
+
+
+static pdf_report_jwt_cache_entry_t *pdf_report_jwt_cache_slot(
+    pdf_report_jwt_cache_t *cache, const unsigned char *key);
+
+
+pdf_report_jwt_cache_t *
+pdf_report_jwt_cache_create(size_t n)
+{
+    size_t                   size;
+    pdf_report_jwt_cache_t  *cache;
+
+    if (n == 0 || n > ((size_t) 1 << 24)) {
+        return NULL;
+    }
+
+    for (size = 1; size < n; size <<= 1) {
+        /* void */
+    }
+
+    cache = malloc(sizeof(pdf_report_jwt_cache_t));
+    if (cache == NULL) {
+        return NULL;
+    }
+
+    cache->entries = calloc(size, sizeof(pdf_report_jwt_cache_entry_t));
+    if (cache->entries == NULL) {
+        free(cache);
+        return NULL;
+    }
+
+    cache->mask = size - 1;
+
+    return cache;
+}
+
+
+void
+pdf_report_jwt_cache_free(pdf_report_jwt_cache_t *cache)
+{
+    if (cache == NULL) {
+        return;
+    }
+
+    /* what was verified is no secret, but no token hash outlives us */
+    OPENSSL_cleanse(cache->entries,
+                    (cache->mask + 1) * sizeof(pdf_report_jwt_cache_entry_t));
+    free(cache->entries);
+    free(cache);
+}
+
+
+size_t
+pdf_report_jwt_cache_size(const pdf_report_jwt_cache_t *cache)
+{
+    return sizeof(pdf_report_jwt_cache_t)
+           + (cache->mask + 1) * sizeof(pdf_report_jwt_cache_entry_t);
+}
+
+
+int
+pdf_report_jwt_cache_get(pdf_report_jwt_cache_t *cache, const char *token,
+    size_t len, int64_t now, int64_t leeway, pdf_report_jwt_claims_t *out,
+    unsigned char *key)
+{
+    unsigned int                   n;
+    pdf_report_jwt_cache_entry_t  *e;
+
+    if (EVP_Digest(token, len, key, &n, EVP_sha256(), NULL) != 1
+        || n != PDF_REPORT_JWT_CACHE_KEY)
+    {
+        return -1;
+    }
+
+    e = pdf_report_jwt_cache_slot(cache, key);
+
+    if (!e->used
+        || CRYPTO_memcmp(e->key, key, PDF_REPORT_JWT_CACHE_KEY) != 0)
+    {
+        return 0;
+    }
+
+    /* as pdf_report_jwt_verify() checks it, overflow aside */
+    if (e->exp < INT64_MAX - leeway && now > e->exp + leeway) {
+        e->used = 0;
+        return 0;
+    }
+
+    memcpy(out->org, e->org, sizeof(e->org));
+    memcpy(out->scopes, e->scopes, sizeof(e->scopes));
+    out->exp = e->exp;
+    out->reason[0] = '\0';
+
+    return 1;
+}
+
+
+void
+pdf_report_jwt_cache_put(pdf_report_jwt_cache_t *cache,
+    const unsigned char *key, const pdf_report_jwt_claims_t *claims)
+{
+    size_t                         org_len, scopes_len;
+    pdf_report_jwt_cache_entry_t  *e;
+
+    org_len = strnlen(claims->org, sizeof(claims->org));
+    scopes_len = strnlen(claims->scopes, sizeof(claims->scopes));
+
+    if (org_len >= sizeof(e->org) || scopes_len >= sizeof(e->scopes)) {
+        return;
+    }
+
+    e = pdf_report_jwt_cache_slot(cache, key);
+
+    memcpy(e->key, key, PDF_REPORT_JWT_CACHE_KEY);
+    e->exp = claims->exp;
+    memcpy(e->org, claims->org, org_len + 1);
+    memcpy(e->scopes, claims->scopes, scopes_len + 1);
+    e->used = 1;
+}
+
+
+static pdf_report_jwt_cache_entry_t *
+pdf_report_jwt_cache_slot(pdf_report_jwt_cache_t *cache,
+    const unsigned char *key)
+{
+    size_t  h;
+
+    /* the hash is uniform already: its first bytes pick the slot */
+    h = ((size_t) key[0] << 24) | ((size_t) key[1] << 16)
+        | ((size_t) key[2] << 8) | key[3];
+
+    return &cache->entries[h & cache->mask];
+}
