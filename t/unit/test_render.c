@@ -124,6 +124,9 @@ main(void)
     json_t                    *user, *u;
     pdf_report_render_conf_t   conf;
 
+    /* callers zero the conf: fields unset are the defaults */
+    memset(&conf, 0, sizeof(pdf_report_render_conf_t));
+
     user = test_json(sample);
     ok(user != NULL, "the contract sample parses");
 
