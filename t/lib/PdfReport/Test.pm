@@ -465,18 +465,45 @@ sub restart_nginx {
     my @pids = ($master, nginx_children($master));
     kill $signal, @pids;
 
+    # under TEST_NGINX_USE_VALGRIND the master is the runner's child: it
+    # is reaped here, or it would linger as a zombie that kill 0 finds
     my $deadline = Time::HiRes::time() + 30;
-    while (Time::HiRes::time() < $deadline && grep { kill 0, $_ } @pids) {
+    while (Time::HiRes::time() < $deadline
+           && grep { waitpid($_, POSIX::WNOHANG()); kill 0, $_ } @pids)
+    {
         Time::HiRes::sleep(0.05);
     }
 
     unlink "$root/logs/nginx.pid";
 
-    system($bin, '-p', "$root/", '-c', "$root/conf/nginx.conf") == 0
-        or die "nginx did not start again";
+    if ($ENV{TEST_NGINX_USE_VALGRIND}) {
+        # in the foreground (daemon off) inside valgrind, as the runner
+        # starts it; the runner stops it at the end of the block
+        my $pid = fork // die "fork: $!";
+
+        if ($pid == 0) {
+            exec 'valgrind', '-q', '--tool=memcheck', '--leak-check=full',
+                 '--show-possibly-lost=no', '--num-callers=100',
+                 (-f 'valgrind.suppress'
+                  ? ('--suppressions=valgrind.suppress') : ()),
+                 $bin, '-p', "$root/", '-c', "$root/conf/nginx.conf"
+                or POSIX::_exit(127);
+        }
+
+        # valgrind starts slowly
+        $deadline = Time::HiRes::time() + 30;
+        while (Time::HiRes::time() < $deadline && !-f "$root/logs/nginx.pid")
+        {
+            Time::HiRes::sleep(0.1);
+        }
+
+    } else {
+        system($bin, '-p', "$root/", '-c', "$root/conf/nginx.conf") == 0
+            or die "nginx did not start again";
+    }
 
     # ready when it answers
-    $deadline = Time::HiRes::time() + 10;
+    $deadline = Time::HiRes::time() + ($ENV{TEST_NGINX_USE_VALGRIND} ? 60 : 10);
     while (Time::HiRes::time() < $deadline) {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                       PeerPort => $ENV{TEST_NGINX_SERVER_PORT});
