@@ -29,7 +29,7 @@ PURE_OBJS   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(PURE_SRCS))
 LIBS        := -llmdb -ljansson -lhpdf -lcurl -lcrypto -lm -lpthread
 UNIT_SRCS   := $(wildcard t/unit/test_*.c)
 UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
-TOOLS       := $(BUILD)/pdf-report-render
+TOOLS       := $(BUILD)/pdf-report-render $(BUILD)/pdf-report-store-fill
 
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE_SO)
@@ -64,7 +64,7 @@ $(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(PURE_OBJS)
 
 tools: $(TOOLS)
 
-$(BUILD)/pdf-report-render: tools/pdf-report-render.c $(PURE_OBJS)
+$(BUILD)/pdf-report-%: tools/pdf-report-%.c $(PURE_OBJS)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Isrc -o $@ $< $(PURE_OBJS) $(LIBS)
 

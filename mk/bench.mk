@@ -1,16 +1,33 @@
 # Benchmarks under bench/: they print figures, they assert nothing.
 #
+#   make bench                every one below, in turn
+#   make bench-api            status read, URL issue and create against a
+#                             return-200 floor, under report load, and on
+#                             1,000 and 1,000,000 jobs (bench/api)
+#   make bench-pipeline       reports/s and durationMs for 1, 2, 4 pool
+#                             threads, and the render alone (bench/pipeline)
 #   make bench-render         render-only time and size (bench/render)
 #   make bench-soak           100,000 reads and 2,000 jobs through one
 #                             worker, twice, with its RSS (bench/soak)
 
 BENCH_N ?= 200
 
-.PHONY: bench-render bench-soak
+.PHONY: bench bench-deps bench-api bench-pipeline bench-render bench-soak
+
+bench-deps: deps node
+	tools/install-deps wrk
+
+bench: bench-deps
+	$(MAKE) -s bench-api bench-pipeline bench-soak
+
+bench-api: bench-deps module tools
+	bench/api
+
+bench-pipeline: bench-deps module tools
+	bench/pipeline
 
 bench-render: tools
 	bench/render $(BENCH_N)
 
-bench-soak: deps node module
-	tools/install-deps wrk
+bench-soak: bench-deps module
 	bench/soak

@@ -716,6 +716,43 @@ pdf_report_store_job_release(pdf_report_store_t *store, const char *id,
 }
 
 
+int
+pdf_report_store_jobs_import(pdf_report_store_t *store,
+    const pdf_report_job_t *jobs, size_t n)
+{
+    int             rc;
+    size_t          i;
+    MDB_txn        *txn;
+    MDB_val         k, v;
+    unsigned char   buf[PDF_REPORT_JOB_ENC_MAX];
+
+    for (i = 0; i < n; i++) {
+        if (jobs[i].status != PDF_REPORT_COMPLETE
+            && jobs[i].status != PDF_REPORT_FAILED)
+        {
+            return EINVAL;
+        }
+    }
+
+    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (i = 0; rc == 0 && i < n; i++) {
+        k.mv_data = (void *) jobs[i].id;
+        k.mv_size = PDF_REPORT_UUID_LEN;
+        v.mv_data = buf;
+        v.mv_size = pdf_report_job_encode(&jobs[i], buf);
+
+        rc = mdb_put(txn, store->jobs, &k, &v, MDB_NOOVERWRITE);
+    }
+
+    return pdf_report_commit(txn, rc == MDB_KEYEXIST
+                                  ? PDF_REPORT_STORE_EXISTS : rc);
+}
+
+
 const char *
 pdf_report_status_name(uint32_t status)
 {

@@ -183,6 +183,15 @@ int pdf_report_store_job_finish(pdf_report_store_t *store,
 int pdf_report_store_job_release(pdf_report_store_t *store, const char *id,
     uint64_t token, int64_t now_ms);
 
+/*
+ * Write n finished (COMPLETE or FAILED) jobs in one transaction, as an
+ * archive or a benchmark's store holds them: no queue or pending entry,
+ * nothing to run.  EINVAL for a job that is not finished, EXISTS for an
+ * id already there; nothing is written then.
+ */
+int pdf_report_store_jobs_import(pdf_report_store_t *store,
+    const pdf_report_job_t *jobs, size_t n);
+
 /* one-line name of a status, "PENDING" ... */
 const char *pdf_report_status_name(uint32_t status);
 

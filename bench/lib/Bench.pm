@@ -87,73 +87,34 @@ sub free_port {
 
 # nginx with the module; options:
 #   workers (2), threads (4), users (100), orgs (10), store_size (256m),
-#   rate_limit ('off'), worker_jobs (8), http (extra http{} text),
-#   floor_bytes (size of the "return 200" floor's body, 200)
+#   store (an existing store directory), rate_limit ('off'),
+#   worker_jobs (8), jwt_cache (1024), s3_port (the tests' s3rver),
+#   http (extra http{} text), floors ({ uri => body size }: "return 200"
+#   locations beside the API; /floor of 200 bytes at least)
 sub nginx {
     my (%o) = @_;
 
     my $dir = $o{dir} // tempdir('pdf-report-bench-XXXXXX', TMPDIR => 1,
                                  CLEANUP => 1);
+    mkdir $dir;
     chmod 0755, $dir;
     mkdir "$dir/logs";
 
-    my $users = $o{users_file};
-    if (!defined $users) {
-        $users = "$dir/users.jsonl";
-        write_users($users, $o{users} // 100, $o{orgs} // 10);
+    if (!defined $o{users_file}) {
+        $o{users_file} = "$dir/users.jsonl";
+        write_users($o{users_file}, $o{users} // 100, $o{orgs} // 10);
     }
 
-    my $port = free_port();
-    my $floor = 'x' x ($o{floor_bytes} // 200);
-    my $conf = "$dir/nginx.conf";
+    my $self = bless { dir => $dir, conf => "$dir/nginx.conf",
+                       port => free_port(), o => \%o }, 'Bench::Nginx';
+    $self->{url} = "http://127.0.0.1:$self->{port}";
 
-    open my $fh, '>', $conf or die "$conf: $!";
-    print $fh <<"EOF";
-load_module $MODULE;
-worker_processes @{[ $o{workers} // 2 ]};
-error_log $dir/logs/error.log @{[ $o{log_level} // 'notice' ]};
-pid $dir/logs/nginx.pid;
-thread_pool bench threads=@{[ $o{threads} // 4 ]} max_queue=65536;
-worker_rlimit_nofile 16384;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $dir/body;
-    pdf_report_store          $dir/store size=@{[ $o{store_size} // '256m' ]};
-    pdf_report_users          $users;
-    pdf_report_jwt_keys       $DATA/jwks-api.json;
-    pdf_report_jwt_issuer     https://auth.sqr.test/;
-    pdf_report_jwt_audience   pdf-report;
-    pdf_report_thread_pool    bench;
-    pdf_report_rate_limit     @{[ $o{rate_limit} // 'off' ]};
-    pdf_report_worker_jobs    @{[ $o{worker_jobs} // 8 ]};
-    pdf_report_s3_endpoint    http://127.0.0.1:$PdfReport::Test::S3_PORT;
-    pdf_report_s3_bucket      sqr-reports;
-    pdf_report_s3_credentials $DATA/aws-credentials;
-@{[ $o{http} // '' ]}
-    server {
-        listen 127.0.0.1:$port backlog=4096;
-        location /v1/document/api { pdf_report_api; }
-        location = /floor {
-            default_type application/json;
-            return 200 '$floor';
-        }
-    }
-}
-EOF
-    close $fh;
+    $self->write_conf;
 
-    system($NGINX, '-p', "$dir/", '-c', $conf) == 0
+    system($NGINX, '-p', "$dir/", '-c', $self->{conf}) == 0
         or die "nginx did not start: " . `tail -5 $dir/logs/error.log`;
 
-    my $self = bless { dir => $dir, conf => $conf, port => $port,
-                       url => "http://127.0.0.1:$port" }, 'Bench::Nginx';
-
-    for (1 .. 100) {
-        last if HTTP::Tiny->new(timeout => 1)->get("$self->{url}/floor")
-                    ->{status} == 200;
-        Time::HiRes::sleep(0.05);
-    }
+    $self->wait_up;
 
     return $self;
 }
@@ -227,8 +188,13 @@ sub wrk {
     my $cmd = sprintf "wrk -t%d -c%d -d%ds --latency -s %s '%s' 2>&1",
                       $o{threads} // 2, $o{connections} // 32,
                       $o{duration} // 10, $lua, $url;
-    my $out = `$cmd`;
+    return parse_wrk(scalar `$cmd`);
+}
 
+
+# the figures of wrk --latency output
+sub parse_wrk {
+    my ($out) = @_;
     my %r = (out => $out);
 
     ($r{rps}) = $out =~ /^Requests\/sec:\s+([\d.]+)/m;
@@ -263,6 +229,89 @@ sub rss_kb {
 
 
 package Bench::Nginx;
+
+sub wait_up {
+    my ($self) = @_;
+
+    for (1 .. 200) {
+        my $res = HTTP::Tiny->new(timeout => 1)->get("$self->{url}/floor");
+        return if $res->{status} == 200;
+        Time::HiRes::sleep(0.05);
+    }
+
+    die "nginx does not answer on $self->{url}";
+}
+
+
+sub write_conf {
+    my ($self) = @_;
+    my %o = %{ $self->{o} };
+    my $dir = $self->{dir};
+    my $store = $o{store} // "$dir/store";
+    my $s3 = $o{s3_port} // $PdfReport::Test::S3_PORT;
+    my %floors = ('/floor' => 200, %{ $o{floors} // {} });
+
+    my $floor = join '', map {
+        "        location = $_ {\n"
+        . "            default_type application/json;\n"
+        . "            return 200 '" . ('x' x $floors{$_}) . "';\n"
+        . "        }\n"
+    } sort keys %floors;
+
+    my $conf = $self->{conf};
+
+    open my $fh, '>', $conf or die "$conf: $!";
+    print $fh <<"EOF";
+load_module $Bench::MODULE;
+worker_processes @{[ $o{workers} // 2 ]};
+error_log $dir/logs/error.log @{[ $o{log_level} // 'notice' ]};
+pid $dir/logs/nginx.pid;
+thread_pool bench threads=@{[ $o{threads} // 4 ]} max_queue=65536;
+worker_rlimit_nofile 16384;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    pdf_report_store          $store size=@{[ $o{store_size} // '256m' ]};
+    pdf_report_users          $o{users_file};
+    pdf_report_jwt_keys       $Bench::DATA/jwks-api.json;
+    pdf_report_jwt_issuer     https://auth.sqr.test/;
+    pdf_report_jwt_audience   pdf-report;
+    pdf_report_jwt_cache      @{[ $o{jwt_cache} // 1024 ]};
+    pdf_report_thread_pool    bench;
+    pdf_report_rate_limit     @{[ $o{rate_limit} // 'off' ]};
+    pdf_report_worker_jobs    @{[ $o{worker_jobs} // 8 ]};
+    pdf_report_s3_endpoint    http://127.0.0.1:$s3;
+    pdf_report_s3_bucket      sqr-reports;
+    pdf_report_s3_credentials $Bench::DATA/aws-credentials;
+@{[ $o{http} // '' ]}
+    server {
+        listen 127.0.0.1:$self->{port} backlog=4096;
+        location /v1/document/api { pdf_report_api; }
+$floor    }
+}
+EOF
+    close $fh or die "$conf: $!";
+}
+
+
+# new settings (floors, jwt_cache ...) by a reload: new workers
+sub reload {
+    my ($self, %o) = @_;
+    my @old = $self->worker_pids;
+
+    $self->{o} = { %{ $self->{o} }, %o };
+    $self->write_conf;
+    kill 'HUP', $self->master_pid;
+
+    # the old workers gone, the new ones answering
+    for (1 .. 200) {
+        last unless grep { kill 0, $_ } @old;
+        Time::HiRes::sleep(0.05);
+    }
+
+    $self->wait_up;
+}
 
 sub master_pid {
     my ($self) = @_;

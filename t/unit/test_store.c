@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <unistd.h>
+#include <errno.h>
 #include <lmdb.h>
 
 #include "tap.h"
@@ -232,6 +233,45 @@ main(void)
     is_int(pdf_report_store_users_replace(st, users, 1), 0, "reload users");
     is_int(pdf_report_store_user_get(st, "US2", 3, &json, &len),
            PDF_REPORT_STORE_NOT_FOUND, "US2 gone after reload");
+
+    /* finished jobs imported in one transaction, all or nothing */
+    {
+        pdf_report_job_t  imp[3];
+
+        const char  *d = "77777777-7777-4777-8777-777777777777";
+        const char  *e = "88888888-8888-4888-8888-888888888888";
+
+        imp[0] = new_job(d, "org_imp", "U1", 5000);
+        imp[0].status = PDF_REPORT_COMPLETE;
+        imp[0].size_bytes = 24000;
+        imp[1] = new_job(e, "org_imp", "U1", 5001);
+        imp[1].status = PDF_REPORT_FAILED;
+        snprintf(imp[1].error_code, sizeof(imp[1].error_code), "TIMEOUT");
+        imp[2] = new_job(c, "org_imp", "U2", 5002);     /* c exists */
+        imp[2].status = PDF_REPORT_COMPLETE;
+
+        is_int(pdf_report_store_jobs_import(st, imp, 3),
+               PDF_REPORT_STORE_EXISTS, "import: an existing id refused");
+        is_int(pdf_report_store_job_get(st, d, &got),
+               PDF_REPORT_STORE_NOT_FOUND, "import: and nothing written");
+
+        imp[2].status = PDF_REPORT_PENDING;
+        is_int(pdf_report_store_jobs_import(st, imp + 1, 2), EINVAL,
+               "import: an unfinished job refused");
+
+        is_int(pdf_report_store_jobs_import(st, imp, 2), 0,
+               "import: two finished jobs");
+        is_int(pdf_report_store_job_get(st, d, &got), 0, "import: D there");
+        ok(got.status == PDF_REPORT_COMPLETE && got.size_bytes == 24000
+           && strcmp(got.org, "org_imp") == 0, "import: D as written");
+        is_int(pdf_report_store_job_get(st, e, &got), 0, "import: E there");
+        is_str(got.error_code, "TIMEOUT", "import: E's error code");
+
+        job = new_job("99999999-9999-4999-8999-999999999999", "org_imp",
+                      "U1", 6000);
+        is_int(pdf_report_store_job_create(st, &job, pending), 0,
+               "import: nothing pending for their user");
+    }
 
     pdf_report_store_close(st);
 
