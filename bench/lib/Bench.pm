@@ -344,6 +344,42 @@ sub create {
     return $j->{jobId};
 }
 
+# jobs for many users, fast: each request in one write on one keep-alive
+# connection (HTTP::Tiny writes a POST's head and body apart, and the
+# peer's delayed ACK then costs 40 ms a request)
+sub create_many {
+    my ($self, $users, %o) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $self->{port})
+        or die "connect: $!";
+    my @ids;
+
+    for my $u (@$users) {
+        my $body = qq({"userId":"$u"});
+        my $req = "POST /v1/document/api HTTP/1.1\r\nHost: bench\r\n"
+                  . "Authorization: Bearer $o{token}\r\n"
+                  . "Content-Type: application/json\r\n"
+                  . "Content-Length: " . length($body) . "\r\n\r\n$body";
+        syswrite($s, $req) == length $req or die "write: $!";
+
+        my $head = '';
+        while ($head !~ /\r\n\r\n/) {
+            sysread($s, $head, 4096, length $head) or die "read: $!";
+        }
+        my ($status) = $head =~ m{^HTTP/1\.1 (\d+)};
+        my ($len) = $head =~ /^Content-Length: (\d+)/mi;
+        my ($rest) = $head =~ /\r\n\r\n(.*)\z/s;
+        while (length $rest < $len) {
+            sysread($s, $rest, $len - length $rest, length $rest)
+                or die "read: $!";
+        }
+        die "create $u: $status $rest" unless $status == 202;
+        push @ids, JSON::PP::decode_json($rest)->{jobId};
+    }
+
+    return @ids;
+}
+
 # poll ids until all are terminal; returns their last JSON records
 sub wait_all {
     my ($self, $ids, %o) = @_;
