@@ -41,7 +41,8 @@ sub write_users {
 sub reload_and_wait {
     my ($path, $status) = @_;
 
-    open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/nginx.pid" or die;
+    open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/nginx.pid"
+        or die "nginx.pid: $!";
     my $master = <$fh>;
     chomp $master;
     kill 'HUP', $master;

@@ -34,7 +34,8 @@ our $fifty = join '', map {
 
 
 sub master_pid {
-    open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/nginx.pid" or die;
+    open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/nginx.pid"
+        or die "nginx.pid: $!";
     my $pid = <$fh>;
     chomp $pid;
     return $pid;

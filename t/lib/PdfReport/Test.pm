@@ -490,16 +490,16 @@ sub restart_nginx {
                 or POSIX::_exit(127);
         }
 
-        # valgrind starts slowly
-        $deadline = Time::HiRes::time() + 30;
-        while (Time::HiRes::time() < $deadline && !-f "$root/logs/nginx.pid")
-        {
-            Time::HiRes::sleep(0.1);
-        }
-
     } else {
         system($bin, '-p', "$root/", '-c', "$root/conf/nginx.conf") == 0
             or die "nginx did not start again";
+    }
+
+    # the daemon writes its pid file after the starting process has
+    # returned, and valgrind starts slowly: callers read the file next
+    $deadline = Time::HiRes::time() + 30;
+    while (Time::HiRes::time() < $deadline && !-s "$root/logs/nginx.pid") {
+        Time::HiRes::sleep(0.05);
     }
 
     # ready when it answers
