@@ -64,6 +64,9 @@ $(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(PURE_OBJS)
 
 tools: $(TOOLS)
 
+# the tools' pattern rule must not delete the objects the tests share
+.SECONDARY: $(PURE_OBJS)
+
 $(BUILD)/pdf-report-%: tools/pdf-report-%.c $(PURE_OBJS)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Isrc -o $@ $< $(PURE_OBJS) $(LIBS)
