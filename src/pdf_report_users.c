@@ -13,6 +13,54 @@
 
 
 static int pdf_report_users_cmp(const void *a, const void *b);
+static int pdf_report_user_types(const json_t *rec, char *err,
+    size_t err_size);
+static int pdf_report_user_type_ok(const json_t *v, json_type t);
+static const char *pdf_report_user_type_name(json_type t);
+
+
+/*
+ * The fields of contract section 4 and what each may hold besides null:
+ * a record that says something else of one is refused at load, rather
+ * than shown as a dash in a report as if the field were absent.
+ */
+
+typedef struct {
+    const char  *name;
+    json_type    type;           /* JSON_TRUE: a boolean */
+} pdf_report_user_field_t;
+
+static const pdf_report_user_field_t  pdf_report_user_fields[] = {
+    { "first_name", JSON_STRING },
+    { "middle_name", JSON_STRING },
+    { "last_name", JSON_STRING },
+    { "email", JSON_STRING },
+    { "phone", JSON_STRING },
+    { "dob", JSON_STRING },
+    { "address1", JSON_STRING },
+    { "address2", JSON_STRING },
+    { "city", JSON_STRING },
+    { "state", JSON_STRING },
+    { "postcode", JSON_STRING },
+    { "country", JSON_STRING },
+    { "registration_status", JSON_STRING },
+    { "document_overall_validation", JSON_STRING },
+    { "selfie_liveness_score", JSON_REAL },
+    { "fmc_score", JSON_REAL },
+    { "id3_pep_sanction_result", JSON_STRING },
+    { "high_level_result", JSON_STRING },
+    { "created_at", JSON_STRING },
+    { NULL, JSON_NULL }
+};
+
+static const pdf_report_user_field_t  pdf_report_connection_fields[] = {
+    { "org_id", JSON_STRING },
+    { "organization_name", JSON_STRING },
+    { "connection_status", JSON_STRING },
+    { "data_sharing_agreed", JSON_TRUE },
+    { "connection_status_updated_at", JSON_STRING },
+    { NULL, JSON_NULL }
+};
 
 
 int
@@ -103,6 +151,11 @@ pdf_report_users_parse(char *text, size_t len, pdf_report_users_t *users,
             json_decref(rec);
             snprintf(err, err_size, "\"id\" must be 1 to %d bytes",
                      PDF_REPORT_USER_ID_MAX);
+            goto failed;
+        }
+
+        if (pdf_report_user_types(rec, err, err_size) != 0) {
+            json_decref(rec);
             goto failed;
         }
 
@@ -292,4 +345,84 @@ pdf_report_users_cmp(const void *a, const void *b)
     }
 
     return (x->id_len > y->id_len) - (x->id_len < y->id_len);
+}
+
+
+/* 1 when v may stand for a field of type t: null, or a value of t */
+
+static int
+pdf_report_user_type_ok(const json_t *v, json_type t)
+{
+    if (v == NULL || json_is_null(v)) {
+        return 1;
+    }
+
+    switch (t) {
+
+    case JSON_STRING:
+        return json_is_string(v);
+
+    case JSON_REAL:
+        return json_is_number(v);
+
+    default: /* JSON_TRUE */
+        return json_is_boolean(v);
+    }
+}
+
+
+static const char *
+pdf_report_user_type_name(json_type t)
+{
+    return (t == JSON_STRING) ? "a string"
+           : (t == JSON_REAL) ? "a number" : "true or false";
+}
+
+
+static int
+pdf_report_user_types(const json_t *rec, char *err, size_t err_size)
+{
+    size_t                          i;
+    json_t                         *conns, *c;
+    const pdf_report_user_field_t  *f;
+
+    for (f = pdf_report_user_fields; f->name != NULL; f++) {
+        if (!pdf_report_user_type_ok(json_object_get(rec, f->name), f->type))
+        {
+            snprintf(err, err_size, "\"%s\" must be %s or null", f->name,
+                     pdf_report_user_type_name(f->type));
+            return -1;
+        }
+    }
+
+    conns = json_object_get(rec, "connections");
+
+    if (conns == NULL || json_is_null(conns)) {
+        return 0;
+    }
+
+    if (!json_is_array(conns)) {
+        snprintf(err, err_size, "\"connections\" must be an array or null");
+        return -1;
+    }
+
+    json_array_foreach(conns, i, c) {
+        if (!json_is_object(c)) {
+            snprintf(err, err_size, "connection %zu is not an object", i + 1);
+            return -1;
+        }
+
+        for (f = pdf_report_connection_fields; f->name != NULL; f++) {
+            if (!pdf_report_user_type_ok(json_object_get(c, f->name),
+                                         f->type))
+            {
+                snprintf(err, err_size, "\"%s\" of connection %zu must be "
+                         "%s or null", f->name, i + 1,
+                         pdf_report_user_type_name(f->type));
+                return -1;
+            }
+        }
+    }
+
+    return 0;
 }

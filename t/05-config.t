@@ -680,6 +680,14 @@ refused({
 });
 
 refused({
+    name => 'pdf_report_users: a field of the wrong type',
+    set  => { users => '@DATA@/config/users-bad-type.jsonl' },
+    msg  => 'invalid user directory "@DATA@/config/users-bad-type.jsonl", '
+            . 'line 2: "selfie_liveness_score" must be a number or null',
+    at   => qr/pdf_report_users /,
+});
+
+refused({
     name => 'pdf_report_users: invalid UTF-8',
     set  => { users => '@DATA@/config/users-bad-utf8.jsonl' },
     msg  => 'invalid user directory "@DATA@/config/users-bad-utf8.jsonl", '

@@ -85,6 +85,36 @@ main(void)
     is_int(line, 2, "the later line is named");
     ok(strstr(err, "US1") != NULL, "the id is named: %s", err);
 
+    /* the fields of contract 4: null or their own type, else refused */
+
+    is_int(parse("{\"id\":\"US1\",\"first_name\":null,\"fmc_score\":1,"
+                 "\"selfie_liveness_score\":0.5,\"connections\":[{"
+                 "\"org_id\":\"o\",\"data_sharing_agreed\":false,"
+                 "\"connection_status\":null}],\"extra\":[1]}\n",
+                 &u, &line, err), 0, "types: nulls, numbers, booleans, "
+           "unknown fields of any type");
+    pdf_report_users_free(&u);
+
+    is_int(parse("{\"id\":\"US1\"}\n{\"id\":\"US2\",\"first_name\":"
+                 "[\"Jane\"]}\n", &u, &line, err), -1,
+           "types: an array for a name refused");
+    is_int(line, 2, "types: on its line");
+    is_str(err, "\"first_name\" must be a string or null",
+           "types: the field named");
+    is_int(parse("{\"id\":\"US1\",\"fmc_score\":\"95%\"}\n", &u, &line,
+                 err), -1, "types: a string for a score refused");
+    is_str(err, "\"fmc_score\" must be a number or null",
+           "types: says a number");
+    is_int(parse("{\"id\":\"US1\",\"connections\":{}}\n", &u, &line,
+                 err), -1, "types: connections not an array refused");
+    is_int(parse("{\"id\":\"US1\",\"connections\":[{\"org_id\":\"o\"},"
+                 "{\"org_id\":\"p\",\"data_sharing_agreed\":\"yes\"}]}\n",
+                 &u, &line, err), -1, "types: a string for a boolean refused");
+    is_str(err, "\"data_sharing_agreed\" of connection 2 must be true or "
+           "false or null", "types: the connection numbered");
+    is_int(parse("{\"id\":\"US1\",\"connections\":[7]}\n", &u, &line,
+                 err), -1, "types: a connection not an object refused");
+
     rec = json_loads("{\"id\":\"US1\",\"connections\":["
                      "{\"org_id\":\"org_a\",\"connection_status\":"
                      "\"REVOKED\"},"
