@@ -15,7 +15,6 @@
 static int pdf_report_users_cmp(const void *a, const void *b);
 static int pdf_report_user_types(const json_t *rec, char *err,
     size_t err_size);
-static int pdf_report_user_type_ok(const json_t *v, json_type t);
 static const char *pdf_report_user_type_name(json_type t);
 
 
@@ -61,6 +60,10 @@ static const pdf_report_user_field_t  pdf_report_connection_fields[] = {
     { "connection_status_updated_at", JSON_STRING },
     { NULL, JSON_NULL }
 };
+
+
+static const pdf_report_user_field_t *pdf_report_user_bad_field(
+    const json_t *obj, const pdf_report_user_field_t *fields);
 
 
 int
@@ -348,26 +351,30 @@ pdf_report_users_cmp(const void *a, const void *b)
 }
 
 
-/* 1 when v may stand for a field of type t: null, or a value of t */
+/* the first of fields that obj gives a value other than null or its type */
 
-static int
-pdf_report_user_type_ok(const json_t *v, json_type t)
+static const pdf_report_user_field_t *
+pdf_report_user_bad_field(const json_t *obj,
+    const pdf_report_user_field_t *fields)
 {
-    if (v == NULL || json_is_null(v)) {
-        return 1;
+    json_t                         *v;
+    const pdf_report_user_field_t  *f;
+
+    for (f = fields; f->name != NULL; f++) {
+        v = json_object_get(obj, f->name);
+
+        if (v == NULL || json_is_null(v)
+            || (f->type == JSON_STRING && json_is_string(v))
+            || (f->type == JSON_REAL && json_is_number(v))
+            || (f->type == JSON_TRUE && json_is_boolean(v)))
+        {
+            continue;
+        }
+
+        return f;
     }
 
-    switch (t) {
-
-    case JSON_STRING:
-        return json_is_string(v);
-
-    case JSON_REAL:
-        return json_is_number(v);
-
-    default: /* JSON_TRUE */
-        return json_is_boolean(v);
-    }
+    return NULL;
 }
 
 
@@ -386,13 +393,12 @@ pdf_report_user_types(const json_t *rec, char *err, size_t err_size)
     json_t                         *conns, *c;
     const pdf_report_user_field_t  *f;
 
-    for (f = pdf_report_user_fields; f->name != NULL; f++) {
-        if (!pdf_report_user_type_ok(json_object_get(rec, f->name), f->type))
-        {
-            snprintf(err, err_size, "\"%s\" must be %s or null", f->name,
-                     pdf_report_user_type_name(f->type));
-            return -1;
-        }
+    f = pdf_report_user_bad_field(rec, pdf_report_user_fields);
+
+    if (f != NULL) {
+        snprintf(err, err_size, "\"%s\" must be %s or null", f->name,
+                 pdf_report_user_type_name(f->type));
+        return -1;
     }
 
     conns = json_object_get(rec, "connections");
@@ -412,15 +418,13 @@ pdf_report_user_types(const json_t *rec, char *err, size_t err_size)
             return -1;
         }
 
-        for (f = pdf_report_connection_fields; f->name != NULL; f++) {
-            if (!pdf_report_user_type_ok(json_object_get(c, f->name),
-                                         f->type))
-            {
-                snprintf(err, err_size, "\"%s\" of connection %zu must be "
-                         "%s or null", f->name, i + 1,
-                         pdf_report_user_type_name(f->type));
-                return -1;
-            }
+        f = pdf_report_user_bad_field(c, pdf_report_connection_fields);
+
+        if (f != NULL) {
+            snprintf(err, err_size, "\"%s\" of connection %zu must be %s or "
+                     "null", f->name, i + 1,
+                     pdf_report_user_type_name(f->type));
+            return -1;
         }
     }
 
