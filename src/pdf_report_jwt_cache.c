@@ -24,6 +24,8 @@ typedef struct {
 struct pdf_report_jwt_cache_s {
     size_t                         mask;
     pdf_report_jwt_cache_entry_t  *entries;
+    /* fetched once: EVP_sha256() is looked up again on every digest */
+    EVP_MD                        *sha256;
 };
 
 
@@ -51,7 +53,11 @@ pdf_report_jwt_cache_create(size_t n)
     }
 
     cache->entries = calloc(size, sizeof(pdf_report_jwt_cache_entry_t));
-    if (cache->entries == NULL) {
+    cache->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+
+    if (cache->entries == NULL || cache->sha256 == NULL) {
+        EVP_MD_free(cache->sha256);
+        free(cache->entries);
         free(cache);
         return NULL;
     }
@@ -73,6 +79,7 @@ pdf_report_jwt_cache_free(pdf_report_jwt_cache_t *cache)
     OPENSSL_cleanse(cache->entries,
                     (cache->mask + 1) * sizeof(pdf_report_jwt_cache_entry_t));
     free(cache->entries);
+    EVP_MD_free(cache->sha256);
     free(cache);
 }
 
@@ -93,7 +100,7 @@ pdf_report_jwt_cache_get(pdf_report_jwt_cache_t *cache, const char *token,
     unsigned int                   n;
     pdf_report_jwt_cache_entry_t  *e;
 
-    if (EVP_Digest(token, len, key, &n, EVP_sha256(), NULL) != 1
+    if (EVP_Digest(token, len, key, &n, cache->sha256, NULL) != 1
         || n != PDF_REPORT_JWT_CACHE_KEY)
     {
         return -1;
