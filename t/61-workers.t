@@ -33,12 +33,38 @@ our $fifty = join '', map {
 } 1 .. 50;
 
 
-sub master_pid {
-    open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/nginx.pid"
-        or die "nginx.pid: $!";
-    my $pid = <$fh>;
+# the master's pid; 0 while there is no pid file (during a binary
+# upgrade the old master renames its file before the new one writes
+# its own), so never pass this to kill() without checking it
+
+sub pid_in {
+    my ($file) = @_;
+    open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/$file" or return 0;
+    my $pid = <$fh> // '';
     chomp $pid;
+    return $pid =~ /^[1-9][0-9]*$/ ? $pid : 0;
+}
+
+
+sub master_pid {
+    my $pid = pid_in('nginx.pid');
+    die "nginx.pid: no master pid" unless $pid;
     return $pid;
+}
+
+
+# a flow that dies half way through an upgrade must not leave the old
+# master holding the test port for the next file
+END {
+    local $?;
+    my $old = pid_in('nginx.pid.oldbin');
+    my $cmd = '';
+
+    if ($old && open my $fh, '<', "/proc/$old/cmdline") {
+        $cmd = <$fh> // '';
+    }
+
+    kill 'KILL', $old if $cmd =~ /nginx/;
 }
 
 
@@ -178,15 +204,15 @@ sub reload_under_load {
 sub binary_upgrade {
     my ($block) = @_;
     my $name = $block->name;
-    my $root = $ENV{TEST_NGINX_SERVER_ROOT};
 
     my @ids = map { create(sprintf 'USLOAD%010d', $_) } 1 .. 20;
     my $old = master_pid();
 
     # USR2 starts a new master on the same sockets; QUIT ends the old one
     kill 'USR2', $old;
-    ok(wait_until(sub { -f "$root/logs/nginx.pid.oldbin"
-                        && master_pid() != $old }, 10),
+    ok(wait_until(sub { pid_in('nginx.pid.oldbin') == $old
+                        && pid_in('nginx.pid') > 0
+                        && pid_in('nginx.pid') != $old }, 30),
        "$name - the new master runs");
 
     my ($reads, $bad) = reads_during(1, @ids[0 .. 4]);
