@@ -24,9 +24,27 @@ static ngx_int_t ngx_http_pdf_report_route(ngx_http_request_t *r,
 static ngx_int_t ngx_http_pdf_report_create(ngx_http_request_t *r,
     ngx_http_pdf_report_main_conf_t *pmcf,
     ngx_http_pdf_report_loc_conf_t *plcf, ngx_http_pdf_report_ctx_t *ctx);
+static ngx_int_t ngx_http_pdf_report_create_counted(ngx_http_request_t *r,
+    ngx_http_pdf_report_commit_t *c);
+static ngx_int_t ngx_http_pdf_report_create_checks(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf,
+    ngx_http_pdf_report_loc_conf_t *plcf, ngx_http_pdf_report_ctx_t *ctx);
 static void ngx_http_pdf_report_create_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_pdf_report_create_job(ngx_http_request_t *r,
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx);
+static ngx_int_t ngx_http_pdf_report_create_refuse(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
+    ngx_uint_t status, const char *code, const char *message);
+static ngx_int_t ngx_http_pdf_report_create_refused(ngx_http_request_t *r,
+    ngx_http_pdf_report_commit_t *c);
+static ngx_int_t ngx_http_pdf_report_create_write(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
+    ngx_uint_t kind, const char *user, ngx_http_pdf_report_commit_pt handler);
+static ngx_int_t ngx_http_pdf_report_create_rate(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
+    ngx_http_pdf_report_commit_t *c);
+static ngx_int_t ngx_http_pdf_report_create_done(ngx_http_request_t *r,
+    ngx_http_pdf_report_commit_t *c);
 static ngx_int_t ngx_http_pdf_report_body_text(ngx_http_request_t *r,
     ngx_str_t *text);
 static ngx_int_t ngx_http_pdf_report_status(ngx_http_request_t *r,
@@ -205,78 +223,85 @@ ngx_http_pdf_report_route(ngx_http_request_t *r,
 }
 
 
-/* step 1 up to the body: authentication, scope, rate limit, size, type */
+/*
+ * Step 1.  Its writes (the rate-limit hit, the job) go to the store's
+ * group commit (ngx_http_pdf_report_commit.c) and the request waits for
+ * the commit off the event loop.  Most requests need one write: the
+ * checks that need no write are made first, and the hit is counted in
+ * the same write as the job, rate limit first, so the answer is the one
+ * the contract's order gives.  A chunked body may only turn out too
+ * large while it is read, and nginx then answers by itself: for such a
+ * body the hit is counted before reading it.
+ */
 
 static ngx_int_t
 ngx_http_pdf_report_create(ngx_http_request_t *r,
     ngx_http_pdf_report_main_conf_t *pmcf,
     ngx_http_pdf_report_loc_conf_t *plcf, ngx_http_pdf_report_ctx_t *ctx)
 {
-    int             rc;
-    u_char         *p, *end;
-    ngx_int_t       nrc;
-    ngx_time_t     *tp;
-    ngx_str_t       type, retry;
+    ngx_int_t  nrc;
 
-    /* the body is read only once the caller is known and within limits */
+    /* the body is read only once the caller is known */
     nrc = ngx_http_pdf_report_authenticate(r, ctx, &pmcf->create_scope);
     if (nrc != NGX_OK || ctx->own_response) {
         (void) ngx_http_discard_request_body(r);
         return nrc;
     }
 
-    if (pmcf->rate_limit) {
-        tp = ngx_timeofday();
-
-        rc = pdf_report_store_rate_hit(pmcf->store, (char *) ctx->org.data,
-                                       (int64_t) tp->sec * 1000 + tp->msec,
-                                       pmcf->rate_period,
-                                       (unsigned) pmcf->rate_limit,
-                                       &ctx->rate);
-        if (rc != 0) {
-            (void) ngx_http_discard_request_body(r);
-            return ngx_http_pdf_report_store_failed(r, rc, "rate limit");
-        }
-
-        if (ngx_http_pdf_report_rate_headers(r, pmcf, ctx) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (!ctx->rate.allowed) {
-            (void) ngx_http_discard_request_body(r);
-
-            retry.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-            if (retry.data == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            retry.len = ngx_sprintf(retry.data, "%ui",
-                                    (ngx_uint_t) ctx->rate.reset_s)
-                        - retry.data;
-
-            if (ngx_http_pdf_report_add_header(r, "Retry-After", &retry)
-                != NGX_OK)
-            {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            return ngx_http_pdf_report_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                                  "RATE_LIMITED",
-                                                  "Too many report requests "
-                                                  "for this organisation; "
-                                                  "retry later.");
-        }
+    if (pmcf->rate_limit && r->headers_in.chunked) {
+        return ngx_http_pdf_report_create_write(r, pmcf, ctx,
+                                                PDF_REPORT_OP_RATE, NULL,
+                                        ngx_http_pdf_report_create_counted);
     }
+
+    return ngx_http_pdf_report_create_checks(r, pmcf, plcf, ctx);
+}
+
+
+/* after the hit of a chunked request */
+
+static ngx_int_t
+ngx_http_pdf_report_create_counted(ngx_http_request_t *r,
+    ngx_http_pdf_report_commit_t *c)
+{
+    ngx_int_t                         rc;
+    ngx_http_pdf_report_ctx_t        *ctx;
+    ngx_http_pdf_report_loc_conf_t   *plcf;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module);
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_pdf_report_module);
+
+    rc = ngx_http_pdf_report_create_rate(r, pmcf, ctx, c);
+    if (rc != NGX_DECLINED) {
+        (void) ngx_http_discard_request_body(r);
+        return rc;
+    }
+
+    return ngx_http_pdf_report_create_checks(r, pmcf, plcf, ctx);
+}
+
+
+/* size and type, then the body */
+
+static ngx_int_t
+ngx_http_pdf_report_create_checks(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf,
+    ngx_http_pdf_report_loc_conf_t *plcf, ngx_http_pdf_report_ctx_t *ctx)
+{
+    u_char     *p, *end;
+    ngx_int_t   nrc;
+    ngx_str_t   type;
 
     if (plcf->max_body
         && r->headers_in.content_length_n > plcf->max_body)
     {
         (void) ngx_http_discard_request_body(r);
-        return ngx_http_pdf_report_send_error(r,
-                                              NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                              "BODY_TOO_LARGE",
-                                              "The request body is too "
-                                              "large.");
+        return ngx_http_pdf_report_create_refuse(r, pmcf, ctx,
+                                      NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                      "BODY_TOO_LARGE",
+                                      "The request body is too large.");
     }
 
     /* application/json, with parameters such as charset allowed */
@@ -299,11 +324,11 @@ ngx_http_pdf_report_create(ngx_http_request_t *r,
                            type.len) != 0)
     {
         (void) ngx_http_discard_request_body(r);
-        return ngx_http_pdf_report_send_error(r,
-                                              NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                              "UNSUPPORTED_MEDIA_TYPE",
-                                              "The request body must be "
-                                              "application/json.");
+        return ngx_http_pdf_report_create_refuse(r, pmcf, ctx,
+                                      NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                      "UNSUPPORTED_MEDIA_TYPE",
+                                      "The request body must be "
+                                      "application/json.");
     }
 
     r->request_body_in_single_buf = 1;
@@ -315,7 +340,7 @@ ngx_http_pdf_report_create(ngx_http_request_t *r,
      * A chunked body over the limit found at once (the reader has dropped
      * its reference): answered here, finalized by the content phase.
      * Found later, nginx's own 413 page is turned into JSON by the
-     * header filter below.
+     * header filter below.  Either way its hit was counted before.
      */
     if (nrc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
         return ngx_http_pdf_report_send_error(r,
@@ -346,63 +371,62 @@ ngx_http_pdf_report_create_body(ngx_http_request_t *r)
 }
 
 
-/* step 1 from the body on: body, user, connection, pending job, 202 */
+/* the body, the user and the connection; then the write */
 
 static ngx_int_t
 ngx_http_pdf_report_create_job(ngx_http_request_t *r,
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx)
 {
-    int                               rc, tries;
-    char                             *user_text;
-    u_char                           *json, *p;
-    size_t                            len, user_len;
-    json_t                           *user;
-    ngx_str_t                         text, location, value, extra;
-    ngx_time_t                       *tp;
-    json_error_t                      jerr;
-    pdf_report_job_t                  job;
-    ngx_http_pdf_report_loc_conf_t   *plcf;
-    char                              pending[PDF_REPORT_UUID_LEN + 1];
+    int            rc;
+    char          *user_text;
+    size_t         len, user_len;
+    json_t        *user;
+    ngx_str_t      text;
+    json_error_t   jerr;
+    char           id[PDF_REPORT_USER_ID_MAX + 1];
 
     if (ngx_http_pdf_report_body_text(r, &text) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memzero(&job, sizeof(pdf_report_job_t));
-
-    switch (pdf_report_body_user_id((char *) text.data, text.len, job.user,
+    switch (pdf_report_body_user_id((char *) text.data, text.len, id,
                                     &len))
     {
     case PDF_REPORT_BODY_OK:
         break;
 
     case PDF_REPORT_BODY_NOT_OBJECT:
-        return ngx_http_pdf_report_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                              "INVALID_JSON",
-                                              "The request body must be a "
-                                              "JSON object.");
+        return ngx_http_pdf_report_create_refuse(r, pmcf, ctx,
+                                                 NGX_HTTP_BAD_REQUEST,
+                                                 "INVALID_JSON",
+                                                 "The request body must be "
+                                                 "a JSON object.");
 
     case PDF_REPORT_BODY_NO_USER_ID:
-        return ngx_http_pdf_report_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                              "INVALID_USER_ID",
-                                              "\"userId\" is required and "
-                                              "must be a string.");
+        return ngx_http_pdf_report_create_refuse(r, pmcf, ctx,
+                                                 NGX_HTTP_BAD_REQUEST,
+                                                 "INVALID_USER_ID",
+                                                 "\"userId\" is required "
+                                                 "and must be a string.");
 
     default: /* PDF_REPORT_BODY_BAD_USER_ID */
-        return ngx_http_pdf_report_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                              "INVALID_USER_ID",
-                                              "\"userId\" must be 1 to 16 "
-                                              "characters.");
+        return ngx_http_pdf_report_create_refuse(r, pmcf, ctx,
+                                                 NGX_HTTP_BAD_REQUEST,
+                                                 "INVALID_USER_ID",
+                                                 "\"userId\" must be 1 to "
+                                                 "16 characters.");
     }
 
-    rc = pdf_report_store_user_get(pmcf->store, job.user, len, &user_text,
+    /* a read transaction: never waits for a writer */
+    rc = pdf_report_store_user_get(pmcf->store, id, len, &user_text,
                                    &user_len);
 
     if (rc == PDF_REPORT_STORE_NOT_FOUND) {
-        return ngx_http_pdf_report_send_error(r, NGX_HTTP_NOT_FOUND,
-                                              "USER_NOT_FOUND",
-                                              "No SQR user has this "
-                                              "userId.");
+        return ngx_http_pdf_report_create_refuse(r, pmcf, ctx,
+                                                 NGX_HTTP_NOT_FOUND,
+                                                 "USER_NOT_FOUND",
+                                                 "No SQR user has this "
+                                                 "userId.");
     }
 
     if (rc != 0) {
@@ -415,7 +439,7 @@ ngx_http_pdf_report_create_job(ngx_http_request_t *r,
     if (user == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "pdf_report: stored record of user \"%s\" is not JSON",
-                      job.user);
+                      id);
         return ngx_http_pdf_report_send_error(r,
                                               NGX_HTTP_INTERNAL_SERVER_ERROR,
                                               "INTERNAL_ERROR",
@@ -427,34 +451,184 @@ ngx_http_pdf_report_create_job(ngx_http_request_t *r,
     json_decref(user);
 
     if (!rc) {
-        return ngx_http_pdf_report_send_error(r, NGX_HTTP_FORBIDDEN,
-                                              "NOT_CONNECTED",
-                                              "This user is not connected "
-                                              "to your organisation.");
+        return ngx_http_pdf_report_create_refuse(r, pmcf, ctx,
+                                                 NGX_HTTP_FORBIDDEN,
+                                                 "NOT_CONNECTED",
+                                                 "This user is not "
+                                                 "connected to your "
+                                                 "organisation.");
     }
 
-    ngx_memcpy(job.org, ctx->org.data, ctx->org.len);
+    return ngx_http_pdf_report_create_write(r, pmcf, ctx,
+                                            PDF_REPORT_OP_CREATE, id,
+                                            ngx_http_pdf_report_create_done);
+}
+
+
+/*
+ * A refusal that writes nothing but the hit: answered at once when the
+ * hit is counted already or there is no limit, after the hit otherwise
+ * (and then 429 if the window is full, as the order of checks says).
+ */
+
+static ngx_int_t
+ngx_http_pdf_report_create_refuse(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
+    ngx_uint_t status, const char *code, const char *message)
+{
+    if (!pmcf->rate_limit || ctx->counted) {
+        return ngx_http_pdf_report_send_error(r, status, code, message);
+    }
+
+    ctx->refuse_status = status;
+    ctx->refuse_code = code;
+    ctx->refuse_message = message;
+
+    return ngx_http_pdf_report_create_write(r, pmcf, ctx, PDF_REPORT_OP_RATE,
+                                            NULL,
+                                        ngx_http_pdf_report_create_refused);
+}
+
+
+static ngx_int_t
+ngx_http_pdf_report_create_refused(ngx_http_request_t *r,
+    ngx_http_pdf_report_commit_t *c)
+{
+    ngx_int_t                         rc;
+    ngx_http_pdf_report_ctx_t        *ctx;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module);
+
+    rc = ngx_http_pdf_report_create_rate(r, pmcf, ctx, c);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    return ngx_http_pdf_report_send_error(r, ctx->refuse_status,
+                                          ctx->refuse_code,
+                                          ctx->refuse_message);
+}
+
+
+/* queues the request's write; the handler answers after the commit */
+
+static ngx_int_t
+ngx_http_pdf_report_create_write(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
+    ngx_uint_t kind, const char *user, ngx_http_pdf_report_commit_pt handler)
+{
+    ngx_time_t                    *tp;
+    pdf_report_op_t               *op;
+    ngx_http_pdf_report_commit_t  *c;
+
+    c = ngx_http_pdf_report_commit_alloc(pmcf);
+    if (c == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     tp = ngx_timeofday();
-    job.created_ms = (int64_t) tp->sec * 1000 + tp->msec;
 
-    for (tries = 0; /* void */; tries++) {
-        if (pdf_report_uuid4(job.id) != 0) {
-            return ngx_http_pdf_report_store_failed(r, EIO, "job id");
-        }
+    op = &c->op;
+    op->kind = kind;
+    op->rate = pmcf->rate_limit && !ctx->counted;
+    op->now_ms = (int64_t) tp->sec * 1000 + tp->msec;
+    op->period_ms = pmcf->rate_period;
+    op->limit = (unsigned) pmcf->rate_limit;
 
-        job.id[PDF_REPORT_UUID_LEN] = '\0';
+    ngx_memcpy(op->job.org, ctx->org.data, ctx->org.len);
+    op->job.created_ms = op->now_ms;
 
-        rc = pdf_report_store_job_create(pmcf->store, &job, pending);
-
-        /* a repeated random id: practically never, but never overwrite */
-        if (rc != MDB_KEYEXIST || tries == 2) {
-            break;
-        }
+    if (user != NULL) {
+        (void) ngx_cpystrn((u_char *) op->job.user, (u_char *) user,
+                           sizeof(op->job.user));
     }
 
-    if (rc == PDF_REPORT_STORE_EXISTS) {
-        extra.data = (u_char *) pending;
+    ngx_http_pdf_report_commit_post(c, r, handler);
+
+    return NGX_DONE;
+}
+
+
+/* the outcome of the hit: NGX_DECLINED to go on, or the answer sent */
+
+static ngx_int_t
+ngx_http_pdf_report_create_rate(ngx_http_request_t *r,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
+    ngx_http_pdf_report_commit_t *c)
+{
+    ngx_str_t  retry;
+
+    if (!c->op.rate) {
+        return NGX_DECLINED;
+    }
+
+    if (c->op.rc != PDF_REPORT_STORE_LIMITED
+        && (c->op.rc != 0 || c->op.kind == PDF_REPORT_OP_CREATE)
+        && !c->op.rate_result.allowed)
+    {
+        return ngx_http_pdf_report_store_failed(r, c->op.rc, "rate limit");
+    }
+
+    ctx->counted = 1;
+    ctx->rate = c->op.rate_result;
+
+    if (ngx_http_pdf_report_rate_headers(r, pmcf, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->rate.allowed) {
+        return NGX_DECLINED;
+    }
+
+    retry.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (retry.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    retry.len = ngx_sprintf(retry.data, "%ui", (ngx_uint_t) ctx->rate.reset_s)
+                - retry.data;
+
+    if (ngx_http_pdf_report_add_header(r, "Retry-After", &retry) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_pdf_report_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                          "RATE_LIMITED",
+                                          "Too many report requests for "
+                                          "this organisation; retry "
+                                          "later.");
+}
+
+
+/* after the job's write: 202, 409, 429 or a store error */
+
+static ngx_int_t
+ngx_http_pdf_report_create_done(ngx_http_request_t *r,
+    ngx_http_pdf_report_commit_t *c)
+{
+    u_char                           *json, *p;
+    size_t                            len;
+    ngx_int_t                         rc;
+    ngx_str_t                         location, value, extra;
+    pdf_report_job_t                 *job;
+    ngx_http_pdf_report_ctx_t        *ctx;
+    ngx_http_pdf_report_loc_conf_t   *plcf;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module);
+
+    rc = ngx_http_pdf_report_create_rate(r, pmcf, ctx, c);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    job = &c->op.job;
+
+    if (c->op.rc == PDF_REPORT_STORE_EXISTS) {
+        extra.data = (u_char *) c->op.pending;
         extra.len = PDF_REPORT_UUID_LEN;
 
         ctx->job_id.len = PDF_REPORT_UUID_LEN;
@@ -472,8 +646,8 @@ ngx_http_pdf_report_create_job(ngx_http_request_t *r,
                                              len);
     }
 
-    if (rc != 0) {
-        return ngx_http_pdf_report_store_failed(r, rc, "job create");
+    if (c->op.rc != 0) {
+        return ngx_http_pdf_report_store_failed(r, c->op.rc, "job create");
     }
 
     ctx->job_id.len = PDF_REPORT_UUID_LEN;
@@ -482,15 +656,13 @@ ngx_http_pdf_report_create_job(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(ctx->job_id.data, job.id, PDF_REPORT_UUID_LEN);
-
-    ngx_http_pdf_report_jobs_kick(pmcf);
+    ngx_memcpy(ctx->job_id.data, job->id, PDF_REPORT_UUID_LEN);
 
     len = sizeof("{\"jobId\":\"\",\"status\":\"PENDING\",\"userId\":,"
                  "\"createdAt\":\"\",\"updatedAt\":\"\"}") - 1
           + PDF_REPORT_UUID_LEN
-          + ngx_http_pdf_report_json_str_len((u_char *) job.user,
-                                             ngx_strlen(job.user))
+          + ngx_http_pdf_report_json_str_len((u_char *) job->user,
+                                             ngx_strlen(job->user))
           + 2 * PDF_REPORT_ISO8601_LEN;
 
     json = ngx_pnalloc(r->pool, len);
@@ -499,16 +671,16 @@ ngx_http_pdf_report_create_job(ngx_http_request_t *r,
     }
 
     p = ngx_cpymem(json, "{\"jobId\":\"", sizeof("{\"jobId\":\"") - 1);
-    p = ngx_cpymem(p, job.id, PDF_REPORT_UUID_LEN);
+    p = ngx_cpymem(p, job->id, PDF_REPORT_UUID_LEN);
     p = ngx_cpymem(p, "\",\"status\":\"PENDING\",\"userId\":",
                    sizeof("\",\"status\":\"PENDING\",\"userId\":") - 1);
-    p = ngx_http_pdf_report_json_str(p, (u_char *) job.user,
-                                     ngx_strlen(job.user));
+    p = ngx_http_pdf_report_json_str(p, (u_char *) job->user,
+                                     ngx_strlen(job->user));
     p = ngx_cpymem(p, ",\"createdAt\":\"", sizeof(",\"createdAt\":\"") - 1);
-    pdf_report_iso8601((char *) p, job.created_ms);
+    pdf_report_iso8601((char *) p, job->created_ms);
     p += PDF_REPORT_ISO8601_LEN;
     p = ngx_cpymem(p, "\",\"updatedAt\":\"", sizeof("\",\"updatedAt\":\"") - 1);
-    pdf_report_iso8601((char *) p, job.created_ms);
+    pdf_report_iso8601((char *) p, job->created_ms);
     p += PDF_REPORT_ISO8601_LEN;
     p = ngx_cpymem(p, "\"}", 2);
 
@@ -521,7 +693,7 @@ ngx_http_pdf_report_create_job(ngx_http_request_t *r,
     }
 
     ngx_sprintf(location.data, "%V/%*s", &plcf->base,
-                (size_t) PDF_REPORT_UUID_LEN, job.id);
+                (size_t) PDF_REPORT_UUID_LEN, job->id);
 
     ngx_str_set(&value, "3");
 

@@ -57,25 +57,18 @@ static int ngx_http_pdf_report_cancelled(void);
 static void ngx_http_pdf_report_task_done(ngx_event_t *ev);
 
 
-/* claims of one scan; sized by pdf_report_worker_jobs */
-static pdf_report_job_t  *ngx_http_pdf_report_claims;
-
-
 ngx_int_t
 ngx_http_pdf_report_jobs_init_worker(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf)
 {
     ngx_event_t  *ev;
 
-    ngx_http_pdf_report_claims = ngx_pcalloc(cycle->pool,
-                                             pmcf->worker_jobs
-                                             * sizeof(pdf_report_job_t));
-    if (ngx_http_pdf_report_claims == NULL) {
-        return NGX_ERROR;
-    }
-
     pmcf->log = cycle->log;
     pmcf->in_flight = 0;
+
+    if (ngx_http_pdf_report_commit_init_worker(cycle, pmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     ev = &pmcf->scan_event;
     ev->handler = ngx_http_pdf_report_scan_handler;
@@ -103,14 +96,11 @@ ngx_http_pdf_report_jobs_kick(ngx_http_pdf_report_main_conf_t *pmcf)
 }
 
 
+/* the pass itself runs in the store's pool (commit.c): it may write */
+
 static void
 ngx_http_pdf_report_scan_handler(ngx_event_t *ev)
 {
-    int                               rc;
-    ngx_uint_t                        i;
-    ngx_time_t                       *tp;
-    pdf_report_scan_t                 scan;
-    pdf_report_scan_result_t          res;
     ngx_http_pdf_report_main_conf_t  *pmcf;
 
     pmcf = ev->data;
@@ -119,49 +109,44 @@ ngx_http_pdf_report_scan_handler(ngx_event_t *ev)
         return;
     }
 
-    tp = ngx_timeofday();
+    ngx_http_pdf_report_commit_scan(pmcf);
 
-    scan.now_ms = (int64_t) tp->sec * 1000 + tp->msec;
-    scan.timeout_ms = pmcf->job_timeout;
-    scan.lease_ms = pmcf->job_lease;
-    scan.max_attempts = 3;
-    scan.max_claims = (unsigned) (pmcf->worker_jobs - pmcf->in_flight);
-
-    rc = pdf_report_store_scan(pmcf->store, &scan,
-                               ngx_http_pdf_report_claims, &res);
-
-    if (rc != 0) {
-        ngx_log_error(NGX_LOG_ERR, ev->log, 0,
-                      "pdf_report: job scan failed: %s", mdb_strerror(rc));
-
-    } else {
-        if (res.failed) {
-            ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                          "pdf_report: %ud jobs failed for lack of time "
-                          "or attempts", res.failed);
-        }
-
-        for (i = 0; i < res.claimed; i++) {
-            if (ngx_http_pdf_report_post(pmcf, &ngx_http_pdf_report_claims[i])
-                != NGX_OK)
-            {
-                /* give it back now rather than when the lease runs out */
-                rc = pdf_report_store_job_release(pmcf->store,
-                                         ngx_http_pdf_report_claims[i].id,
-                                         ngx_http_pdf_report_claims[i]
-                                             .lease_token,
-                                         scan.now_ms);
-                if (rc != 0) {
-                    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                                  "pdf_report: job %s not released: %s",
-                                  ngx_http_pdf_report_claims[i].id,
-                                  mdb_strerror(rc));
-                }
-            }
-        }
+    if (!ev->timer_set) {
+        ngx_add_timer(ev, pmcf->scan_interval);
     }
+}
 
-    ngx_add_timer(ev, pmcf->scan_interval);
+
+/* claims made by a store batch: each to the render pool */
+
+void
+ngx_http_pdf_report_jobs_run(ngx_http_pdf_report_main_conf_t *pmcf,
+    pdf_report_job_t *claims, ngx_uint_t n)
+{
+    ngx_uint_t                     i;
+    ngx_time_t                    *tp;
+    ngx_http_pdf_report_commit_t  *c;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_pdf_report_post(pmcf, &claims[i]) == NGX_OK) {
+            continue;
+        }
+
+        /* give it back now rather than when the lease runs out */
+        c = ngx_http_pdf_report_commit_alloc(pmcf);
+        if (c == NULL) {
+            continue;
+        }
+
+        tp = ngx_timeofday();
+
+        c->op.kind = PDF_REPORT_OP_RELEASE;
+        c->op.now_ms = (int64_t) tp->sec * 1000 + tp->msec;
+        ngx_memcpy(c->op.job.id, claims[i].id, sizeof(claims[i].id));
+        c->op.job.lease_token = claims[i].lease_token;
+
+        ngx_http_pdf_report_commit_post(c, NULL, NULL);
+    }
 }
 
 

@@ -68,6 +68,8 @@ static char *ngx_http_pdf_report_region_post(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_pdf_report_bucket_post(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_pdf_report_store_thread_pool(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_pdf_report_thread_pool(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_pdf_report_check_s3(ngx_conf_t *cf,
@@ -200,6 +202,13 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
     { ngx_string("pdf_report_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_pdf_report_thread_pool,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pdf_report_store_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_pdf_report_store_thread_pool,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -534,6 +543,12 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
         if (pmcf->thread_pool == NULL) {
             return NGX_CONF_ERROR;
         }
+    }
+
+    /* store writes share the render pool unless given their own */
+    if (pmcf->store_pool == NULL) {
+        pmcf->store_pool_name = pmcf->thread_pool_name;
+        pmcf->store_pool = pmcf->thread_pool;
     }
 
     pmcf->s3.endpoint = ngx_http_pdf_report_cstr(cf, &pmcf->s3_endpoint);
@@ -1242,6 +1257,30 @@ ngx_http_pdf_report_bucket_post(ngx_conf_t *cf, void *post, void *data)
     if (s->len == 0 || s->len > 255 || i < s->len) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid S3 bucket \"%V\"",
                            s);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_store_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_pdf_report_main_conf_t  *pmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (pmcf->store_pool != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    pmcf->store_pool_name = value[1];
+
+    pmcf->store_pool = ngx_thread_pool_add(cf, &pmcf->store_pool_name);
+    if (pmcf->store_pool == NULL) {
         return NGX_CONF_ERROR;
     }
 

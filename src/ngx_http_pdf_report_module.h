@@ -43,6 +43,7 @@ typedef struct {
     ngx_uint_t                rate_limit;      /* 0 when off */
     ngx_msec_t                rate_period;
     ngx_str_t                 thread_pool_name;
+    ngx_str_t                 store_pool_name;
     ngx_msec_t                job_timeout;
     ngx_msec_t                job_lease;
     ngx_msec_t                scan_interval;
@@ -61,6 +62,7 @@ typedef struct {
     ngx_uint_t                enabled;         /* a pdf_report_api exists */
     ngx_array_t               api_locations;   /* body limit takeover */
     ngx_thread_pool_t        *thread_pool;
+    ngx_thread_pool_t        *store_pool;      /* store writes */
     pdf_report_jwks_t        *jwks;
     pdf_report_users_t        users;
     pdf_report_s3_conf_t      s3;              /* C strings from above */
@@ -82,12 +84,31 @@ typedef struct {
 } ngx_http_pdf_report_loc_conf_t;
 
 
+typedef struct ngx_http_pdf_report_commit_s  ngx_http_pdf_report_commit_t;
+
+/* after the commit, on the event loop: what finalizes the request */
+typedef ngx_int_t (*ngx_http_pdf_report_commit_pt)(ngx_http_request_t *r,
+    ngx_http_pdf_report_commit_t *c);
+
+/* one store write waiting for a group commit */
+struct ngx_http_pdf_report_commit_s {
+    pdf_report_op_t                 op;
+    ngx_queue_t                     queue;
+    ngx_http_request_t             *request;   /* NULL: nobody waits */
+    ngx_http_pdf_report_commit_pt   handler;
+};
+
+
 typedef struct {
     ngx_str_t                 org;             /* $pdf_report_org */
     ngx_str_t                 job_id;          /* $pdf_report_job_id */
     off_t                     body_seen;       /* chunked body so far */
     ngx_str_t                 error_body;      /* replaces an error page */
     pdf_report_rate_t         rate;
+    ngx_uint_t                refuse_status;   /* answered after the hit */
+    const char               *refuse_code;
+    const char               *refuse_message;
+    unsigned                  counted:1;       /* the rate-limit hit */
     unsigned                  body_too_large:1;
     unsigned                  own_response:1;  /* written by the module */
     unsigned                  replace_body:1;
@@ -114,6 +135,17 @@ ngx_int_t ngx_http_pdf_report_authenticate(ngx_http_request_t *r,
 ngx_int_t ngx_http_pdf_report_jobs_init_worker(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf);
 void ngx_http_pdf_report_jobs_kick(ngx_http_pdf_report_main_conf_t *pmcf);
+void ngx_http_pdf_report_jobs_run(ngx_http_pdf_report_main_conf_t *pmcf,
+    pdf_report_job_t *claims, ngx_uint_t n);
+
+/* ngx_http_pdf_report_commit.c */
+ngx_int_t ngx_http_pdf_report_commit_init_worker(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf);
+ngx_http_pdf_report_commit_t *ngx_http_pdf_report_commit_alloc(
+    ngx_http_pdf_report_main_conf_t *pmcf);
+void ngx_http_pdf_report_commit_post(ngx_http_pdf_report_commit_t *c,
+    ngx_http_request_t *r, ngx_http_pdf_report_commit_pt handler);
+void ngx_http_pdf_report_commit_scan(ngx_http_pdf_report_main_conf_t *pmcf);
 
 
 #endif /* _NGX_HTTP_PDF_REPORT_MODULE_H_INCLUDED_ */

@@ -25,6 +25,7 @@
 #include <openssl/rand.h>
 
 #include "pdf_report_store.h"
+#include "pdf_report_store_int.h"
 
 
 #define PDF_REPORT_JOB_VERSION   1
@@ -32,18 +33,6 @@
 #define PDF_REPORT_SCAN_BATCH    64
 #define PDF_REPORT_RATE_VAL_LEN  12
 #define PDF_REPORT_QUEUE_KEY_LEN (8 + PDF_REPORT_UUID_LEN)
-
-
-struct pdf_report_store_s {
-    MDB_env     *env;
-    MDB_dbi      meta;
-    MDB_dbi      jobs;
-    MDB_dbi      pending;
-    MDB_dbi      queue;
-    MDB_dbi      rate;
-    MDB_dbi      users;
-    char         path[PATH_MAX];
-};
 
 
 typedef enum {
@@ -325,11 +314,48 @@ pdf_report_store_rate_hit(pdf_report_store_t *store, const char *org,
     int64_t now_ms, int64_t period_ms, unsigned limit,
     pdf_report_rate_t *rate)
 {
+    int       rc;
+    MDB_txn  *txn;
+
+    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = pdf_report_rate_txn(store, txn, org, now_ms, period_ms, limit,
+                             rate);
+
+    /* refused requests are not counted: nothing to keep */
+    if (rc == 0 && !rate->allowed) {
+        mdb_txn_abort(txn);
+        return 0;
+    }
+
+    rc = pdf_report_commit(txn, rc);
+
+    if (rc != 0) {
+        rate->allowed = 0;
+    }
+
+    return rc;
+}
+
+
+/*
+ * The sliding window inside the caller's write transaction: counts the
+ * hit when there is room.  A refusal writes nothing but may leave the
+ * expired entries deleted, which is harmless to commit.
+ */
+
+int
+pdf_report_rate_txn(pdf_report_store_t *store, MDB_txn *txn,
+    const char *org, int64_t now_ms, int64_t period_ms, unsigned limit,
+    pdf_report_rate_t *rate)
+{
     int             rc;
     int64_t         oldest, cutoff;
     size_t          dups;
     unsigned        count;
-    MDB_txn        *txn;
     MDB_cursor     *cur;
     MDB_val         k, v;
     unsigned char   val[PDF_REPORT_RATE_VAL_LEN];
@@ -339,17 +365,10 @@ pdf_report_store_rate_hit(pdf_report_store_t *store, const char *org,
     rate->remaining = 0;
     rate->reset_s = 0;
 
-    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
-    if (rc != 0) {
-        return rc;
-    }
-
     rc = mdb_cursor_open(txn, store->rate, &cur);
     if (rc != 0) {
-        mdb_txn_abort(txn);
         return rc;
     }
-
     cutoff = now_ms - period_ms;
     oldest = now_ms;
     count = 0;
@@ -387,19 +406,16 @@ pdf_report_store_rate_hit(pdf_report_store_t *store, const char *org,
     mdb_cursor_close(cur);
 
     if (rc != 0 && rc != MDB_NOTFOUND) {
-        mdb_txn_abort(txn);
         return rc;
     }
 
     if (count >= limit) {
-        /* refused requests are not counted: nothing to keep */
         rate->reset_s = (unsigned) ((oldest + period_ms - now_ms + 999)
                                     / 1000);
         if (rate->reset_s == 0) {
             rate->reset_s = 1;
         }
 
-        mdb_txn_abort(txn);
         return 0;
     }
 
@@ -417,12 +433,6 @@ pdf_report_store_rate_hit(pdf_report_store_t *store, const char *org,
 
     rc = mdb_put(txn, store->rate, &k, &v, 0);
     if (rc != 0 && rc != MDB_KEYEXIST) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-
-    rc = mdb_txn_commit(txn);
-    if (rc != 0) {
         return rc;
     }
 
@@ -438,24 +448,55 @@ int
 pdf_report_store_job_create(pdf_report_store_t *store,
     pdf_report_job_t *job, char *pending_id)
 {
-    int             rc;
-    size_t          plen;
-    MDB_txn        *txn;
-    MDB_val         k, v;
-    unsigned char   pkey[PDF_REPORT_ORG_MAX + 1 + PDF_REPORT_USER_ID_MAX];
-    unsigned char   qkey[PDF_REPORT_QUEUE_KEY_LEN];
-    pdf_report_job_t  other;
+    int       rc;
+    MDB_txn  *txn;
 
     rc = mdb_txn_begin(store->env, NULL, 0, &txn);
     if (rc != 0) {
         return rc;
     }
 
-    if (pdf_report_nearly_full(store, txn)) {
-        mdb_txn_abort(txn);
-        return PDF_REPORT_STORE_FULL;
+    rc = pdf_report_create_txn(store, txn, job, pending_id);
+
+    if (rc == PDF_REPORT_STORE_NEARLY_FULL) {
+        rc = PDF_REPORT_STORE_FULL;
     }
 
+    /* EXISTS, FULL and KEYEXIST abort too: they wrote nothing */
+    return pdf_report_commit(txn, rc);
+}
+
+
+/*
+ * A new PENDING job, its pending index entry and its queue entry, in the
+ * caller's write transaction; PDF_REPORT_STORE_EXISTS (with the pending
+ * job's id), PDF_REPORT_STORE_NEARLY_FULL and MDB_KEYEXIST (the id is
+ * taken) write nothing.
+ */
+
+int
+pdf_report_create_txn(pdf_report_store_t *store, MDB_txn *txn,
+    pdf_report_job_t *job, char *pending_id)
+{
+    int             rc;
+    size_t          plen;
+    MDB_val         k, v;
+    unsigned char   pkey[PDF_REPORT_ORG_MAX + 1 + PDF_REPORT_USER_ID_MAX];
+    unsigned char   qkey[PDF_REPORT_QUEUE_KEY_LEN];
+    pdf_report_job_t  other;
+
+    if (pdf_report_nearly_full(store, txn)) {
+        return PDF_REPORT_STORE_NEARLY_FULL;
+    }
+
+    /* a repeated random id: practically never, but never overwrite */
+    k.mv_data = job->id;
+    k.mv_size = PDF_REPORT_UUID_LEN;
+
+    rc = mdb_get(txn, store->jobs, &k, &v);
+    if (rc != MDB_NOTFOUND) {
+        return rc == 0 ? MDB_KEYEXIST : rc;
+    }
     plen = pdf_report_pending_key(job, pkey);
 
     k.mv_data = pkey;
@@ -472,14 +513,12 @@ pdf_report_store_job_create(pdf_report_store_t *store,
         if (rc == 0 && (other.status == PDF_REPORT_PENDING
                         || other.status == PDF_REPORT_IN_PROGRESS))
         {
-            mdb_txn_abort(txn);
             return PDF_REPORT_STORE_EXISTS;
         }
 
         /* a stale index entry: the job below replaces it */
 
     } else if (rc != 0 && rc != MDB_NOTFOUND) {
-        mdb_txn_abort(txn);
         return rc;
     }
 
@@ -488,7 +527,6 @@ pdf_report_store_job_create(pdf_report_store_t *store,
 
     rc = pdf_report_job_write(store, txn, job);
     if (rc != 0) {
-        mdb_txn_abort(txn);
         return rc;
     }
 
@@ -509,7 +547,7 @@ pdf_report_store_job_create(pdf_report_store_t *store,
         rc = mdb_put(txn, store->queue, &k, &v, 0);
     }
 
-    return pdf_report_commit(txn, rc);
+    return rc;
 }
 
 
@@ -539,7 +577,7 @@ pdf_report_store_scan(pdf_report_store_t *store,
     pdf_report_scan_result_t *res)
 {
     int                  rc;
-    size_t               i, n, max;
+    size_t               n, max;
     MDB_txn             *txn;
     pdf_report_action_t  acts[PDF_REPORT_SCAN_BATCH];
 
@@ -571,18 +609,7 @@ pdf_report_store_scan(pdf_report_store_t *store,
             return rc;
         }
 
-        memset(res, 0, sizeof(pdf_report_scan_result_t));
-
-        rc = pdf_report_scan_collect(store, txn, scan, acts, max, &n, res);
-
-        res->claimed = 0;
-        res->failed = 0;
-
-        for (i = 0; rc == 0 && i < n; i++) {
-            rc = pdf_report_scan_apply(store, txn, scan, &acts[i], claims,
-                                       res);
-        }
-
+        rc = pdf_report_scan_txn(store, txn, scan, max, claims, res);
         rc = pdf_report_commit(txn, rc);
 
         if (rc != MDB_MAP_FULL || max == 1) {
@@ -593,6 +620,36 @@ pdf_report_store_scan(pdf_report_store_t *store,
     if (rc != 0) {
         res->claimed = 0;
         res->failed = 0;
+    }
+
+    return rc;
+}
+
+
+/* one scan pass of up to max jobs in the caller's write transaction */
+
+int
+pdf_report_scan_txn(pdf_report_store_t *store, MDB_txn *txn,
+    const pdf_report_scan_t *scan, size_t max, pdf_report_job_t *claims,
+    pdf_report_scan_result_t *res)
+{
+    int                  rc;
+    size_t               i, n;
+    pdf_report_action_t  acts[PDF_REPORT_SCAN_BATCH];
+
+    if (max > PDF_REPORT_SCAN_BATCH) {
+        max = PDF_REPORT_SCAN_BATCH;
+    }
+
+    memset(res, 0, sizeof(pdf_report_scan_result_t));
+
+    rc = pdf_report_scan_collect(store, txn, scan, acts, max, &n, res);
+
+    res->claimed = 0;
+    res->failed = 0;
+
+    for (i = 0; rc == 0 && i < n; i++) {
+        rc = pdf_report_scan_apply(store, txn, scan, &acts[i], claims, res);
     }
 
     return rc;
@@ -684,14 +741,26 @@ int
 pdf_report_store_job_release(pdf_report_store_t *store, const char *id,
     uint64_t token, int64_t now_ms)
 {
-    int               rc;
-    MDB_txn          *txn;
-    pdf_report_job_t  job;
+    int       rc;
+    MDB_txn  *txn;
 
     rc = mdb_txn_begin(store->env, NULL, 0, &txn);
     if (rc != 0) {
         return rc;
     }
+
+    rc = pdf_report_release_txn(store, txn, id, token, now_ms);
+
+    return pdf_report_commit(txn, rc);
+}
+
+
+int
+pdf_report_release_txn(pdf_report_store_t *store, MDB_txn *txn,
+    const char *id, uint64_t token, int64_t now_ms)
+{
+    int               rc;
+    pdf_report_job_t  job;
 
     rc = pdf_report_job_read(store, txn, id, &job);
 
@@ -712,7 +781,7 @@ pdf_report_store_job_release(pdf_report_store_t *store, const char *id,
         rc = pdf_report_job_write(store, txn, &job);
     }
 
-    return pdf_report_commit(txn, rc);
+    return rc;
 }
 
 

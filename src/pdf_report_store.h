@@ -28,6 +28,7 @@
 #define PDF_REPORT_STORE_NOT_FOUND  (-1001)
 #define PDF_REPORT_STORE_EXISTS     (-1002)
 #define PDF_REPORT_STORE_LOST       (-1003)  /* the lease is not ours */
+#define PDF_REPORT_STORE_LIMITED    (-1004)  /* over the rate limit */
 #define PDF_REPORT_STORE_FULL       MDB_MAP_FULL
 
 #define PDF_REPORT_ORG_MAX          128
@@ -182,6 +183,39 @@ int pdf_report_store_job_finish(pdf_report_store_t *store,
 /* give a claim back (the thread pool refused the task): PENDING again */
 int pdf_report_store_job_release(pdf_report_store_t *store, const char *id,
     uint64_t token, int64_t now_ms);
+
+/*
+ * Group commit: the step-1 writes of many requests, and a scan pass, in
+ * one write transaction and so one fsync (pdf_report_store_batch.c).
+ * An answer (429, 409, a full store) is the operation's own; an LMDB
+ * error fails every operation of the batch, as does the commit's.
+ */
+
+typedef enum {
+    PDF_REPORT_OP_RATE = 0,      /* count a rate-limit hit, nothing else */
+    PDF_REPORT_OP_CREATE,        /* create job (org, user, created_ms) */
+    PDF_REPORT_OP_RELEASE        /* give back claim (id, lease_token) */
+} pdf_report_op_e;
+
+typedef struct {
+    /* in */
+    unsigned            kind;
+    unsigned            rate;        /* CREATE: count the hit first */
+    int64_t             now_ms;
+    int64_t             period_ms;
+    unsigned            limit;
+    pdf_report_job_t    job;         /* CREATE: the id is made here */
+
+    /* out */
+    int                 rc;          /* 0, LIMITED (429), EXISTS (409),
+                                        FULL (503) or LMDB's */
+    pdf_report_rate_t   rate_result; /* when counted: allowed or not */
+    char                pending[PDF_REPORT_UUID_LEN + 1];
+} pdf_report_op_t;
+
+int pdf_report_store_batch(pdf_report_store_t *store, pdf_report_op_t **ops,
+    size_t n, const pdf_report_scan_t *scan, pdf_report_job_t *claims,
+    pdf_report_scan_result_t *res);
 
 /*
  * Write n finished (COMPLETE or FAILED) jobs in one transaction, as an

@@ -1160,6 +1160,7 @@ my %dup_value = (
     read_scope     => 'off',
     rate_limit     => 'off',
     thread_pool    => 'pdf_report',
+    store_thread_pool => 'pdf_report',
     job_timeout    => '1m',
     job_lease      => '10s',
     scan_interval  => '2s',
@@ -1184,6 +1185,7 @@ for my $name (sort keys %dup_value) {
         scan_interval => '1s', worker_jobs => '8', url_ttl => '300s',
         s3_region => 'us-east-1', s3_prefix => 'reports/',
         s3_path_style => 'on', fonts => $dup_value{fonts},
+        store_thread_pool => 'pdf_report',
     );
 
     refused({
@@ -1212,6 +1214,20 @@ refused({
     set  => { thread_pool => 'nosuch' },
     msg  => 'unknown thread pool "nosuch" in @CONF@:@LINE@',
     at   => qr/pdf_report_thread_pool /,
+});
+
+refused({
+    name => 'pdf_report_store_thread_pool naming a pool that does not exist',
+    set  => { store_thread_pool => 'nosuch' },
+    msg  => 'unknown thread pool "nosuch" in @CONF@:@LINE@',
+    at   => qr/pdf_report_store_thread_pool /,
+});
+
+accepted({
+    name => 'the store writes in a pool of their own',
+    main => "thread_pool pdf_report threads=2;\n"
+            . "thread_pool pdf_report_store threads=1;\n",
+    set  => { store_thread_pool => 'pdf_report_store' },
 });
 
 refused({

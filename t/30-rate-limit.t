@@ -6,6 +6,7 @@ use FindBin;
 BEGIN { push @INC, "$FindBin::Bin/lib" }   # our runner only if Test::Nginx is absent
 use Test::Nginx::Socket 'no_plan';
 use PdfReport::Test qw(api token);
+use IO::Socket::INET;
 
 no_long_string();
 log_level('info');
@@ -44,6 +45,60 @@ sub sliding {
     is($status, 202, "$name - allowed once the first left the window");
     like($h->{ratelimit}, qr/^"org";r=0;t=1$/,
          "$name - the last slot; the next frees with the second request");
+}
+
+
+# a step-1 request with a chunked body, the body sent in two pieces a
+# little apart (so nginx finds a body over the limit while reading it);
+# returns the status and the RateLimit header
+
+sub chunked_post {
+    my ($body) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
+                                  Timeout => 10)
+        or die "connect: $!";
+    my $half = int(length($body) / 2);
+
+    print $s "POST /v1/document/api HTTP/1.1\r\nHost: localhost\r\n"
+             . "Connection: close\r\nAuthorization: Bearer "
+             . PdfReport::Test::token() . "\r\n"
+             . "Content-Type: application/json\r\n"
+             . "Transfer-Encoding: chunked\r\n\r\n"
+             . sprintf("%x\r\n%s\r\n", $half, substr($body, 0, $half));
+    select undef, undef, undef, 0.2;
+    print $s sprintf("%x\r\n%s\r\n0\r\n\r\n", length($body) - $half,
+                     substr($body, $half));
+
+    my $res = do { local $/; <$s> } // '';
+    my ($status) = $res =~ m{^HTTP/1\.1 (\d+)};
+    my ($rl) = $res =~ m{^RateLimit: ([^\r]*)}mi;
+
+    return ($status // 0, $rl // '');
+}
+
+
+sub chunked_counts {
+    my ($block) = @_;
+    my $name = $block->name;
+
+    my ($s1, $rl1) = chunked_post('{"userId":"USTEST0000000001","pad":"'
+                                  . ('x' x 200) . '"}');
+    is($s1, 413, "$name - a chunked body over the limit: 413");
+    like($rl1, qr/^"org";r=2;t=/,
+         "$name - counted, and nginx's own 413 keeps the RateLimit header");
+
+    my ($s2, $rl2) = chunked_post('{"userId":"USTEST0000000001"}');
+    is($s2, 202, "$name - a chunked body within it: 202");
+    like($rl2, qr/^"org";r=1;t=/, "$name - both counted: one slot left");
+
+    my ($s3) = api(POST => '/v1/document/api', body => '{"userId":1}');
+    is($s3, 400, "$name - the last slot, a 400");
+
+    my ($s4, $rl4) = chunked_post('{"userId":"USTEST0000000002"}');
+    is($s4, 429, "$name - then a chunked request is refused before its body");
+    like($rl4, qr/^"org";r=0;t=/, "$name - with the RateLimit header");
 }
 
 
@@ -198,3 +253,24 @@ PdfReport::Test::auth()
 --- error_code: 404
 --- flow: sliding
 --- timeout: 10
+
+
+
+=== TEST 9: chunked bodies count before they are read, even a late 413
+--- http_config eval
+PdfReport::Test::http_config(rate_limit => '3 10m',
+    s3_endpoint => "http://127.0.0.1:$PdfReport::Test::HOLE_PORT")
+--- config
+location /v1/document/api {
+    client_max_body_size 64;
+    pdf_report_api;
+}
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: chunked_counts
+--- timeout: 20
+--- error_log
+client intended to send too large chunked body

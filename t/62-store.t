@@ -128,6 +128,7 @@ __DATA__
 PdfReport::Test::proxy_mode($PdfReport::Test::PROXY_DIR, 'slow:300');
 --- main_config
 thread_pool pdf_report threads=1 max_queue=1;
+thread_pool pdf_report_store threads=1;
 --- http_config eval
 PdfReport::Test::http_config(s3_endpoint => $::proxy)
 --- request

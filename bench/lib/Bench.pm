@@ -89,6 +89,7 @@ sub free_port {
 #   workers (2), threads (4), users (100), orgs (10), store_size (256m),
 #   store (an existing store directory), rate_limit ('off'),
 #   worker_jobs (8), jwt_cache (1024), s3_port (the tests' s3rver),
+#   store_pool (bench_store, 1 thread; "bench" shares the render pool),
 #   http (extra http{} text), floors ({ uri => body size }: "return 200"
 #   locations beside the API; /floor of 200 bytes at least)
 sub nginx {
@@ -267,6 +268,7 @@ worker_processes @{[ $o{workers} // 2 ]};
 error_log $dir/logs/error.log @{[ $o{log_level} // 'notice' ]};
 pid $dir/logs/nginx.pid;
 thread_pool bench threads=@{[ $o{threads} // 4 ]} max_queue=65536;
+thread_pool bench_store threads=1 max_queue=65536;
 worker_rlimit_nofile 16384;
 events { worker_connections 4096; }
 http {
@@ -279,6 +281,7 @@ http {
     pdf_report_jwt_audience   pdf-report;
     pdf_report_jwt_cache      @{[ $o{jwt_cache} // 1024 ]};
     pdf_report_thread_pool    bench;
+    pdf_report_store_thread_pool @{[ $o{store_pool} // 'bench_store' ]};
     pdf_report_rate_limit     @{[ $o{rate_limit} // 'off' ]};
     pdf_report_worker_jobs    @{[ $o{worker_jobs} // 8 ]};
     pdf_report_s3_endpoint    http://127.0.0.1:$s3;

@@ -255,12 +255,15 @@ $ENV{TEST_NGINX_HOLE_PORT} = $HOLE_PORT;
 $ENV{TEST_NGINX_PROXY_PORT} = $PROXY_PORT;
 
 
-# the main context every block shares: the pool the module renders in
+# the main context every block shares: the pool the module renders in,
+# and one for the store's writes, so that a render stuck on S3 never
+# holds up step 1
 
 sub main_config {
     my (%o) = @_;
     my $threads = $o{threads} // 2;
-    return "thread_pool pdf_report threads=$threads max_queue=64;\n";
+    return "thread_pool pdf_report threads=$threads max_queue=64;\n"
+           . "thread_pool pdf_report_store threads=1 max_queue=65536;\n";
 }
 
 
@@ -279,6 +282,7 @@ sub http_config {
         [jwt_issuer     => 'https://auth.sqr.test/'],
         [jwt_audience   => 'pdf-report'],
         [thread_pool    => 'pdf_report'],
+        [store_thread_pool => 'pdf_report_store'],
         [s3_endpoint    => "http://127.0.0.1:$S3_PORT"],
         [s3_bucket      => 'sqr-reports'],
         [s3_credentials => "$DATA/aws-credentials"],

@@ -1,0 +1,394 @@
+
+/*
+ * Store writes off the event loop, with group commit.  A durable LMDB
+ * commit waits for the disk (two fsyncs) and for the writer lock, which
+ * another worker may hold for as long, so no write transaction runs on
+ * the event loop.  Each worker queues its step-1 writes (rate-limit
+ * hits, new jobs), releases of claims and scan passes here; one task at
+ * a time takes everything queued into one transaction in the store's
+ * thread pool (pdf_report_store_batch()), and what queues meanwhile
+ * waits for the next.  A burst of creates thus pays one commit per batch
+ * instead of two per request, and the new jobs are claimed in the same
+ * commit.  The completion handler, on the event loop, resumes each
+ * waiting request and posts the claimed jobs.
+ */
+
+
+#include "ngx_http_pdf_report_module.h"
+
+
+#define NGX_HTTP_PDF_REPORT_BATCH_MAX   256
+#define NGX_HTTP_PDF_REPORT_FREE_MAX    256
+
+/* how soon a batch refused by a full pool queue is offered again */
+#define NGX_HTTP_PDF_REPORT_REPOST_MS   20
+
+
+typedef struct {
+    pdf_report_store_t               *store;
+    ngx_uint_t                        n;
+    ngx_http_pdf_report_commit_t     *items[NGX_HTTP_PDF_REPORT_BATCH_MAX];
+    pdf_report_op_t                  *ops[NGX_HTTP_PDF_REPORT_BATCH_MAX];
+    ngx_uint_t                        scan_only;
+    pdf_report_scan_t                 scan;
+    pdf_report_job_t                 *claims;
+    pdf_report_scan_result_t          res;
+    int                               rc;
+    int64_t                           took_ms;   /* for the debug log */
+} ngx_http_pdf_report_batch_t;
+
+
+typedef struct {
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+    ngx_queue_t                       waiting;   /* for the next batch */
+    ngx_queue_t                       free;      /* reused items */
+    ngx_uint_t                        nfree;
+    ngx_thread_task_t                *task;
+    ngx_uint_t                        busy;      /* a batch is out */
+    ngx_uint_t                        scan;      /* a scan pass wanted */
+    ngx_event_t                       retry;
+} ngx_http_pdf_report_committer_t;
+
+
+static void ngx_http_pdf_report_commit_start(
+    ngx_http_pdf_report_committer_t *cm);
+static void ngx_http_pdf_report_batch_handler(void *data, ngx_log_t *log);
+static void ngx_http_pdf_report_batch_done(ngx_event_t *ev);
+static void ngx_http_pdf_report_commit_retry(ngx_event_t *ev);
+static void ngx_http_pdf_report_commit_free(
+    ngx_http_pdf_report_committer_t *cm, ngx_http_pdf_report_commit_t *c);
+
+
+/* one per worker process */
+static ngx_http_pdf_report_committer_t  ngx_http_pdf_report_committer;
+
+
+ngx_int_t
+ngx_http_pdf_report_commit_init_worker(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf)
+{
+    ngx_thread_task_t                *task;
+    ngx_http_pdf_report_batch_t      *b;
+    ngx_http_pdf_report_committer_t  *cm;
+
+    cm = &ngx_http_pdf_report_committer;
+
+    ngx_memzero(cm, sizeof(ngx_http_pdf_report_committer_t));
+
+    cm->pmcf = pmcf;
+    ngx_queue_init(&cm->waiting);
+    ngx_queue_init(&cm->free);
+
+    task = ngx_thread_task_alloc(cycle->pool,
+                                 sizeof(ngx_http_pdf_report_batch_t));
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    b = task->ctx;
+    b->store = pmcf->store;
+
+    b->claims = ngx_pcalloc(cycle->pool,
+                            pmcf->worker_jobs * sizeof(pdf_report_job_t));
+    if (b->claims == NULL) {
+        return NGX_ERROR;
+    }
+
+    task->handler = ngx_http_pdf_report_batch_handler;
+    task->event.handler = ngx_http_pdf_report_batch_done;
+    task->event.data = cm;
+    cm->task = task;
+
+    /*
+     * Not cancelable: while a batch is out, a gracefully exiting worker
+     * waits for it, so the requests in it get their answers.
+     */
+    cm->retry.handler = ngx_http_pdf_report_commit_retry;
+    cm->retry.data = cm;
+    cm->retry.log = cycle->log;
+
+    return NGX_OK;
+}
+
+
+/* an item for one write; NULL when out of memory */
+
+ngx_http_pdf_report_commit_t *
+ngx_http_pdf_report_commit_alloc(ngx_http_pdf_report_main_conf_t *pmcf)
+{
+    ngx_queue_t                      *q;
+    ngx_http_pdf_report_commit_t     *c;
+    ngx_http_pdf_report_committer_t  *cm;
+
+    cm = &ngx_http_pdf_report_committer;
+
+    if (!ngx_queue_empty(&cm->free)) {
+        q = ngx_queue_head(&cm->free);
+        ngx_queue_remove(q);
+        cm->nfree--;
+        c = ngx_queue_data(q, ngx_http_pdf_report_commit_t, queue);
+
+    } else {
+        c = ngx_alloc(sizeof(ngx_http_pdf_report_commit_t), pmcf->log);
+        if (c == NULL) {
+            return NULL;
+        }
+    }
+
+    ngx_memzero(c, sizeof(ngx_http_pdf_report_commit_t));
+
+    return c;
+}
+
+
+/*
+ * Queues a write.  With a request, the request is held (count and
+ * blocked) until handler(r, c) runs after the commit; the handler
+ * returns what finalizes the request.  Without one, nobody waits and the
+ * item is freed after the commit.
+ */
+
+void
+ngx_http_pdf_report_commit_post(ngx_http_pdf_report_commit_t *c,
+    ngx_http_request_t *r, ngx_http_pdf_report_commit_pt handler)
+{
+    ngx_http_pdf_report_committer_t  *cm;
+
+    cm = &ngx_http_pdf_report_committer;
+
+    c->request = r;
+    c->handler = handler;
+
+    if (r != NULL) {
+        r->main->count++;
+        r->main->blocked++;
+    }
+
+    ngx_queue_insert_tail(&cm->waiting, &c->queue);
+
+    ngx_http_pdf_report_commit_start(cm);
+}
+
+
+/* a scan pass (time-outs, abandoned leases, claims) in the next batch */
+
+void
+ngx_http_pdf_report_commit_scan(ngx_http_pdf_report_main_conf_t *pmcf)
+{
+    ngx_http_pdf_report_committer_t  *cm;
+
+    cm = &ngx_http_pdf_report_committer;
+
+    cm->scan = 1;
+
+    ngx_http_pdf_report_commit_start(cm);
+}
+
+
+static void
+ngx_http_pdf_report_commit_start(ngx_http_pdf_report_committer_t *cm)
+{
+    ngx_time_t                       *tp;
+    ngx_uint_t                        i, creates;
+    ngx_queue_t                      *q;
+    ngx_http_pdf_report_batch_t      *b;
+    ngx_http_pdf_report_commit_t     *c;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    if (cm->busy || cm->retry.timer_set
+        || (ngx_queue_empty(&cm->waiting) && !cm->scan))
+    {
+        return;
+    }
+
+    pmcf = cm->pmcf;
+    b = cm->task->ctx;
+    b->n = 0;
+    creates = 0;
+
+    for (q = ngx_queue_head(&cm->waiting);
+         q != ngx_queue_sentinel(&cm->waiting)
+         && b->n < NGX_HTTP_PDF_REPORT_BATCH_MAX;
+         q = ngx_queue_next(q))
+    {
+        c = ngx_queue_data(q, ngx_http_pdf_report_commit_t, queue);
+        b->items[b->n] = c;
+        b->ops[b->n] = &c->op;
+        b->n++;
+
+        if (c->op.kind == PDF_REPORT_OP_CREATE) {
+            creates++;
+        }
+    }
+
+    tp = ngx_timeofday();
+
+    b->scan.now_ms = (int64_t) tp->sec * 1000 + tp->msec;
+    b->scan.timeout_ms = pmcf->job_timeout;
+    b->scan.lease_ms = pmcf->job_lease;
+    b->scan.max_attempts = 3;
+
+    /* an exiting worker takes no more jobs */
+    b->scan.max_claims = (ngx_exiting || ngx_quit || ngx_terminate)
+                         ? 0 : (unsigned) (pmcf->worker_jobs
+                                           - pmcf->in_flight);
+
+    /* a batch of new jobs claims them at once; otherwise only if asked */
+    if (!cm->scan && creates == 0) {
+        b->scan.max_claims = 0;
+    }
+
+    b->scan_only = (b->n == 0);
+
+    if (ngx_thread_task_post(pmcf->store_pool, cm->task) != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,
+                      "pdf_report: thread pool \"%V\" refused a store "
+                      "batch; it is offered again shortly",
+                      &pmcf->store_pool_name);
+        ngx_add_timer(&cm->retry, NGX_HTTP_PDF_REPORT_REPOST_MS);
+        return;
+    }
+
+    /* what the batch took is out of the queue */
+    for (i = 0; i < b->n; i++) {
+        ngx_queue_remove(&b->items[i]->queue);
+    }
+
+    cm->busy = 1;
+    cm->scan = 0;
+
+    /* holds an exiting worker until the batch is back */
+    ngx_add_timer(&cm->retry, 3600000);
+}
+
+
+static void
+ngx_http_pdf_report_commit_retry(ngx_event_t *ev)
+{
+    ngx_http_pdf_report_committer_t  *cm = ev->data;
+
+    if (cm->busy) {
+        ngx_add_timer(ev, 3600000);
+        return;
+    }
+
+    ngx_http_pdf_report_commit_start(cm);
+}
+
+
+/* ---- in a pool thread: the store only ---- */
+
+static void
+ngx_http_pdf_report_batch_handler(void *data, ngx_log_t *log)
+{
+    int64_t                       start;
+    ngx_http_pdf_report_batch_t  *b = data;
+
+    start = pdf_report_now_ms();
+
+    if (b->scan_only) {
+        /* read first: most passes find nothing and need no write */
+        b->rc = pdf_report_store_scan(b->store, &b->scan, b->claims,
+                                      &b->res);
+
+    } else {
+        b->rc = pdf_report_store_batch(b->store, b->ops, b->n,
+                                       b->scan.max_claims ? &b->scan : NULL,
+                                       b->claims, &b->res);
+    }
+
+    b->took_ms = pdf_report_now_ms() - start;
+}
+
+
+/* ---- back on the event loop ---- */
+
+static void
+ngx_http_pdf_report_batch_done(ngx_event_t *ev)
+{
+    ngx_int_t                         rc;
+    ngx_uint_t                        i;
+    ngx_connection_t                 *conn;
+    ngx_http_request_t               *r;
+    ngx_http_pdf_report_batch_t      *b;
+    ngx_http_pdf_report_commit_t     *c;
+    ngx_http_pdf_report_committer_t  *cm;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    cm = ev->data;
+    pmcf = cm->pmcf;
+    b = cm->task->ctx;
+
+    if (cm->retry.timer_set) {
+        ngx_del_timer(&cm->retry);
+    }
+
+    if (b->rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, pmcf->log, 0,
+                      "pdf_report: store %s failed: %s",
+                      b->scan_only ? "scan" : "commit", mdb_strerror(b->rc));
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, pmcf->log, 0,
+                   "pdf_report: store batch of %ui, %ui claimed, %L ms",
+                   b->n, (ngx_uint_t) b->res.claimed, b->took_ms);
+
+    if (b->res.failed) {
+        ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,
+                      "pdf_report: %ud jobs failed for lack of time or "
+                      "attempts", b->res.failed);
+    }
+
+    for (i = 0; i < b->n; i++) {
+        c = b->items[i];
+        r = c->request;
+
+        if (r == NULL) {
+            if (c->op.rc != 0 && c->op.rc != PDF_REPORT_STORE_LIMITED) {
+                ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,
+                              "pdf_report: store write %ui not done: %s",
+                              (ngx_uint_t) c->op.kind,
+                              mdb_strerror(c->op.rc));
+            }
+
+            ngx_http_pdf_report_commit_free(cm, c);
+            continue;
+        }
+
+        conn = r->connection;
+        r->main->blocked--;
+
+        ngx_http_set_log_request(conn->log, r);
+
+        rc = c->handler(r, c);
+        ngx_http_pdf_report_commit_free(cm, c);
+
+        ngx_http_finalize_request(r, rc);
+        ngx_http_run_posted_requests(conn);
+    }
+
+    /* the claims of this pass go to the render pool */
+    ngx_http_pdf_report_jobs_run(pmcf, b->claims, b->res.claimed);
+
+    b->n = 0;
+    b->res.claimed = 0;
+
+    /* only now: the handlers above may have queued more for the task */
+    cm->busy = 0;
+
+    ngx_http_pdf_report_commit_start(cm);
+}
+
+
+static void
+ngx_http_pdf_report_commit_free(ngx_http_pdf_report_committer_t *cm,
+    ngx_http_pdf_report_commit_t *c)
+{
+    if (cm->nfree >= NGX_HTTP_PDF_REPORT_FREE_MAX) {
+        ngx_free(c);
+        return;
+    }
+
+    ngx_queue_insert_head(&cm->free, &c->queue);
+    cm->nfree++;
+}

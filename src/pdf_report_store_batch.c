@@ -1,0 +1,180 @@
+
+/*
+ * Group commit for the store (see pdf_report_store.h): an fsync costs
+ * far more than the few B-tree updates of a step-1 request, so the
+ * requests that arrive while one batch commits go into the next, and
+ * every batch pays for one.  Runs in a pool thread; no nginx API.
+ */
+
+
+#include <string.h>
+#include <errno.h>
+
+#include "pdf_report_store.h"
+#include "pdf_report_store_int.h"
+
+
+static int pdf_report_batch_failed(int rc);
+static int pdf_report_batch_write(pdf_report_store_t *store, MDB_txn *txn,
+    pdf_report_op_t *op);
+
+
+int
+pdf_report_store_batch(pdf_report_store_t *store, pdf_report_op_t **ops,
+    size_t n, const pdf_report_scan_t *scan, pdf_report_job_t *claims,
+    pdf_report_scan_result_t *res)
+{
+    int                       rc, failed;
+    size_t                    i;
+    MDB_txn                  *txn, *child;
+    pdf_report_op_t          *op;
+    pdf_report_scan_result_t  none;
+
+    if (res == NULL) {
+        res = &none;
+    }
+
+    memset(res, 0, sizeof(pdf_report_scan_result_t));
+
+    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+    if (rc != 0) {
+        for (i = 0; i < n; i++) {
+            ops[i]->rc = rc;
+        }
+
+        return rc;
+    }
+
+    /*
+     * The operations run in the batch's transaction itself: a nested
+     * one costs LMDB two large allocations, more than the operation.
+     * An answer such as 409 or 429 writes nothing that matters; an LMDB
+     * error leaves the transaction unusable, and so fails the batch.
+     */
+    failed = 0;
+
+    for (i = 0; i < n && !failed; i++) {
+        op = ops[i];
+
+        /* the hit counts whatever the create's outcome (409 counts) */
+        if (op->kind == PDF_REPORT_OP_RATE
+            || (op->kind == PDF_REPORT_OP_CREATE && op->rate))
+        {
+            op->rc = pdf_report_rate_txn(store, txn, op->job.org,
+                                         op->now_ms, op->period_ms,
+                                         op->limit, &op->rate_result);
+
+            if (op->rc == 0 && !op->rate_result.allowed) {
+                op->rc = PDF_REPORT_STORE_LIMITED;
+            }
+
+            if (op->rc != 0 || op->kind == PDF_REPORT_OP_RATE) {
+                failed = pdf_report_batch_failed(op->rc);
+                continue;
+            }
+        }
+
+        op->rc = pdf_report_batch_write(store, txn, op);
+
+        /* refused before writing: this one answers 503, the rest go on */
+        if (op->rc == PDF_REPORT_STORE_NEARLY_FULL) {
+            op->rc = PDF_REPORT_STORE_FULL;
+            continue;
+        }
+
+        failed = pdf_report_batch_failed(op->rc);
+    }
+
+    if (failed) {
+        mdb_txn_abort(txn);
+
+        for (i = 0; i < n; i++) {
+            ops[i]->rc = failed;
+            ops[i]->rate_result.allowed = 0;
+        }
+
+        return failed;
+    }
+
+    /*
+     * Claims of the new jobs ride on the same commit, in a nested
+     * transaction: a scan that does not fit (a nearly full map) must
+     * not take the creates down with it; the next scan retries.
+     */
+    if (scan != NULL && scan->max_claims > 0
+        && mdb_txn_begin(store->env, txn, 0, &child) == 0)
+    {
+        if (pdf_report_scan_txn(store, child, scan, scan->max_claims,
+                                claims, res) != 0)
+        {
+            mdb_txn_abort(child);
+            memset(res, 0, sizeof(pdf_report_scan_result_t));
+
+        } else if (mdb_txn_commit(child) != 0) {
+            memset(res, 0, sizeof(pdf_report_scan_result_t));
+        }
+    }
+
+    rc = mdb_txn_commit(txn);
+
+    if (rc != 0) {
+        for (i = 0; i < n; i++) {
+            ops[i]->rc = rc;
+            ops[i]->rate_result.allowed = 0;
+        }
+
+        memset(res, 0, sizeof(pdf_report_scan_result_t));
+    }
+
+    return rc;
+}
+
+
+/* an LMDB error, as opposed to an answer: the batch cannot commit */
+
+static int
+pdf_report_batch_failed(int rc)
+{
+    switch (rc) {
+    case 0:
+    case PDF_REPORT_STORE_LIMITED:
+    case PDF_REPORT_STORE_EXISTS:
+    case PDF_REPORT_STORE_LOST:
+    case PDF_REPORT_STORE_NOT_FOUND:
+        return 0;
+
+    default:
+        return rc;
+    }
+}
+
+
+/* a create (with a fresh id) or a release */
+
+static int
+pdf_report_batch_write(pdf_report_store_t *store, MDB_txn *txn,
+    pdf_report_op_t *op)
+{
+    int       rc;
+    unsigned  tries;
+
+    if (op->kind == PDF_REPORT_OP_RELEASE) {
+        return pdf_report_release_txn(store, txn, op->job.id,
+                                      op->job.lease_token, op->now_ms);
+    }
+
+    for (tries = 0; /* void */; tries++) {
+        if (pdf_report_uuid4(op->job.id) != 0) {
+            return EIO;
+        }
+
+        op->job.id[PDF_REPORT_UUID_LEN] = '\0';
+
+        rc = pdf_report_create_txn(store, txn, &op->job, op->pending);
+
+        /* a repeated random id: practically never */
+        if (rc != MDB_KEYEXIST || tries == 2) {
+            return rc;
+        }
+    }
+}

@@ -1,0 +1,51 @@
+
+/*
+ * What the store's files share and nothing else sees: the environment
+ * and the transaction-level steps that the single calls of
+ * pdf_report_store.c and the group commit of pdf_report_store_batch.c
+ * both run.  Each step works inside the caller's write transaction and
+ * neither commits nor aborts it.
+ */
+
+
+#ifndef _PDF_REPORT_STORE_INT_H_INCLUDED_
+#define _PDF_REPORT_STORE_INT_H_INCLUDED_
+
+
+#include <limits.h>
+
+#include "pdf_report_store.h"
+
+
+/* create_txn: the map is too full to take a new job (nothing written) */
+#define PDF_REPORT_STORE_NEARLY_FULL  (-1005)
+
+
+struct pdf_report_store_s {
+    MDB_env     *env;
+    MDB_dbi      meta;
+    MDB_dbi      jobs;
+    MDB_dbi      pending;
+    MDB_dbi      queue;
+    MDB_dbi      rate;
+    MDB_dbi      users;
+    char         path[PATH_MAX];
+};
+
+
+int pdf_report_rate_txn(pdf_report_store_t *store, MDB_txn *txn,
+    const char *org, int64_t now_ms, int64_t period_ms, unsigned limit,
+    pdf_report_rate_t *rate);
+
+int pdf_report_create_txn(pdf_report_store_t *store, MDB_txn *txn,
+    pdf_report_job_t *job, char *pending_id);
+
+int pdf_report_release_txn(pdf_report_store_t *store, MDB_txn *txn,
+    const char *id, uint64_t token, int64_t now_ms);
+
+int pdf_report_scan_txn(pdf_report_store_t *store, MDB_txn *txn,
+    const pdf_report_scan_t *scan, size_t max, pdf_report_job_t *claims,
+    pdf_report_scan_result_t *res);
+
+
+#endif /* _PDF_REPORT_STORE_INT_H_INCLUDED_ */
