@@ -24,6 +24,22 @@
 #define PDF_REPORT_SIGV4_SECRET_MAX 256
 
 
+typedef struct {
+    int            valid;
+    char           date[8];
+    char           region[64];
+    char           service[16];
+    unsigned char  tag[PDF_REPORT_SHA256_LEN];
+    unsigned char  key[PDF_REPORT_SHA256_LEN];
+} pdf_report_sigv4_key_t;
+
+
+static __thread pdf_report_sigv4_key_t  pdf_report_sigv4_key_cache;
+
+
+static int pdf_report_sigv4_key(const char *secret, size_t secret_len,
+    const char *amz_date, const char *region, const char *service,
+    unsigned char *key);
 static int pdf_report_sigv4_sha256_hex(const void *data, size_t len,
     char *hex);
 static int pdf_report_sigv4_hmac(const unsigned char *key, size_t key_len,
@@ -75,7 +91,7 @@ pdf_report_sigv4_signature(const char *secret_key, const char *region,
     char            creq_hash[PDF_REPORT_SHA256_HEX + 1];
     char            secret[4 + PDF_REPORT_SIGV4_SECRET_MAX + 1];
     size_t          creq_size, sts_size, secret_len;
-    unsigned char   k1[PDF_REPORT_SHA256_LEN], k2[PDF_REPORT_SHA256_LEN];
+    unsigned char   k2[PDF_REPORT_SHA256_LEN];
     unsigned char   mac[PDF_REPORT_SHA256_LEN];
 
     if (secret_key == NULL || region == NULL || service == NULL
@@ -151,17 +167,9 @@ pdf_report_sigv4_signature(const char *secret_key, const char *region,
     memcpy(secret, "AWS4", 4);
     memcpy(secret + 4, secret_key, secret_len);
 
-    if (pdf_report_sigv4_hmac((unsigned char *) secret, 4 + secret_len,
-                              amz_date, 8, k1)
+    if (pdf_report_sigv4_key(secret, 4 + secret_len, amz_date, region,
+                             service, k2)
         != 0
-        || pdf_report_sigv4_hmac(k1, sizeof(k1), region, strlen(region), k2)
-           != 0
-        || pdf_report_sigv4_hmac(k2, sizeof(k2), service, strlen(service),
-                                 k1)
-           != 0
-        || pdf_report_sigv4_hmac(k1, sizeof(k1), "aws4_request",
-                                 sizeof("aws4_request") - 1, k2)
-           != 0
         || pdf_report_sigv4_hmac(k2, sizeof(k2), sts, strlen(sts), mac) != 0)
     {
         goto done;
@@ -176,7 +184,6 @@ done:
 
     /* the derived keys are as good as the secret for a day: wipe them */
     OPENSSL_cleanse(secret, sizeof(secret));
-    OPENSSL_cleanse(k1, sizeof(k1));
     OPENSSL_cleanse(k2, sizeof(k2));
     OPENSSL_cleanse(mac, sizeof(mac));
 
@@ -184,6 +191,80 @@ done:
     free(sts);
 
     return rc;
+}
+
+
+/*
+ * The signing key depends on the secret, the day, the region and the
+ * service only: it is derived once a day and kept, as the AWS SDKs do,
+ * per thread (the event loop and each pool thread sign).  The entry is
+ * keyed by a SHA-256 of the secret, so no copy of the secret is kept.
+ */
+
+static int
+pdf_report_sigv4_key(const char *secret, size_t secret_len,
+    const char *amz_date, const char *region, const char *service,
+    unsigned char *key)
+{
+    size_t                   region_len, service_len;
+    unsigned int             n;
+    unsigned char            tag[EVP_MAX_MD_SIZE];
+    unsigned char            k1[PDF_REPORT_SHA256_LEN];
+    pdf_report_sigv4_key_t  *c;
+
+    c = &pdf_report_sigv4_key_cache;
+    region_len = strlen(region);
+    service_len = strlen(service);
+
+    if (EVP_Digest(secret, secret_len, tag, &n, EVP_sha256(), NULL) != 1
+        || n != PDF_REPORT_SHA256_LEN)
+    {
+        return -1;
+    }
+
+    if (c->valid
+        && memcmp(c->date, amz_date, 8) == 0
+        && region_len < sizeof(c->region)
+        && service_len < sizeof(c->service)
+        && strcmp(c->region, region) == 0
+        && strcmp(c->service, service) == 0
+        && CRYPTO_memcmp(c->tag, tag, PDF_REPORT_SHA256_LEN) == 0)
+    {
+        memcpy(key, c->key, PDF_REPORT_SHA256_LEN);
+        return 0;
+    }
+
+    c->valid = 0;
+
+    if (pdf_report_sigv4_hmac((const unsigned char *) secret, secret_len,
+                              amz_date, 8, key)
+        != 0
+        || pdf_report_sigv4_hmac(key, PDF_REPORT_SHA256_LEN, region,
+                                 region_len, k1)
+           != 0
+        || pdf_report_sigv4_hmac(k1, sizeof(k1), service, service_len, key)
+           != 0
+        || pdf_report_sigv4_hmac(key, PDF_REPORT_SHA256_LEN, "aws4_request",
+                                 sizeof("aws4_request") - 1, k1)
+           != 0)
+    {
+        OPENSSL_cleanse(k1, sizeof(k1));
+        return -1;
+    }
+
+    memcpy(key, k1, sizeof(k1));
+    OPENSSL_cleanse(k1, sizeof(k1));
+
+    if (region_len < sizeof(c->region) && service_len < sizeof(c->service)) {
+        memcpy(c->date, amz_date, 8);
+        memcpy(c->region, region, region_len + 1);
+        memcpy(c->service, service, service_len + 1);
+        memcpy(c->tag, tag, PDF_REPORT_SHA256_LEN);
+        memcpy(c->key, key, PDF_REPORT_SHA256_LEN);
+        c->valid = 1;
+    }
+
+    return 0;
 }
 
 

@@ -282,11 +282,12 @@ test_amz_date(void)
 static void
 test_aws_examples(void)
 {
-    char    sig[65], hash[65], *creq;
-    size_t  i, size;
+    char                  sig[65], hash[65], *creq;
+    size_t                i, size;
+    const aws_example_t  *x;
 
     for (i = 0; i < sizeof(aws_examples) / sizeof(aws_examples[0]); i++) {
-        const aws_example_t  *x = &aws_examples[i];
+        x = &aws_examples[i];
 
         /* the canonical request as the signer builds it, to hash here */
         size = strlen(x->method) + strlen(x->uri) + strlen(x->query)
@@ -319,6 +320,25 @@ test_aws_examples(void)
         is_str(sig, x->signature, "AWS example %s: signature as published",
                x->name);
     }
+
+    /*
+     * The signing key is kept per thread and day: another secret on the
+     * same day and region must not be signed with the first one's key,
+     * nor the first one after it with the second's.
+     */
+    x = &aws_examples[0];
+    is_int(pdf_report_sigv4_signature(TEST_SECRET, "us-east-1", "s3",
+                                      AWS_EXAMPLE_DATE, x->method, x->uri,
+                                      x->query, x->headers,
+                                      x->signed_headers, x->payload, sig),
+           0, "another secret, same day and region: signed");
+    ok(strcmp(sig, x->signature) != 0, "another secret, another signature");
+    is_int(pdf_report_sigv4_signature(AWS_EXAMPLE_SECRET, "us-east-1", "s3",
+                                      AWS_EXAMPLE_DATE, x->method, x->uri,
+                                      x->query, x->headers,
+                                      x->signed_headers, x->payload, sig),
+           0, "the first secret again: signed");
+    is_str(sig, x->signature, "the first secret again: as published");
 
     is_int(pdf_report_sigv4_signature(AWS_EXAMPLE_SECRET, "us-east-1", "s3",
                                       "20130524", "GET", "/", "",

@@ -525,7 +525,10 @@ sub nginx_children {
         open my $fh, '<', $stat or next;
         my $line = <$fh> // next;
         close $fh;
-        push @kids, $1 if $line =~ /^(\d+) \(nginx\) \S (\d+)/ && $2 == $ppid;
+        # under valgrind the process is named after its tool
+        push @kids, $1
+            if $line =~ /^(\d+) \((?:nginx|memcheck-amd64-)\) \S (\d+)/
+               && $2 == $ppid;
     }
 
     return @kids;
