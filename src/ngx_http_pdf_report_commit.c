@@ -111,6 +111,41 @@ ngx_http_pdf_report_commit_init_worker(ngx_cycle_t *cycle,
 }
 
 
+/*
+ * At the worker's exit: the items kept for reuse, and any a write
+ * without a waiting request left queued.  nginx unloads the module after
+ * this, so nothing else would ever find them.
+ */
+
+void
+ngx_http_pdf_report_commit_exit(void)
+{
+    ngx_queue_t                      *q;
+    ngx_http_pdf_report_committer_t  *cm;
+
+    cm = &ngx_http_pdf_report_committer;
+
+    if (cm->pmcf == NULL) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&cm->free)) {
+        q = ngx_queue_head(&cm->free);
+        ngx_queue_remove(q);
+        ngx_free(ngx_queue_data(q, ngx_http_pdf_report_commit_t, queue));
+    }
+
+    /* a batch still out (a fast shutdown) owns its items: left alone */
+    while (!cm->busy && !ngx_queue_empty(&cm->waiting)) {
+        q = ngx_queue_head(&cm->waiting);
+        ngx_queue_remove(q);
+        ngx_free(ngx_queue_data(q, ngx_http_pdf_report_commit_t, queue));
+    }
+
+    cm->nfree = 0;
+}
+
+
 /* an item for one write; NULL when out of memory */
 
 ngx_http_pdf_report_commit_t *

@@ -41,7 +41,6 @@ static ngx_int_t ngx_http_pdf_report_create_write(ngx_http_request_t *r,
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
     ngx_uint_t kind, const char *user, ngx_http_pdf_report_commit_pt handler);
 static ngx_int_t ngx_http_pdf_report_create_rate(ngx_http_request_t *r,
-    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
     ngx_http_pdf_report_commit_t *c);
 static ngx_int_t ngx_http_pdf_report_create_done(ngx_http_request_t *r,
     ngx_http_pdf_report_commit_t *c);
@@ -264,22 +263,18 @@ static ngx_int_t
 ngx_http_pdf_report_create_counted(ngx_http_request_t *r,
     ngx_http_pdf_report_commit_t *c)
 {
-    ngx_int_t                         rc;
-    ngx_http_pdf_report_ctx_t        *ctx;
-    ngx_http_pdf_report_loc_conf_t   *plcf;
-    ngx_http_pdf_report_main_conf_t  *pmcf;
+    ngx_int_t  rc;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module);
-    plcf = ngx_http_get_module_loc_conf(r, ngx_http_pdf_report_module);
-
-    rc = ngx_http_pdf_report_create_rate(r, pmcf, ctx, c);
+    rc = ngx_http_pdf_report_create_rate(r, c);
     if (rc != NGX_DECLINED) {
         (void) ngx_http_discard_request_body(r);
         return rc;
     }
 
-    return ngx_http_pdf_report_create_checks(r, pmcf, plcf, ctx);
+    return ngx_http_pdf_report_create_checks(r,
+               ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module),
+               ngx_http_get_module_loc_conf(r, ngx_http_pdf_report_module),
+               ngx_http_get_module_ctx(r, ngx_http_pdf_report_module));
 }
 
 
@@ -377,13 +372,11 @@ static ngx_int_t
 ngx_http_pdf_report_create_job(ngx_http_request_t *r,
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx)
 {
-    int            rc;
-    char          *user_text;
-    size_t         len, user_len;
-    json_t        *user;
-    ngx_str_t      text;
-    json_error_t   jerr;
-    char           id[PDF_REPORT_USER_ID_MAX + 1];
+    int         rc;
+    size_t      len, stem_len;
+    ngx_str_t   text;
+    char        id[PDF_REPORT_USER_ID_MAX + 1];
+    char        stem[PDF_REPORT_FILENAME_MAX];
 
     if (ngx_http_pdf_report_body_text(r, &text) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -418,8 +411,8 @@ ngx_http_pdf_report_create_job(ngx_http_request_t *r,
     }
 
     /* a read transaction: never waits for a writer */
-    rc = pdf_report_store_user_get(pmcf->store, id, len, &user_text,
-                                   &user_len);
+    rc = pdf_report_store_user_access(pmcf->store, (char *) ctx->org.data,
+                                      id, len, stem, &stem_len);
 
     if (rc == PDF_REPORT_STORE_NOT_FOUND) {
         return ngx_http_pdf_report_create_refuse(r, pmcf, ctx,
@@ -429,34 +422,17 @@ ngx_http_pdf_report_create_job(ngx_http_request_t *r,
                                                  "userId.");
     }
 
-    if (rc != 0) {
-        return ngx_http_pdf_report_store_failed(r, rc, "user lookup");
-    }
-
-    user = json_loadb(user_text, user_len, 0, &jerr);
-    free(user_text);
-
-    if (user == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "pdf_report: stored record of user \"%s\" is not JSON",
-                      id);
-        return ngx_http_pdf_report_send_error(r,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                              "INTERNAL_ERROR",
-                                              "The user record could not be "
-                                              "read.");
-    }
-
-    rc = pdf_report_user_connected(user, (char *) ctx->org.data);
-    json_decref(user);
-
-    if (!rc) {
+    if (rc == PDF_REPORT_STORE_NOT_CONNECTED) {
         return ngx_http_pdf_report_create_refuse(r, pmcf, ctx,
                                                  NGX_HTTP_FORBIDDEN,
                                                  "NOT_CONNECTED",
                                                  "This user is not "
                                                  "connected to your "
                                                  "organisation.");
+    }
+
+    if (rc != 0) {
+        return ngx_http_pdf_report_store_failed(r, rc, "user lookup");
     }
 
     return ngx_http_pdf_report_create_write(r, pmcf, ctx,
@@ -494,17 +470,15 @@ static ngx_int_t
 ngx_http_pdf_report_create_refused(ngx_http_request_t *r,
     ngx_http_pdf_report_commit_t *c)
 {
-    ngx_int_t                         rc;
-    ngx_http_pdf_report_ctx_t        *ctx;
-    ngx_http_pdf_report_main_conf_t  *pmcf;
+    ngx_int_t                   rc;
+    ngx_http_pdf_report_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module);
-
-    rc = ngx_http_pdf_report_create_rate(r, pmcf, ctx, c);
+    rc = ngx_http_pdf_report_create_rate(r, c);
     if (rc != NGX_DECLINED) {
         return rc;
     }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
 
     return ngx_http_pdf_report_send_error(r, ctx->refuse_status,
                                           ctx->refuse_code,
@@ -555,14 +529,18 @@ ngx_http_pdf_report_create_write(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_pdf_report_create_rate(ngx_http_request_t *r,
-    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
     ngx_http_pdf_report_commit_t *c)
 {
-    ngx_str_t  retry;
+    ngx_str_t                         retry;
+    ngx_http_pdf_report_ctx_t        *ctx;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
 
     if (!c->op.rate) {
         return NGX_DECLINED;
     }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module);
 
     if (c->op.rc != PDF_REPORT_STORE_LIMITED
         && (c->op.rc != 0 || c->op.kind == PDF_REPORT_OP_CREATE)
@@ -615,16 +593,13 @@ ngx_http_pdf_report_create_done(ngx_http_request_t *r,
     pdf_report_job_t                 *job;
     ngx_http_pdf_report_ctx_t        *ctx;
     ngx_http_pdf_report_loc_conf_t   *plcf;
-    ngx_http_pdf_report_main_conf_t  *pmcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
-    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module);
-
-    rc = ngx_http_pdf_report_create_rate(r, pmcf, ctx, c);
+    rc = ngx_http_pdf_report_create_rate(r, c);
     if (rc != NGX_DECLINED) {
         return rc;
     }
 
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
     job = &c->op.job;
 
     if (c->op.rc == PDF_REPORT_STORE_EXISTS) {
@@ -876,14 +851,12 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
     ngx_str_t *id)
 {
     int                rc;
-    char              *user_text, *key, *url, filename[512];
+    char              *key, *url, filename[PDF_REPORT_FILENAME_MAX];
     long               url_len;
     u_char            *json, *p;
-    size_t             len, user_len, flen;
-    json_t            *user;
+    size_t             len, flen;
     ngx_int_t          nrc;
     ngx_str_t          status;
-    json_error_t       jerr;
     pdf_report_job_t   job;
 
     nrc = ngx_http_pdf_report_find_job(r, pmcf, ctx, id, &job);
@@ -892,25 +865,13 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
     }
 
     /* consent is re-checked on every call, against today's directory */
-    rc = pdf_report_store_user_get(pmcf->store, job.user,
-                                   ngx_strlen(job.user), &user_text,
-                                   &user_len);
+    rc = pdf_report_store_user_access(pmcf->store, (char *) ctx->org.data,
+                                      job.user, ngx_strlen(job.user),
+                                      filename, &flen);
 
-    if (rc != 0 && rc != PDF_REPORT_STORE_NOT_FOUND) {
-        return ngx_http_pdf_report_store_failed(r, rc, "user lookup");
-    }
-
-    user = NULL;
-
-    if (rc == 0) {
-        user = json_loadb(user_text, user_len, 0, &jerr);
-        free(user_text);
-    }
-
-    if (user == NULL || !pdf_report_user_connected(user,
-                                                   (char *) ctx->org.data))
+    if (rc == PDF_REPORT_STORE_NOT_FOUND
+        || rc == PDF_REPORT_STORE_NOT_CONNECTED)
     {
-        json_decref(user);
         return ngx_http_pdf_report_send_error(r, NGX_HTTP_FORBIDDEN,
                                               "NOT_CONNECTED",
                                               "This user is no longer "
@@ -918,9 +879,11 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
                                               "organisation.");
     }
 
-    if (job.status != PDF_REPORT_COMPLETE) {
-        json_decref(user);
+    if (rc != 0) {
+        return ngx_http_pdf_report_store_failed(r, rc, "user lookup");
+    }
 
+    if (job.status != PDF_REPORT_COMPLETE) {
         status.data = (u_char *) pdf_report_status_name(job.status);
         status.len = ngx_strlen(status.data);
 
@@ -935,11 +898,7 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
         return ngx_http_pdf_report_send_json(r, 422, json, len);
     }
 
-    flen = pdf_report_filename(filename, sizeof(filename),
-                               pdf_report_user_str(user, "first_name"),
-                               pdf_report_user_str(user, "last_name"),
-                               job.id);
-    json_decref(user);
+    flen = pdf_report_filename_end(filename, sizeof(filename), flen, job.id);
 
     if (flen == 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

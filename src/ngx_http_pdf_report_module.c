@@ -1704,6 +1704,8 @@ ngx_http_pdf_report_exit_process(ngx_cycle_t *cycle)
     pdf_report_jwt_cache_free(pmcf->jwt_cache);
     pmcf->jwt_cache = NULL;
 
+    ngx_http_pdf_report_commit_exit();
+
     if (pmcf->store == NULL) {
         return;
     }

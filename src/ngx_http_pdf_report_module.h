@@ -146,6 +146,7 @@ ngx_http_pdf_report_commit_t *ngx_http_pdf_report_commit_alloc(
 void ngx_http_pdf_report_commit_post(ngx_http_pdf_report_commit_t *c,
     ngx_http_request_t *r, ngx_http_pdf_report_commit_pt handler);
 void ngx_http_pdf_report_commit_scan(ngx_http_pdf_report_main_conf_t *pmcf);
+void ngx_http_pdf_report_commit_exit(void);
 
 
 #endif /* _NGX_HTTP_PDF_REPORT_MODULE_H_INCLUDED_ */

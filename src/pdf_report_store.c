@@ -11,6 +11,9 @@
  *   rate     org -> sorted duplicates of ms (8, BE) + nonce (4): the
  *            counted step-1 requests still inside some window
  *   users    user id -> the user's record as one line of JSON
+ *   access   org "\0" user id -> the user's filename stem, for every
+ *            CONNECTED connection: steps 1 and 3 without a JSON parse;
+ *            derived from users, and rebuilt with it
  *
  * Write transactions are short and never span rendering or uploads;
  * LMDB serialises them across processes and threads.
@@ -139,7 +142,9 @@ pdf_report_store_open(pdf_report_store_t **store, const char *dir,
         || (rc = mdb_dbi_open(txn, "rate",
                               MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
                               &st->rate)) != 0
-        || (rc = mdb_dbi_open(txn, "users", MDB_CREATE, &st->users)) != 0)
+        || (rc = mdb_dbi_open(txn, "users", MDB_CREATE, &st->users)) != 0
+        || (rc = mdb_dbi_open(txn, "access", MDB_CREATE, &st->access))
+           != 0)
     {
         mdb_txn_abort(txn);
         goto failed;
@@ -235,10 +240,12 @@ int
 pdf_report_store_users_replace(pdf_report_store_t *store,
     const pdf_report_user_entry_t *users, size_t n)
 {
-    int       rc;
-    size_t    i;
-    MDB_txn  *txn;
-    MDB_val   k, v;
+    int          rc;
+    size_t       i, org_len;
+    MDB_txn     *txn;
+    MDB_val      k, v;
+    const char  *org;
+    char         key[PDF_REPORT_ORG_MAX + 1 + PDF_REPORT_USER_ID_MAX];
 
     rc = mdb_txn_begin(store->env, NULL, 0, &txn);
     if (rc != 0) {
@@ -248,6 +255,10 @@ pdf_report_store_users_replace(pdf_report_store_t *store,
     /* empty, not delete: readers see the old directory until commit */
     rc = mdb_drop(txn, store->users, 0);
 
+    if (rc == 0) {
+        rc = mdb_drop(txn, store->access, 0);
+    }
+
     for (i = 0; rc == 0 && i < n; i++) {
         k.mv_data = (void *) users[i].id;
         k.mv_size = users[i].id_len;
@@ -255,9 +266,87 @@ pdf_report_store_users_replace(pdf_report_store_t *store,
         v.mv_size = users[i].json_len;
 
         rc = mdb_put(txn, store->users, &k, &v, 0);
+
+        for (org = users[i].orgs;
+             rc == 0 && org < users[i].orgs + users[i].orgs_len;
+             org += org_len + 1)
+        {
+            org_len = strlen(org);
+
+            if (org_len > PDF_REPORT_ORG_MAX) {
+                continue;    /* no token can name it */
+            }
+
+            memcpy(key, org, org_len + 1);
+            memcpy(key + org_len + 1, users[i].id, users[i].id_len);
+
+            k.mv_data = key;
+            k.mv_size = org_len + 1 + users[i].id_len;
+            v.mv_data = (void *) users[i].stem;
+            v.mv_size = users[i].stem_len;
+
+            rc = mdb_put(txn, store->access, &k, &v, 0);
+        }
     }
 
     return pdf_report_commit(txn, rc);
+}
+
+
+int
+pdf_report_store_user_access(pdf_report_store_t *store, const char *org,
+    const char *id, size_t id_len, char *stem, size_t *stem_len)
+{
+    int       rc;
+    size_t    org_len;
+    MDB_txn  *txn;
+    MDB_val   k, v;
+    char      key[PDF_REPORT_ORG_MAX + 1 + PDF_REPORT_USER_ID_MAX];
+
+    org_len = strlen(org);
+
+    if (id_len == 0 || id_len > PDF_REPORT_USER_ID_MAX
+        || org_len > PDF_REPORT_ORG_MAX)
+    {
+        return PDF_REPORT_STORE_NOT_FOUND;
+    }
+
+    rc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    memcpy(key, org, org_len + 1);
+    memcpy(key + org_len + 1, id, id_len);
+
+    k.mv_data = key;
+    k.mv_size = org_len + 1 + id_len;
+
+    rc = mdb_get(txn, store->access, &k, &v);
+
+    if (rc == 0) {
+        if (v.mv_size < PDF_REPORT_FILENAME_MAX) {
+            memcpy(stem, v.mv_data, v.mv_size);
+            stem[v.mv_size] = '\0';
+            *stem_len = v.mv_size;
+
+        } else {
+            rc = MDB_CORRUPTED;
+        }
+
+    } else if (rc == MDB_NOTFOUND) {
+        k.mv_data = (void *) id;
+        k.mv_size = id_len;
+
+        rc = mdb_get(txn, store->users, &k, &v);
+
+        rc = (rc == 0) ? PDF_REPORT_STORE_NOT_CONNECTED
+             : (rc == MDB_NOTFOUND) ? PDF_REPORT_STORE_NOT_FOUND : rc;
+    }
+
+    mdb_txn_abort(txn);
+
+    return rc;
 }
 
 

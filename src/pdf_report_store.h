@@ -29,6 +29,7 @@
 #define PDF_REPORT_STORE_EXISTS     (-1002)
 #define PDF_REPORT_STORE_LOST       (-1003)  /* the lease is not ours */
 #define PDF_REPORT_STORE_LIMITED    (-1004)  /* over the rate limit */
+#define PDF_REPORT_STORE_NOT_CONNECTED  (-1006)
 #define PDF_REPORT_STORE_FULL       MDB_MAP_FULL
 
 #define PDF_REPORT_ORG_MAX          128
@@ -102,11 +103,26 @@ typedef struct {
     size_t       id_len;
     const char  *json;           /* the record as one line of JSON */
     size_t       json_len;
+    const char  *stem;           /* pdf_report_filename_stem() of it */
+    size_t       stem_len;
+    const char  *orgs;           /* the orgs it is CONNECTED to, each
+                                    NUL-terminated, one after another */
+    size_t       orgs_len;       /* bytes of orgs */
 } pdf_report_user_entry_t;
 
 /* replace the whole directory in one transaction */
 int pdf_report_store_users_replace(pdf_report_store_t *store,
     const pdf_report_user_entry_t *users, size_t n);
+
+/*
+ * What steps 1 and 3 ask of the directory, without parsing a record:
+ * 0 when the user is CONNECTED to org, with its filename stem copied to
+ * stem (PDF_REPORT_FILENAME_MAX bytes); PDF_REPORT_STORE_NOT_CONNECTED
+ * when the user exists but is not; PDF_REPORT_STORE_NOT_FOUND when it
+ * does not exist.
+ */
+int pdf_report_store_user_access(pdf_report_store_t *store, const char *org,
+    const char *id, size_t id_len, char *stem, size_t *stem_len);
 
 /*
  * Copy a user's record into a new malloc()ed, NUL-terminated buffer.

@@ -29,6 +29,7 @@ struct pdf_report_store_s {
     MDB_dbi      queue;
     MDB_dbi      rate;
     MDB_dbi      users;
+    MDB_dbi      access;
     char         path[PATH_MAX];
 };
 

@@ -64,6 +64,8 @@ static const pdf_report_user_field_t  pdf_report_connection_fields[] = {
 
 static const pdf_report_user_field_t *pdf_report_user_bad_field(
     const json_t *obj, const pdf_report_user_field_t *fields);
+static int pdf_report_users_access(const json_t *rec,
+    pdf_report_user_entry_t *e);
 
 
 int
@@ -169,7 +171,14 @@ pdf_report_users_parse(char *text, size_t len, pdf_report_users_t *users,
         e[n].json_len = strlen(p);
         lineno[n] = *line;
         sorted[n] = &e[n];
-        n++;
+
+        if (pdf_report_users_access(rec, &e[n]) != 0) {
+            json_decref(rec);
+            snprintf(err, err_size, "out of memory");
+            goto failed;
+        }
+
+        users->n = ++n;
 
         json_decref(rec);
 
@@ -209,9 +218,79 @@ failed:
 }
 
 
+/*
+ * What steps 1 and 3 need of a record, worked out once at load: the
+ * filename stem and the orgs it is CONNECTED to (one block of memory,
+ * the stem first).
+ */
+
+static int
+pdf_report_users_access(const json_t *rec, pdf_report_user_entry_t *e)
+{
+    char         *block, *p;
+    size_t        i, size, stem_len;
+    json_t       *conns, *c;
+    const char   *org, *status;
+    char          stem[PDF_REPORT_FILENAME_MAX];
+
+    stem_len = pdf_report_filename_stem(stem, sizeof(stem),
+                                        pdf_report_user_str(rec,
+                                                            "first_name"),
+                                        pdf_report_user_str(rec,
+                                                            "last_name"));
+    size = stem_len + 1;
+
+    conns = json_object_get(rec, "connections");
+
+    json_array_foreach(conns, i, c) {
+        org = pdf_report_user_str(c, "org_id");
+        status = pdf_report_user_str(c, "connection_status");
+
+        if (org != NULL && status != NULL
+            && strcmp(status, "CONNECTED") == 0)
+        {
+            size += strlen(org) + 1;
+        }
+    }
+
+    block = malloc(size);
+    if (block == NULL) {
+        return -1;
+    }
+
+    memcpy(block, stem, stem_len + 1);
+    p = block + stem_len + 1;
+
+    json_array_foreach(conns, i, c) {
+        org = pdf_report_user_str(c, "org_id");
+        status = pdf_report_user_str(c, "connection_status");
+
+        if (org != NULL && status != NULL
+            && strcmp(status, "CONNECTED") == 0)
+        {
+            memcpy(p, org, strlen(org) + 1);
+            p += strlen(org) + 1;
+        }
+    }
+
+    e->stem = block;
+    e->stem_len = stem_len;
+    e->orgs = block + stem_len + 1;
+    e->orgs_len = size - stem_len - 1;
+
+    return 0;
+}
+
+
 void
 pdf_report_users_free(pdf_report_users_t *users)
 {
+    size_t  i;
+
+    for (i = 0; users->entries != NULL && i < users->n; i++) {
+        free((char *) users->entries[i].stem);
+    }
+
     free(users->entries);
     free(users->ids);
     memset(users, 0, sizeof(pdf_report_users_t));

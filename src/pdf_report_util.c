@@ -158,25 +158,65 @@ pdf_report_hex(char *dst, const unsigned char *src, size_t len)
 void
 pdf_report_iso8601(char *dst, int64_t ms)
 {
-    char       buf[80];
-    time_t     t;
-    struct tm  tm;
+    int64_t   days, secs, era, doe, yoe, doy, mp, y, m, d, frac;
+    unsigned  i;
+    int64_t   parts[7];
 
+    /*
+     * By hand rather than gmtime_r() and snprintf(): every status read
+     * formats two or three of these, and glibc's gmtime_r takes a lock.
+     * Days to the civil date as in Howard Hinnant's civil_from_days().
+     */
     if (ms < 0) {
         ms = 0;
     }
 
-    t = (time_t) (ms / 1000);
-
-    if (gmtime_r(&t, &tm) == NULL) {
-        memset(&tm, 0, sizeof(struct tm));
+    /* past year 9999 the format has no room: clamp */
+    if (ms > INT64_C(253402300799999)) {
+        ms = INT64_C(253402300799999);
     }
 
-    snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (ms % 1000));
+    frac = ms % 1000;
+    secs = ms / 1000;
+    days = secs / 86400;
+    secs %= 86400;
 
-    memcpy(dst, buf, PDF_REPORT_ISO8601_LEN);
+    days += 719468;
+    era = days / 146097;
+    doe = days - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    y = yoe + era * 400;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    d = doy - (153 * mp + 2) / 5 + 1;
+    m = mp < 10 ? mp + 3 : mp - 9;
+    y += (m <= 2);
+
+    parts[0] = y;
+    parts[1] = m;
+    parts[2] = d;
+    parts[3] = secs / 3600;
+    parts[4] = secs / 60 % 60;
+    parts[5] = secs % 60;
+    parts[6] = frac;
+
+    /* YYYY-MM-DDTHH:MM:SS.mmmZ */
+    dst[0] = (char) ('0' + parts[0] / 1000);
+    dst[1] = (char) ('0' + parts[0] / 100 % 10);
+    dst[2] = (char) ('0' + parts[0] / 10 % 10);
+    dst[3] = (char) ('0' + parts[0] % 10);
+
+    for (i = 1; i < 6; i++) {
+        dst[3 * i + 1] = "--T::"[i - 1];
+        dst[3 * i + 2] = (char) ('0' + parts[i] / 10);
+        dst[3 * i + 3] = (char) ('0' + parts[i] % 10);
+    }
+
+    dst[19] = '.';
+    dst[20] = (char) ('0' + parts[6] / 100);
+    dst[21] = (char) ('0' + parts[6] / 10 % 10);
+    dst[22] = (char) ('0' + parts[6] % 10);
+    dst[23] = 'Z';
 }
 
 
@@ -409,11 +449,25 @@ size_t
 pdf_report_filename(char *dst, size_t size, const char *first,
     const char *last, const char *job_id)
 {
+    size_t  n;
+
+    n = pdf_report_filename_stem(dst, size, first, last);
+
+    return n ? pdf_report_filename_end(dst, size, n, job_id) : 0;
+}
+
+
+/* "SQR_<initial>_<last>_": what the user's record decides */
+
+size_t
+pdf_report_filename_stem(char *dst, size_t size, const char *first,
+    const char *last)
+{
     char    part[256];
-    size_t  n, len, i;
+    size_t  n, len;
 
     /* "SQR_" + 1 + "_" + last (at most 255) + "_" + 4 + ".pdf" + NUL */
-    if (size < 4 + 1 + 1 + sizeof(part) + 1 + 4 + 4 + 1) {
+    if (size < PDF_REPORT_FILENAME_MAX) {
         return 0;
     }
 
@@ -443,6 +497,24 @@ pdf_report_filename(char *dst, size_t size, const char *first,
     }
 
     dst[n++] = '_';
+    dst[n] = '\0';
+
+    return n;
+}
+
+
+/* the job's part after a stem of n bytes: "<first 4, upper>.pdf" */
+
+size_t
+pdf_report_filename_end(char *dst, size_t size, size_t n,
+    const char *job_id)
+{
+    char    part[8];
+    size_t  len, i;
+
+    if (n + 4 + 4 + 1 > size) {
+        return 0;
+    }
 
     len = pdf_report_ascii_part(part, sizeof(part), job_id, 4);
 

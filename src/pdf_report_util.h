@@ -59,5 +59,12 @@ long pdf_report_utf8_len(const char *s, size_t len);
 size_t pdf_report_filename(char *dst, size_t size, const char *first,
     const char *last, const char *job_id);
 
+/* the same in two steps: the user's stem, then the job's end */
+#define PDF_REPORT_FILENAME_MAX  (4 + 1 + 1 + 256 + 1 + 4 + 4 + 1)
+size_t pdf_report_filename_stem(char *dst, size_t size, const char *first,
+    const char *last);
+size_t pdf_report_filename_end(char *dst, size_t size, size_t n,
+    const char *job_id);
+
 
 #endif /* _PDF_REPORT_UTIL_H_INCLUDED_ */

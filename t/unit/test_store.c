@@ -215,14 +215,21 @@ main(void)
 
     /* user directory */
 
+    memset(users, 0, sizeof(users));
     users[0].id = "US1";
     users[0].id_len = 3;
     users[0].json = "{\"id\":\"US1\"}";
     users[0].json_len = strlen(users[0].json);
+    users[0].stem = "SQR_J_Smith_";
+    users[0].stem_len = 12;
+    users[0].orgs = "org_a\0org_b";
+    users[0].orgs_len = 12;
     users[1].id = "US2";
     users[1].id_len = 3;
     users[1].json = "{\"id\":\"US2\"}";
     users[1].json_len = strlen(users[1].json);
+    users[1].stem = "SQR_X_X_";
+    users[1].stem_len = 8;
 
     is_int(pdf_report_store_users_replace(st, users, 2), 0, "load users");
     is_int(pdf_report_store_user_get(st, "US2", 3, &json, &len), 0,
@@ -230,7 +237,45 @@ main(void)
     is_str(json, "{\"id\":\"US2\"}", "US2 record");
     free(json);
 
-    is_int(pdf_report_store_users_replace(st, users, 1), 0, "reload users");
+    {
+        char    stem[PDF_REPORT_FILENAME_MAX];
+        size_t  stem_len;
+
+        is_int(pdf_report_store_user_access(st, "org_b", "US1", 3, stem,
+                                            &stem_len),
+               0, "access: US1 is connected to its second org");
+        is_str(stem, "SQR_J_Smith_", "access: with its filename stem");
+        is_int(stem_len, 12, "access: stem length");
+        is_int(pdf_report_store_user_access(st, "org_a", "US1", 3, stem,
+                                            &stem_len),
+               0, "access: and to its first");
+        is_int(pdf_report_store_user_access(st, "org_c", "US1", 3, stem,
+                                            &stem_len),
+               PDF_REPORT_STORE_NOT_CONNECTED, "access: not to another");
+        is_int(pdf_report_store_user_access(st, "org_a", "US2", 3, stem,
+                                            &stem_len),
+               PDF_REPORT_STORE_NOT_CONNECTED,
+               "access: a user with no connection exists, not connected");
+        is_int(pdf_report_store_user_access(st, "org_a", "US9", 3, stem,
+                                            &stem_len),
+               PDF_REPORT_STORE_NOT_FOUND, "access: an unknown user");
+        is_int(pdf_report_store_user_access(st, "org_a", "US1", 2, stem,
+                                            &stem_len),
+               PDF_REPORT_STORE_NOT_FOUND, "access: keys are exact");
+
+        users[0].orgs_len = 6;
+
+        is_int(pdf_report_store_users_replace(st, users, 1), 0,
+               "reload users: US1 keeps org_a only, US2 gone");
+        is_int(pdf_report_store_user_access(st, "org_b", "US1", 3, stem,
+                                            &stem_len),
+               PDF_REPORT_STORE_NOT_CONNECTED,
+               "access: a connection gone after reload is gone");
+        is_int(pdf_report_store_user_access(st, "org_a", "US2", 3, stem,
+                                            &stem_len),
+               PDF_REPORT_STORE_NOT_FOUND, "access: US2 unknown now");
+    }
+
     is_int(pdf_report_store_user_get(st, "US2", 3, &json, &len),
            PDF_REPORT_STORE_NOT_FOUND, "US2 gone after reload");
 

@@ -60,6 +60,24 @@ main(void)
     is_str(u.entries[1].json, "{\"id\":\"US2\"}", "CR stripped");
     pdf_report_users_free(&u);
 
+    /* what steps 1 and 3 read without parsing: stem and CONNECTED orgs */
+    is_int(parse("{\"id\":\"US1\",\"first_name\":\"\u00c9mile\","
+                 "\"last_name\":\"O'Brien-Smith\",\"connections\":["
+                 "{\"org_id\":\"org_a\",\"connection_status\":\"CONNECTED\"},"
+                 "{\"org_id\":\"org_b\",\"connection_status\":\"REVOKED\"},"
+                 "{\"org_id\":\"org_c\",\"connection_status\":\"CONNECTED\"}"
+                 "]}\n{\"id\":\"US2\",\"first_name\":null}\n",
+                 &u, &line, err), 0, "users with connections");
+    is_str(u.entries[0].stem, "SQR_E_OBrien-Smith_",
+           "the filename stem of the first");
+    is_int(u.entries[0].stem_len, 19, "its length");
+    is_int(u.entries[0].orgs_len, 12, "two CONNECTED orgs, NUL-ended");
+    is_str(u.entries[0].orgs, "org_a", "the first");
+    is_str(u.entries[0].orgs + 6, "org_c", "the second; REVOKED left out");
+    is_str(u.entries[1].stem, "SQR_X_X_", "no names: X and X");
+    is_int(u.entries[1].orgs_len, 0, "no connections: no orgs");
+    pdf_report_users_free(&u);
+
     is_int(parse("", &u, &line, err), 0, "an empty file is an empty list");
     is_int(u.n, 0, "no entries");
     pdf_report_users_free(&u);

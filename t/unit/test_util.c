@@ -7,6 +7,8 @@
 
 
 #include <stdlib.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "tap.h"
 #include "pdf_report_util.h"
@@ -88,6 +90,64 @@ main(void)
     pdf_report_iso8601(buf, 951827696789LL);
     buf[PDF_REPORT_ISO8601_LEN] = '\0';
     is_str(buf, "2000-02-29T12:34:56.789Z", "leap day with milliseconds");
+
+    pdf_report_iso8601(buf, 0);
+    buf[PDF_REPORT_ISO8601_LEN] = '\0';
+    is_str(buf, "1970-01-01T00:00:00.000Z", "the epoch");
+
+    pdf_report_iso8601(buf, -5);
+    buf[PDF_REPORT_ISO8601_LEN] = '\0';
+    is_str(buf, "1970-01-01T00:00:00.000Z", "before the epoch: the epoch");
+
+    pdf_report_iso8601(buf, INT64_C(253402300799999) + 1000);
+    buf[PDF_REPORT_ISO8601_LEN] = '\0';
+    is_str(buf, "9999-12-31T23:59:59.999Z", "past year 9999: clamped");
+
+    /* the hand-written calendar against gmtime_r, across 8,000 years */
+    {
+        int        bad;
+        char       want[64];
+        time_t     t;
+        int64_t    ms;
+        struct tm  tm;
+        unsigned   seed;
+
+        bad = 0;
+        seed = 12345;
+
+        for (i = 0; i < 200000; i++) {
+            seed = seed * 1103515245 + 12345;
+            ms = (int64_t) (((uint64_t) seed << 20) ^ (uint64_t) i * 7919)
+                 % INT64_C(253402300800000);
+
+            /* also every day boundary of 1999 to 2101 */
+            if (i % 2 == 0) {
+                ms = (INT64_C(915148800) + (int64_t) (i / 2 % 37500) * 86400
+                      - (i % 4 == 0)) * 1000 + 999 * (i % 4 == 0);
+            }
+
+            t = (time_t) (ms / 1000);
+
+            if (gmtime_r(&t, &tm) == NULL) {
+                continue;
+            }
+
+            snprintf(want, sizeof(want),
+                     "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (ms % 1000));
+
+            pdf_report_iso8601(buf, ms);
+            buf[PDF_REPORT_ISO8601_LEN] = '\0';
+
+            if (strcmp(buf, want) != 0 && bad++ < 3) {
+                printf("# %lld: %s, gmtime_r says %s\n", (long long) ms,
+                       buf, want);
+            }
+        }
+
+        is_int(bad, 0, "ISO 8601 as gmtime_r gives it, 200,000 times");
+    }
 
     ok(pdf_report_uuid4(buf) == 0, "uuid generated");
     buf[PDF_REPORT_UUID_LEN] = '\0';
