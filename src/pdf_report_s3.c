@@ -271,7 +271,13 @@ pdf_report_s3_presign_params(const pdf_report_s3_conf_t *conf,
             *p++ = '&';
         }
 
-        p += sprintf(p, "%s=%s", q[i].name, q[i].value);
+        len = (int) strlen(q[i].name);
+        memcpy(p, q[i].name, len);
+        p += len;
+        *p++ = '=';
+        len = (int) strlen(q[i].value);
+        memcpy(p, q[i].value, len);
+        p += len;
     }
 
     *p = '\0';

@@ -15,6 +15,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#include <pthread.h>
 
 #include "pdf_report_util.h"
 #include "pdf_report_s3.h"
@@ -36,10 +39,17 @@ typedef struct {
 
 static __thread pdf_report_sigv4_key_t  pdf_report_sigv4_key_cache;
 
+static pthread_once_t   pdf_report_sigv4_once = PTHREAD_ONCE_INIT;
+static EVP_MD          *pdf_report_sigv4_md;
+static EVP_MAC         *pdf_report_sigv4_mac;
+
 
 static int pdf_report_sigv4_key(const char *secret, size_t secret_len,
     const char *amz_date, const char *region, const char *service,
     unsigned char *key);
+static void pdf_report_sigv4_fetch(void);
+static const EVP_MD *pdf_report_sigv4_sha256(void);
+static char *pdf_report_sigv4_cat(char *p, const char *s);
 static int pdf_report_sigv4_sha256_hex(const void *data, size_t len,
     char *hex);
 static int pdf_report_sigv4_hmac(const unsigned char *key, size_t key_len,
@@ -87,7 +97,7 @@ pdf_report_sigv4_signature(const char *secret_key, const char *region,
     const char *payload_hash, char *sig)
 {
     int             rc;
-    char           *creq, *sts;
+    char           *creq, *sts, *p;
     char            creq_hash[PDF_REPORT_SHA256_HEX + 1];
     char            secret[4 + PDF_REPORT_SIGV4_SECRET_MAX + 1];
     size_t          creq_size, sts_size, secret_len;
@@ -133,15 +143,20 @@ pdf_report_sigv4_signature(const char *secret_key, const char *region,
         goto done;
     }
 
-    if (snprintf(creq, creq_size, "%s\n%s\n%s\n%s\n%s\n%s", method,
-                 canonical_uri, canonical_query, canonical_headers,
-                 signed_headers, payload_hash)
-        >= (int) creq_size)
-    {
-        goto done;
-    }
+    /* the sizes were added up above: plain copies, no printf */
+    p = pdf_report_sigv4_cat(creq, method);
+    *p++ = '\n';
+    p = pdf_report_sigv4_cat(p, canonical_uri);
+    *p++ = '\n';
+    p = pdf_report_sigv4_cat(p, canonical_query);
+    *p++ = '\n';
+    p = pdf_report_sigv4_cat(p, canonical_headers);
+    *p++ = '\n';
+    p = pdf_report_sigv4_cat(p, signed_headers);
+    *p++ = '\n';
+    p = pdf_report_sigv4_cat(p, payload_hash);
 
-    if (pdf_report_sigv4_sha256_hex(creq, strlen(creq), creq_hash) != 0) {
+    if (pdf_report_sigv4_sha256_hex(creq, p - creq, creq_hash) != 0) {
         goto done;
     }
 
@@ -154,13 +169,18 @@ pdf_report_sigv4_signature(const char *secret_key, const char *region,
         goto done;
     }
 
-    if (snprintf(sts, sts_size, PDF_REPORT_SIGV4_ALGORITHM "\n%s\n"
-                 "%.8s/%s/%s/aws4_request\n%s", amz_date, amz_date, region,
-                 service, creq_hash)
-        >= (int) sts_size)
-    {
-        goto done;
-    }
+    p = pdf_report_sigv4_cat(sts, PDF_REPORT_SIGV4_ALGORITHM "\n");
+    p = pdf_report_sigv4_cat(p, amz_date);
+    *p++ = '\n';
+    memcpy(p, amz_date, 8);
+    p += 8;
+    *p++ = '/';
+    p = pdf_report_sigv4_cat(p, region);
+    *p++ = '/';
+    p = pdf_report_sigv4_cat(p, service);
+    p = pdf_report_sigv4_cat(p, "/aws4_request\n");
+    p = pdf_report_sigv4_cat(p, creq_hash);
+    *p = '\0';
 
     /* kDate, kRegion, kService, kSigning, then the signature itself */
 
@@ -170,7 +190,7 @@ pdf_report_sigv4_signature(const char *secret_key, const char *region,
     if (pdf_report_sigv4_key(secret, 4 + secret_len, amz_date, region,
                              service, k2)
         != 0
-        || pdf_report_sigv4_hmac(k2, sizeof(k2), sts, strlen(sts), mac) != 0)
+        || pdf_report_sigv4_hmac(k2, sizeof(k2), sts, p - sts, mac) != 0)
     {
         goto done;
     }
@@ -216,7 +236,8 @@ pdf_report_sigv4_key(const char *secret, size_t secret_len,
     region_len = strlen(region);
     service_len = strlen(service);
 
-    if (EVP_Digest(secret, secret_len, tag, &n, EVP_sha256(), NULL) != 1
+    if (EVP_Digest(secret, secret_len, tag, &n, pdf_report_sigv4_sha256(),
+                   NULL) != 1
         || n != PDF_REPORT_SHA256_LEN)
     {
         return -1;
@@ -271,14 +292,55 @@ pdf_report_sigv4_key(const char *secret, size_t secret_len,
 void
 pdf_report_sigv4_amz_date(char *dst, time_t t)
 {
-    struct tm  tm;
+    char  iso[PDF_REPORT_ISO8601_LEN];
 
-    if (gmtime_r(&t, &tm) == NULL
-        || strftime(dst, 17, "%Y%m%dT%H%M%SZ", &tm) != 16)
-    {
-        /* only for times past year 9999; keep the output well-formed */
-        memcpy(dst, "19700101T000000Z", 17);
-    }
+    /* YYYY-MM-DDTHH:MM:SS.mmmZ to YYYYMMDDTHHMMSSZ, no gmtime_r lock */
+    pdf_report_iso8601(iso, (int64_t) t * 1000);
+
+    memcpy(dst, iso, 4);
+    memcpy(dst + 4, iso + 5, 2);
+    memcpy(dst + 6, iso + 8, 2);
+    dst[8] = 'T';
+    memcpy(dst + 9, iso + 11, 2);
+    memcpy(dst + 11, iso + 14, 2);
+    memcpy(dst + 13, iso + 17, 2);
+    dst[15] = 'Z';
+    dst[16] = '\0';
+}
+
+
+/*
+ * SHA-256 and HMAC fetched from the provider once for the process: the
+ * implicit fetch behind EVP_sha256() and HMAC() costs more than hashing
+ * a canonical request.  The fetched objects are shared by all threads.
+ */
+
+static void
+pdf_report_sigv4_fetch(void)
+{
+    pdf_report_sigv4_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    pdf_report_sigv4_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+
+static const EVP_MD *
+pdf_report_sigv4_sha256(void)
+{
+    (void) pthread_once(&pdf_report_sigv4_once, pdf_report_sigv4_fetch);
+
+    return pdf_report_sigv4_md != NULL ? pdf_report_sigv4_md : EVP_sha256();
+}
+
+
+static char *
+pdf_report_sigv4_cat(char *p, const char *s)
+{
+    size_t  n;
+
+    n = strlen(s);
+    memcpy(p, s, n);
+
+    return p + n;
 }
 
 
@@ -288,7 +350,7 @@ pdf_report_sigv4_sha256_hex(const void *data, size_t len, char *hex)
     unsigned int   n;
     unsigned char  md[EVP_MAX_MD_SIZE];
 
-    if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1
+    if (EVP_Digest(data, len, md, &n, pdf_report_sigv4_sha256(), NULL) != 1
         || n != PDF_REPORT_SHA256_LEN)
     {
         return -1;
@@ -305,16 +367,45 @@ static int
 pdf_report_sigv4_hmac(const unsigned char *key, size_t key_len,
     const void *msg, size_t msg_len, unsigned char *out)
 {
-    unsigned int  n;
+    int            rc;
+    size_t         n;
+    unsigned int   un;
+    EVP_MAC_CTX   *ctx;
+    OSSL_PARAM     params[2];
 
-    n = 0;
+    (void) pdf_report_sigv4_sha256();
 
-    /* HMAC() is the one-shot API both OpenSSL 1.1.1 and 3.x keep */
-    if (HMAC(EVP_sha256(), key, (int) key_len, msg, msg_len, out, &n) == NULL
-        || n != PDF_REPORT_SHA256_LEN)
-    {
+    if (pdf_report_sigv4_mac == NULL) {
+        un = 0;
+
+        if (HMAC(EVP_sha256(), key, (int) key_len, msg, msg_len, out, &un)
+            == NULL
+            || un != PDF_REPORT_SHA256_LEN)
+        {
+            return -1;
+        }
+
+        return 0;
+    }
+
+    ctx = EVP_MAC_CTX_new(pdf_report_sigv4_mac);
+    if (ctx == NULL) {
         return -1;
     }
 
-    return 0;
+    params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *) "SHA256",
+                                                 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    n = 0;
+
+    rc = (EVP_MAC_init(ctx, key, key_len, params) == 1
+          && EVP_MAC_update(ctx, msg, msg_len) == 1
+          && EVP_MAC_final(ctx, out, &n, PDF_REPORT_SHA256_LEN) == 1
+          && n == PDF_REPORT_SHA256_LEN)
+         ? 0 : -1;
+
+    EVP_MAC_CTX_free(ctx);
+
+    return rc;
 }
