@@ -7,7 +7,7 @@
 # error or a definite leak in the module's code.  Blocks that time out
 # under valgrind's slowness are listed by prove, apart from that verdict.
 #
-#   make test-valgrind                 everything (about half an hour)
+#   make test-valgrind                 everything (about 15 minutes)
 #   make test-valgrind T=t/20-jobs.t   one file
 
 VALGRIND_DIR  ?= $(BUILD)/valgrind
