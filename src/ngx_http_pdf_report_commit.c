@@ -30,6 +30,7 @@ typedef struct {
     ngx_http_pdf_report_commit_t     *items[NGX_HTTP_PDF_REPORT_BATCH_MAX];
     pdf_report_op_t                  *ops[NGX_HTTP_PDF_REPORT_BATCH_MAX];
     ngx_uint_t                        scan_only;
+    ngx_uint_t                        scan_too;  /* with the batch */
     pdf_report_scan_t                 scan;
     pdf_report_job_t                 *claims;
     pdf_report_scan_result_t          res;
@@ -268,10 +269,11 @@ ngx_http_pdf_report_commit_start(ngx_http_pdf_report_committer_t *cm)
                          ? 0 : (unsigned) (pmcf->worker_jobs
                                            - pmcf->in_flight);
 
-    /* a batch of new jobs claims them at once; otherwise only if asked */
-    if (!cm->scan && creates == 0) {
-        b->scan.max_claims = 0;
-    }
+    /*
+     * A scan asked for (time-outs, abandoned leases) always runs; a
+     * batch of new jobs also claims them at once when a slot is free.
+     */
+    b->scan_too = cm->scan || (creates && b->scan.max_claims > 0);
 
     b->scan_only = (b->n == 0);
 
@@ -328,7 +330,7 @@ ngx_http_pdf_report_batch_handler(void *data, ngx_log_t *log)
 
     } else {
         b->rc = pdf_report_store_batch(b->store, b->ops, b->n,
-                                       b->scan.max_claims ? &b->scan : NULL,
+                                       b->scan_too ? &b->scan : NULL,
                                        b->claims, &b->res);
     }
 

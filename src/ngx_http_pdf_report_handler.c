@@ -9,8 +9,6 @@
 
 #include "ngx_http_pdf_report_module.h"
 
-#include <jansson.h>
-
 
 typedef enum {
     NGX_HTTP_PDF_REPORT_CREATE = 0,

@@ -135,6 +135,10 @@ int pdf_report_store_user_get(pdf_report_store_t *store, const char *id,
 /* ---- step 1 ---- */
 
 /*
+ * The two step-1 writes, each in a transaction of its own: the semantics
+ * the unit tests pin down.  The module runs the same steps grouped, in
+ * pdf_report_store_batch() below.
+ *
  * Sliding-window rate limit: when the org has fewer than limit requests
  * in (now - period, now], count this one.  rate->allowed says which.
  */

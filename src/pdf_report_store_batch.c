@@ -7,6 +7,7 @@
  */
 
 
+#include <stdint.h>
 #include <string.h>
 #include <errno.h>
 
@@ -97,15 +98,16 @@ pdf_report_store_batch(pdf_report_store_t *store, pdf_report_op_t **ops,
     }
 
     /*
-     * Claims of the new jobs ride on the same commit, in a nested
-     * transaction: a scan that does not fit (a nearly full map) must
-     * not take the creates down with it; the next scan retries.
+     * A scan pass (time-outs, and claims of the new jobs) rides on the
+     * same commit, in a nested transaction: a scan that does not fit (a
+     * nearly full map) must not take the creates down with it; the next
+     * scan retries.
      */
-    if (scan != NULL && scan->max_claims > 0
-        && mdb_txn_begin(store->env, txn, 0, &child) == 0)
+    if (scan != NULL && mdb_txn_begin(store->env, txn, 0, &child) == 0)
     {
-        if (pdf_report_scan_txn(store, child, scan, scan->max_claims,
-                                claims, res) != 0)
+        /* as many actions as one pass takes; claims are bounded apart */
+        if (pdf_report_scan_txn(store, child, scan, SIZE_MAX, claims, res)
+            != 0)
         {
             mdb_txn_abort(child);
             memset(res, 0, sizeof(pdf_report_scan_result_t));

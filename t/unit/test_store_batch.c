@@ -140,6 +140,20 @@ main(void)
     is_int(pdf_report_store_job_get(st, claims[0].id, &got), 0, "read A");
     is_int(got.status, PDF_REPORT_IN_PROGRESS, "the other one untouched");
 
+    /* a scan with no free slot still times jobs out, in a batch */
+    op(0, PDF_REPORT_OP_RATE, "org_t", "", 400000, 10);
+    scan.now_ms = 400000;
+    scan.max_claims = 0;
+
+    rc = pdf_report_store_batch(st, ops, 1, &scan, claims, &res);
+    is_int(rc, 0, "a batch with a scan and no free slot commits");
+    is_int(res.claimed, 0, "nothing claimed");
+    ok(res.failed >= 3, "the overdue jobs failed (%u)", res.failed);
+    is_int(pdf_report_store_job_get(st, op_mem[5].job.id, &got), 0,
+           "read the other org's job");
+    is_int(got.status, PDF_REPORT_FAILED, "it timed out");
+    is_str(got.error_code, "TIMEOUT", "with TIMEOUT");
+
     /* fill the map: creates answer FULL, a hit in the same batch counts */
     created = 0;
 
