@@ -352,9 +352,12 @@ sub create {
 # peer's delayed ACK then costs 40 ms a request)
 sub create_many {
     my ($self, $users, %o) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $self->{port})
-        or die "connect: $!";
+    my $connect = sub {
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => $self->{port})
+            or die "connect: $!";
+    };
+    my $s = $connect->();
     my @ids;
 
     for my $u (@$users) {
@@ -378,6 +381,9 @@ sub create_many {
         }
         die "create $u: $status $rest" unless $status == 202;
         push @ids, JSON::PP::decode_json($rest)->{jobId};
+
+        # nginx ends a connection after keepalive_requests (1000)
+        $s = $connect->() if $head =~ /^Connection: close/mi;
     }
 
     return @ids;
