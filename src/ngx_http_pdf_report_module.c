@@ -85,6 +85,7 @@ static ngx_int_t ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf);
 static ngx_int_t ngx_http_pdf_report_init_process(ngx_cycle_t *cycle);
 static void ngx_http_pdf_report_exit_process(ngx_cycle_t *cycle);
+static void ngx_http_pdf_report_exit_master(ngx_cycle_t *cycle);
 static void ngx_http_pdf_report_log_store_error(ngx_uint_t level,
     ngx_log_t *log, const char *what, ngx_str_t *dir, int rc,
     unsigned format);
@@ -334,7 +335,7 @@ ngx_module_t  ngx_http_pdf_report_module = {
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_pdf_report_exit_process,      /* exit process */
-    NULL,                                  /* exit master */
+    ngx_http_pdf_report_exit_master,       /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -1690,6 +1691,9 @@ ngx_http_pdf_report_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_pdf_report_main_conf_t  *pmcf;
 
+    /* the pool threads were joined: nothing signs any more */
+    pdf_report_sigv4_cleanup();
+
     if (ngx_get_conf(cycle->conf_ctx, ngx_http_module) == NULL) {
         return;
     }
@@ -1715,6 +1719,19 @@ ngx_http_pdf_report_exit_process(ngx_cycle_t *cycle)
     pmcf->store = NULL;
 
     curl_global_cleanup();
+}
+
+
+/*
+ * nginx unloads the module after this, and with it the pointers to what
+ * was fetched once (the master signs a test URL when it checks the S3
+ * configuration)
+ */
+
+static void
+ngx_http_pdf_report_exit_master(ngx_cycle_t *cycle)
+{
+    pdf_report_sigv4_cleanup();
 }
 
 

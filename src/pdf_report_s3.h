@@ -80,6 +80,9 @@ int pdf_report_sigv4_signature(const char *secret_key, const char *region,
 /* "20130524T000000Z" (16 chars + NUL) for t */
 void pdf_report_sigv4_amz_date(char *dst, time_t t);
 
+/* at process exit, once no thread signs: the algorithms fetched once */
+void pdf_report_sigv4_cleanup(void);
+
 /*
  * Pre-signed GET URL of key (not encoded) with X-Amz-Expires = expires,
  * signed header host, response-content-disposition

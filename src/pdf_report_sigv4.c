@@ -323,6 +323,17 @@ pdf_report_sigv4_fetch(void)
 }
 
 
+void
+pdf_report_sigv4_cleanup(void)
+{
+    /* a later call (there is none) would take the unfetched path */
+    EVP_MD_free(pdf_report_sigv4_md);
+    EVP_MAC_free(pdf_report_sigv4_mac);
+    pdf_report_sigv4_md = NULL;
+    pdf_report_sigv4_mac = NULL;
+}
+
+
 static const EVP_MD *
 pdf_report_sigv4_sha256(void)
 {
