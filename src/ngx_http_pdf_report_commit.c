@@ -277,11 +277,11 @@ ngx_http_pdf_report_commit_start(ngx_http_pdf_report_committer_t *cm)
 
     b->scan_only = (b->n == 0);
 
-    if (ngx_thread_task_post(pmcf->store_pool, cm->task) != NGX_OK) {
+    if (ngx_thread_task_post(pmcf->store_pool.pool, cm->task) != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,
                       "pdf_report: thread pool \"%V\" refused a store "
                       "batch; it is offered again shortly",
-                      &pmcf->store_pool_name);
+                      &pmcf->store_pool.name);
         ngx_add_timer(&cm->retry, NGX_HTTP_PDF_REPORT_REPOST_MS);
         return;
     }

@@ -198,10 +198,10 @@ ngx_http_pdf_report_post(ngx_http_pdf_report_main_conf_t *pmcf,
     task->event.handler = ngx_http_pdf_report_task_done;
     task->event.data = t;
 
-    if (ngx_thread_task_post(pmcf->thread_pool, task) != NGX_OK) {
+    if (ngx_thread_task_post(pmcf->render_pool.pool, task) != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,
                       "pdf_report: thread pool \"%V\" refused job %s; "
-                      "it stays queued", &pmcf->thread_pool_name, claim->id);
+                      "it stays queued", &pmcf->render_pool.name, claim->id);
         ngx_destroy_pool(pool);
         return NGX_ERROR;
     }

@@ -68,8 +68,6 @@ static char *ngx_http_pdf_report_region_post(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_pdf_report_bucket_post(ngx_conf_t *cf, void *post,
     void *data);
-static char *ngx_http_pdf_report_store_thread_pool(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 static char *ngx_http_pdf_report_thread_pool(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_pdf_report_check_s3(ngx_conf_t *cf,
@@ -204,14 +202,14 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_pdf_report_thread_pool,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_pdf_report_main_conf_t, render_pool),
       NULL },
 
     { ngx_string("pdf_report_store_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_pdf_report_store_thread_pool,
+      ngx_http_pdf_report_thread_pool,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_pdf_report_main_conf_t, store_pool),
       NULL },
 
     { ngx_string("pdf_report_job_timeout"),
@@ -536,20 +534,19 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (pmcf->thread_pool == NULL) {
-        ngx_str_set(&pmcf->thread_pool_name, "default");
+    if (pmcf->render_pool.pool == NULL) {
+        ngx_str_set(&pmcf->render_pool.name, "default");
 
-        pmcf->thread_pool = ngx_thread_pool_add(cf,
-                                                &pmcf->thread_pool_name);
-        if (pmcf->thread_pool == NULL) {
+        pmcf->render_pool.pool = ngx_thread_pool_add(cf,
+                                                     &pmcf->render_pool.name);
+        if (pmcf->render_pool.pool == NULL) {
             return NGX_CONF_ERROR;
         }
     }
 
     /* store writes share the render pool unless given their own */
-    if (pmcf->store_pool == NULL) {
-        pmcf->store_pool_name = pmcf->thread_pool_name;
-        pmcf->store_pool = pmcf->thread_pool;
+    if (pmcf->store_pool.pool == NULL) {
+        pmcf->store_pool = pmcf->render_pool;
     }
 
     pmcf->s3.endpoint = ngx_http_pdf_report_cstr(cf, &pmcf->s3_endpoint);
@@ -1265,48 +1262,27 @@ ngx_http_pdf_report_bucket_post(ngx_conf_t *cf, void *post, void *data)
 }
 
 
-static char *
-ngx_http_pdf_report_store_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_pdf_report_main_conf_t  *pmcf = conf;
-
-    ngx_str_t  *value;
-
-    if (pmcf->store_pool != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    pmcf->store_pool_name = value[1];
-
-    pmcf->store_pool = ngx_thread_pool_add(cf, &pmcf->store_pool_name);
-    if (pmcf->store_pool == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
+/* pdf_report_thread_pool and pdf_report_store_thread_pool */
 
 static char *
 ngx_http_pdf_report_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_pdf_report_main_conf_t  *pmcf = conf;
+    ngx_str_t                   *value;
+    ngx_http_pdf_report_pool_t  *tp;
 
-    ngx_str_t  *value;
+    tp = (ngx_http_pdf_report_pool_t *) ((char *) conf + cmd->offset);
 
-    if (pmcf->thread_pool != NULL) {
+    if (tp->pool != NULL) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
-    pmcf->thread_pool_name = value[1];
+    tp->name = value[1];
 
     /* an unknown pool is reported against this line */
-    pmcf->thread_pool = ngx_thread_pool_add(cf, &pmcf->thread_pool_name);
-    if (pmcf->thread_pool == NULL) {
+    tp->pool = ngx_thread_pool_add(cf, &tp->name);
+    if (tp->pool == NULL) {
         return NGX_CONF_ERROR;
     }
 

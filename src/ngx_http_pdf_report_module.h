@@ -28,6 +28,13 @@
 #define NGX_HTTP_PDF_REPORT_RETRY_AFTER  3
 
 
+/* a thread pool as a directive names it, kept for the log lines */
+typedef struct {
+    ngx_str_t                 name;
+    ngx_thread_pool_t        *pool;
+} ngx_http_pdf_report_pool_t;
+
+
 typedef struct {
     ngx_str_t                 store_dir;
     size_t                    store_size;
@@ -42,8 +49,6 @@ typedef struct {
     ngx_str_t                 read_scope;
     ngx_uint_t                rate_limit;      /* 0 when off */
     ngx_msec_t                rate_period;
-    ngx_str_t                 thread_pool_name;
-    ngx_str_t                 store_pool_name;
     ngx_msec_t                job_timeout;
     ngx_msec_t                job_lease;
     ngx_msec_t                scan_interval;
@@ -61,8 +66,8 @@ typedef struct {
     /* set while parsing */
     ngx_uint_t                enabled;         /* a pdf_report_api exists */
     ngx_array_t               api_locations;   /* body limit takeover */
-    ngx_thread_pool_t        *thread_pool;
-    ngx_thread_pool_t        *store_pool;      /* store writes */
+    ngx_http_pdf_report_pool_t  render_pool;
+    ngx_http_pdf_report_pool_t  store_pool;    /* store writes */
     pdf_report_jwks_t        *jwks;
     pdf_report_users_t        users;
     pdf_report_s3_conf_t      s3;              /* C strings from above */
