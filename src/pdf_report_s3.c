@@ -28,6 +28,8 @@
 #define PDF_REPORT_S3_URI_MAX                                                \
     (2 + 3 * (PDF_REPORT_S3_BUCKET_MAX + PDF_REPORT_S3_KEY_MAX) + 1)
 #define PDF_REPORT_S3_PARAMS_MAX      16
+/* what a pre-signed URL's parts take on the stack before malloc */
+#define PDF_REPORT_S3_STACK_BUF       2048
 #define PDF_REPORT_S3_EXPIRES_MAX     604800    /* 7 days, S3's limit */
 #define PDF_REPORT_S3_ERROR_BODY_MAX  8192
 
@@ -52,6 +54,8 @@ typedef struct {
 typedef struct {
     char     *name;                             /* encoded */
     char     *value;                            /* encoded */
+    size_t    name_len;
+    size_t    value_len;
 } pdf_report_s3_qparam_t;
 
 
@@ -158,14 +162,17 @@ pdf_report_s3_presign_params(const pdf_report_s3_conf_t *conf,
     const pdf_report_s3_param_t *params, size_t nparams, char *buf,
     size_t size)
 {
-    int                      len;
     long                     rc;
     char                    *scratch, *query, *p;
+    const char              *scheme;
     char                     amz_date[17], expires_s[16], credential[512];
     char                     sig[PDF_REPORT_SHA256_HEX + 1];
     char                     canonical_host[PDF_REPORT_S3_HOST_MAX + 8];
-    size_t                   i, n, need, qlen;
-    pdf_report_s3_target_t  *t;
+    char                     sbuf[PDF_REPORT_S3_STACK_BUF];
+    char                     qbuf[PDF_REPORT_S3_STACK_BUF];
+    size_t                   i, n, need, qlen, hlen, ulen, slen, alen;
+    size_t                   rlen;
+    pdf_report_s3_target_t   t;
     pdf_report_s3_param_t    all[PDF_REPORT_S3_PARAMS_MAX + 6];
     pdf_report_s3_qparam_t   q[PDF_REPORT_S3_PARAMS_MAX + 6];
 
@@ -183,24 +190,44 @@ pdf_report_s3_presign_params(const pdf_report_s3_conf_t *conf,
     scratch = NULL;
     query = NULL;
 
-    t = malloc(sizeof(pdf_report_s3_target_t));
-    if (t == NULL) {
-        return -1;
-    }
+    /* a URL a download: built on the stack, by copies, without printf */
 
-    if (pdf_report_s3_target(conf, key, t) != 0) {
+    if (pdf_report_s3_target(conf, key, &t) != 0) {
         goto done;
     }
 
     pdf_report_sigv4_amz_date(amz_date, now);
-    snprintf(expires_s, sizeof(expires_s), "%u", expires);
+    p = expires_s + sizeof(expires_s) - 1;
+    *p = '\0';
 
-    len = snprintf(credential, sizeof(credential),
-                   "%s/%.8s/%s/s3/aws4_request", conf->access_key,
-                   amz_date, conf->region);
-    if (len < 0 || len >= (int) sizeof(credential)) {
+    do {
+        *--p = (char) ('0' + expires % 10);
+        expires /= 10;
+    } while (expires != 0);
+
+    memmove(expires_s, p, expires_s + sizeof(expires_s) - p);
+
+    /* <access key>/<date>/<region>/s3/aws4_request */
+
+    alen = strlen(conf->access_key);
+    rlen = strlen(conf->region);
+
+    if (alen + 1 + 8 + 1 + rlen + sizeof("/s3/aws4_request")
+        > sizeof(credential))
+    {
         goto done;
     }
+
+    p = credential;
+    memcpy(p, conf->access_key, alen);
+    p += alen;
+    *p++ = '/';
+    memcpy(p, amz_date, 8);
+    p += 8;
+    *p++ = '/';
+    memcpy(p, conf->region, rlen);
+    p += rlen;
+    memcpy(p, "/s3/aws4_request", sizeof("/s3/aws4_request"));
 
     n = 0;
     all[n].name = "X-Amz-Algorithm";
@@ -238,7 +265,7 @@ pdf_report_s3_presign_params(const pdf_report_s3_conf_t *conf,
         need += 3 * strlen(all[i].name) + 1 + 3 * strlen(all[i].value) + 1;
     }
 
-    scratch = malloc(need);
+    scratch = (need <= sizeof(sbuf)) ? sbuf : malloc(need);
     if (scratch == NULL) {
         goto done;
     }
@@ -248,18 +275,19 @@ pdf_report_s3_presign_params(const pdf_report_s3_conf_t *conf,
 
     for (i = 0; i < n; i++) {
         q[i].name = p;
-        p += pdf_report_sigv4_encode(p, all[i].name, strlen(all[i].name), 0)
-             + 1;
+        q[i].name_len = pdf_report_sigv4_encode(p, all[i].name,
+                                                strlen(all[i].name), 0);
+        p += q[i].name_len + 1;
         q[i].value = p;
-        p += pdf_report_sigv4_encode(p, all[i].value, strlen(all[i].value),
-                                     0)
-             + 1;
-        qlen += strlen(q[i].name) + 1 + strlen(q[i].value) + 1;
+        q[i].value_len = pdf_report_sigv4_encode(p, all[i].value,
+                                                 strlen(all[i].value), 0);
+        p += q[i].value_len + 1;
+        qlen += q[i].name_len + 1 + q[i].value_len + 1;
     }
 
     qsort(q, n, sizeof(pdf_report_s3_qparam_t), pdf_report_s3_qparam_cmp);
 
-    query = malloc(qlen + 1);
+    query = (qlen + 1 <= sizeof(qbuf)) ? qbuf : malloc(qlen + 1);
     if (query == NULL) {
         goto done;
     }
@@ -271,25 +299,25 @@ pdf_report_s3_presign_params(const pdf_report_s3_conf_t *conf,
             *p++ = '&';
         }
 
-        len = (int) strlen(q[i].name);
-        memcpy(p, q[i].name, len);
-        p += len;
+        memcpy(p, q[i].name, q[i].name_len);
+        p += q[i].name_len;
         *p++ = '=';
-        len = (int) strlen(q[i].value);
-        memcpy(p, q[i].value, len);
-        p += len;
+        memcpy(p, q[i].value, q[i].value_len);
+        p += q[i].value_len;
     }
 
     *p = '\0';
+    qlen = p - query;
 
-    len = snprintf(canonical_host, sizeof(canonical_host), "host:%s\n",
-                   t->host);
-    if (len < 0 || len >= (int) sizeof(canonical_host)) {
-        goto done;
-    }
+    /* the host fits: pdf_report_s3_target() kept it to its buffer */
+    hlen = strlen(t.host);
+    memcpy(canonical_host, "host:", 5);
+    memcpy(canonical_host + 5, t.host, hlen);
+    canonical_host[5 + hlen] = '\n';
+    canonical_host[5 + hlen + 1] = '\0';
 
     if (pdf_report_sigv4_signature(conf->secret_key, conf->region, "s3",
-                                   amz_date, "GET", t->uri, query,
+                                   amz_date, "GET", t.uri, query,
                                    canonical_host, "host",
                                    PDF_REPORT_S3_UNSIGNED, sig)
         != 0)
@@ -297,21 +325,47 @@ pdf_report_s3_presign_params(const pdf_report_s3_conf_t *conf,
         goto done;
     }
 
-    len = snprintf(buf, size, "%s://%s%s?%s&X-Amz-Signature=%s",
-                   t->https ? "https" : "http", t->host, t->uri, query, sig);
-    if (len < 0 || (size_t) len >= size) {
+    /* scheme://host uri ? query &X-Amz-Signature= sig, copied: no printf */
+
+    ulen = strlen(t.uri);
+    scheme = t.https ? "https://" : "http://";
+    slen = strlen(scheme);
+
+    need = slen + hlen + ulen + 1 + qlen
+           + sizeof("&X-Amz-Signature=") - 1 + PDF_REPORT_SHA256_HEX;
+
+    if (need >= size) {
         /* no half URL that would look usable */
-        buf[0] = '\0';
         goto done;
     }
 
-    rc = len;
+    p = buf;
+    memcpy(p, scheme, slen);
+    p += slen;
+    memcpy(p, t.host, hlen);
+    p += hlen;
+    memcpy(p, t.uri, ulen);
+    p += ulen;
+    *p++ = '?';
+    memcpy(p, query, qlen);
+    p += qlen;
+    memcpy(p, "&X-Amz-Signature=", sizeof("&X-Amz-Signature=") - 1);
+    p += sizeof("&X-Amz-Signature=") - 1;
+    memcpy(p, sig, PDF_REPORT_SHA256_HEX);
+    p += PDF_REPORT_SHA256_HEX;
+    *p = '\0';
+
+    rc = (long) (p - buf);
 
 done:
 
-    free(t);
-    free(scratch);
-    free(query);
+    if (scratch != sbuf) {
+        free(scratch);
+    }
+
+    if (query != qbuf) {
+        free(query);
+    }
 
     return rc;
 }
@@ -875,6 +929,20 @@ pdf_report_s3_target(const pdf_report_s3_conf_t *conf, const char *key,
 
     if (host_end == host) {
         return -1;
+    }
+
+    /*
+     * a host name (with '_', which some private names have), an IPv4
+     * address or [IPv6]: the URL then needs no escaping
+     */
+    for (p = host; p < host_end; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'
+              || *p == '_'
+              || (*host == '[' && (*p == '[' || *p == ']' || *p == ':'))))
+        {
+            return -1;
+        }
     }
 
     port = 0;

@@ -90,7 +90,9 @@ void pdf_report_sigv4_cleanup(void);
  * = application/pdf.  Path-style or virtual-hosted per conf.
  * filename NULL leaves the disposition out; a filename with '"', '\\' or
  * a control character is refused.  expires is 1 to 604800 (S3's limit).
- * Returns the URL length (NUL-terminated in buf) or -1.
+ * Returns the URL length (NUL-terminated in buf) or -1.  The URL holds
+ * only RFC 3986 characters (the endpoint's host is checked to be a name
+ * or an IP literal): it goes into JSON as it is.
  */
 long pdf_report_s3_presign(const pdf_report_s3_conf_t *conf,
     const char *key, time_t now, unsigned expires, const char *filename,

@@ -738,6 +738,32 @@ test_presign_shapes(void)
                              sizeof(url)) == -1,
        "refused: port out of range");
 
+    /* the URL goes into JSON unescaped: nothing in the host to escape */
+    conf.endpoint = "http://s3\".example.test";
+    ok(pdf_report_s3_presign(&conf, "a", TEST_TIME, 300, "a.pdf", url,
+                             sizeof(url)) == -1,
+       "refused: '\"' in the endpoint's host");
+
+    conf.endpoint = "http://s3\\example.test";
+    ok(pdf_report_s3_presign(&conf, "a", TEST_TIME, 300, "a.pdf", url,
+                             sizeof(url)) == -1,
+       "refused: '\\' in the endpoint's host");
+
+    conf.endpoint = "http://s3 x.example.test";
+    ok(pdf_report_s3_presign(&conf, "a", TEST_TIME, 300, "a.pdf", url,
+                             sizeof(url)) == -1,
+       "refused: a space in the endpoint's host");
+
+    conf.endpoint = "http://s3_x.example.test";
+    ok(pdf_report_s3_presign(&conf, "a", TEST_TIME, 300, "a.pdf", url,
+                             sizeof(url)) > 0,
+       "shape: '_' in the endpoint's host is accepted");
+
+    conf.endpoint = "http://[::1%25lo]:4569";
+    ok(pdf_report_s3_presign(&conf, "a", TEST_TIME, 300, "a.pdf", url,
+                             sizeof(url)) == -1,
+       "refused: '%%' in an IPv6 literal");
+
     conf.endpoint = "http://s3.example.test";
     conf.path_style = 0;
     conf.bucket = "Bad_Bucket";
