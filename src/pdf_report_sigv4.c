@@ -8,6 +8,7 @@
  */
 
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,16 @@
 
 #define PDF_REPORT_SIGV4_ALGORITHM  "AWS4-HMAC-SHA256"
 #define PDF_REPORT_SIGV4_SECRET_MAX 256
+/* a canonical request this long is built on the stack, a longer one not */
+#define PDF_REPORT_SIGV4_STACK_BUF  4096
 
+
+/*
+ * What a thread keeps between signatures: the day's signing key, an HMAC
+ * context keyed with it and a SHA-256 context, so that a signature
+ * allocates nothing and derives no key.  The thread-specific key below
+ * frees the contexts when a pool thread exits.
+ */
 
 typedef struct {
     int            valid;
@@ -34,20 +44,30 @@ typedef struct {
     char           service[16];
     unsigned char  tag[PDF_REPORT_SHA256_LEN];
     unsigned char  key[PDF_REPORT_SHA256_LEN];
+    EVP_MAC_CTX   *keyed;          /* HMAC with key, when valid */
+    EVP_MD_CTX    *md;
+    int            registered;     /* with pdf_report_sigv4_tkey */
 } pdf_report_sigv4_key_t;
 
 
 static __thread pdf_report_sigv4_key_t  pdf_report_sigv4_key_cache;
 
+static pthread_key_t    pdf_report_sigv4_tkey;
+static int              pdf_report_sigv4_tkey_ok;
 static pthread_once_t   pdf_report_sigv4_once = PTHREAD_ONCE_INIT;
 static EVP_MD          *pdf_report_sigv4_md;
 static EVP_MAC         *pdf_report_sigv4_mac;
+static EVP_MAC_CTX     *pdf_report_sigv4_mac_tpl;   /* HMAC-SHA256, no key */
 
 
 static int pdf_report_sigv4_key(const char *secret, size_t secret_len,
     const char *amz_date, const char *region, const char *service,
-    unsigned char *key);
+    unsigned char *key, EVP_MAC_CTX **keyed);
+static pdf_report_sigv4_key_t *pdf_report_sigv4_thread(void);
+static void pdf_report_sigv4_thread_exit(void *data);
 static void pdf_report_sigv4_fetch(void);
+static int pdf_report_sigv4_sha256_raw(const void *data, size_t len,
+    unsigned char *md);
 static const EVP_MD *pdf_report_sigv4_sha256(void);
 static char *pdf_report_sigv4_cat(char *p, const char *s);
 static int pdf_report_sigv4_sha256_hex(const void *data, size_t len,
@@ -60,18 +80,22 @@ size_t
 pdf_report_sigv4_encode(char *dst, const char *src, size_t len,
     int keep_slash)
 {
-    static const char  hex[] = "0123456789ABCDEF";
-    size_t             i, n;
-    unsigned char      c;
+    static const char      hex[] = "0123456789ABCDEF";
+    size_t                 i, n;
+    unsigned char          c;
+
+    /* RFC 3986 unreserved: A-Z a-z 0-9 - . _ ~, a bit for each byte */
+    static const uint32_t  unreserved[] = {
+        0x00000000, 0x03ff6000, 0x87fffffe, 0x47fffffe,
+        0x00000000, 0x00000000, 0x00000000, 0x00000000
+    };
 
     n = 0;
 
     for (i = 0; i < len; i++) {
         c = (unsigned char) src[i];
 
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-            || (c >= '0' && c <= '9')
-            || c == '-' || c == '.' || c == '_' || c == '~'
+        if ((unreserved[c >> 5] & (1U << (c & 0x1f)))
             || (c == '/' && keep_slash))
         {
             dst[n++] = (char) c;
@@ -98,9 +122,12 @@ pdf_report_sigv4_signature(const char *secret_key, const char *region,
 {
     int             rc;
     char           *creq, *sts, *p;
+    char            cbuf[PDF_REPORT_SIGV4_STACK_BUF];
+    char            sbuf[256];
     char            creq_hash[PDF_REPORT_SHA256_HEX + 1];
     char            secret[4 + PDF_REPORT_SIGV4_SECRET_MAX + 1];
-    size_t          creq_size, sts_size, secret_len;
+    size_t          creq_size, sts_size, secret_len, n;
+    EVP_MAC_CTX    *keyed;
     unsigned char   k2[PDF_REPORT_SHA256_LEN];
     unsigned char   mac[PDF_REPORT_SHA256_LEN];
 
@@ -138,7 +165,8 @@ pdf_report_sigv4_signature(const char *secret_key, const char *region,
                 + strlen(canonical_query) + strlen(canonical_headers)
                 + strlen(signed_headers) + strlen(payload_hash) + 8;
 
-    creq = malloc(creq_size);
+    /* a pre-signed GET's request fits on the stack, a PUT's may not */
+    creq = (creq_size <= sizeof(cbuf)) ? cbuf : malloc(creq_size);
     if (creq == NULL) {
         goto done;
     }
@@ -164,7 +192,7 @@ pdf_report_sigv4_signature(const char *secret_key, const char *region,
                + strlen(service) + sizeof("aws4_request")
                + PDF_REPORT_SHA256_HEX + 8;
 
-    sts = malloc(sts_size);
+    sts = (sts_size <= sizeof(sbuf)) ? sbuf : malloc(sts_size);
     if (sts == NULL) {
         goto done;
     }
@@ -188,9 +216,26 @@ pdf_report_sigv4_signature(const char *secret_key, const char *region,
     memcpy(secret + 4, secret_key, secret_len);
 
     if (pdf_report_sigv4_key(secret, 4 + secret_len, amz_date, region,
-                             service, k2)
-        != 0
-        || pdf_report_sigv4_hmac(k2, sizeof(k2), sts, p - sts, mac) != 0)
+                             service, k2, &keyed)
+        != 0)
+    {
+        goto done;
+    }
+
+    if (keyed != NULL) {
+        /* a NULL key starts the context again with the key it holds */
+        n = 0;
+
+        if (EVP_MAC_init(keyed, NULL, 0, NULL) != 1
+            || EVP_MAC_update(keyed, (unsigned char *) sts, p - sts) != 1
+            || EVP_MAC_final(keyed, mac, &n, sizeof(mac)) != 1
+            || n != sizeof(mac))
+        {
+            goto done;
+        }
+
+    } else if (pdf_report_sigv4_hmac(k2, sizeof(k2), sts, p - sts, mac)
+               != 0)
     {
         goto done;
     }
@@ -207,8 +252,13 @@ done:
     OPENSSL_cleanse(k2, sizeof(k2));
     OPENSSL_cleanse(mac, sizeof(mac));
 
-    free(creq);
-    free(sts);
+    if (creq != cbuf) {
+        free(creq);
+    }
+
+    if (sts != sbuf) {
+        free(sts);
+    }
 
     return rc;
 }
@@ -224,22 +274,20 @@ done:
 static int
 pdf_report_sigv4_key(const char *secret, size_t secret_len,
     const char *amz_date, const char *region, const char *service,
-    unsigned char *key)
+    unsigned char *key, EVP_MAC_CTX **keyed)
 {
     size_t                   region_len, service_len;
-    unsigned int             n;
-    unsigned char            tag[EVP_MAX_MD_SIZE];
+    unsigned char            tag[PDF_REPORT_SHA256_LEN];
     unsigned char            k1[PDF_REPORT_SHA256_LEN];
     pdf_report_sigv4_key_t  *c;
 
-    c = &pdf_report_sigv4_key_cache;
+    *keyed = NULL;
+
+    c = pdf_report_sigv4_thread();
     region_len = strlen(region);
     service_len = strlen(service);
 
-    if (EVP_Digest(secret, secret_len, tag, &n, pdf_report_sigv4_sha256(),
-                   NULL) != 1
-        || n != PDF_REPORT_SHA256_LEN)
-    {
+    if (pdf_report_sigv4_sha256_raw(secret, secret_len, tag) != 0) {
         return -1;
     }
 
@@ -252,6 +300,7 @@ pdf_report_sigv4_key(const char *secret, size_t secret_len,
         && CRYPTO_memcmp(c->tag, tag, PDF_REPORT_SHA256_LEN) == 0)
     {
         memcpy(key, c->key, PDF_REPORT_SHA256_LEN);
+        *keyed = c->keyed;
         return 0;
     }
 
@@ -276,16 +325,73 @@ pdf_report_sigv4_key(const char *secret, size_t secret_len,
     memcpy(key, k1, sizeof(k1));
     OPENSSL_cleanse(k1, sizeof(k1));
 
-    if (region_len < sizeof(c->region) && service_len < sizeof(c->service)) {
-        memcpy(c->date, amz_date, 8);
-        memcpy(c->region, region, region_len + 1);
-        memcpy(c->service, service, service_len + 1);
-        memcpy(c->tag, tag, PDF_REPORT_SHA256_LEN);
-        memcpy(c->key, key, PDF_REPORT_SHA256_LEN);
-        c->valid = 1;
+    if (region_len >= sizeof(c->region) || service_len >= sizeof(c->service))
+    {
+        return 0;
+    }
+
+    memcpy(c->date, amz_date, 8);
+    memcpy(c->region, region, region_len + 1);
+    memcpy(c->service, service, service_len + 1);
+    memcpy(c->tag, tag, PDF_REPORT_SHA256_LEN);
+    memcpy(c->key, key, PDF_REPORT_SHA256_LEN);
+    c->valid = 1;
+
+    /* without a context of its own the thread signs the slower way */
+
+    if (c->keyed == NULL && pdf_report_sigv4_mac_tpl != NULL
+        && c->registered)
+    {
+        c->keyed = EVP_MAC_CTX_dup(pdf_report_sigv4_mac_tpl);
+    }
+
+    if (c->keyed != NULL) {
+        if (EVP_MAC_init(c->keyed, key, PDF_REPORT_SHA256_LEN, NULL) == 1) {
+            *keyed = c->keyed;
+
+        } else {
+            EVP_MAC_CTX_free(c->keyed);
+            c->keyed = NULL;
+        }
     }
 
     return 0;
+}
+
+
+/* this thread's cache, its contexts freed when the thread exits */
+
+static pdf_report_sigv4_key_t *
+pdf_report_sigv4_thread(void)
+{
+    pdf_report_sigv4_key_t  *c;
+
+    (void) pdf_report_sigv4_sha256();
+
+    c = &pdf_report_sigv4_key_cache;
+
+    if (!c->registered && pdf_report_sigv4_tkey_ok
+        && pthread_setspecific(pdf_report_sigv4_tkey, c) == 0)
+    {
+        c->registered = 1;
+    }
+
+    if (c->md == NULL && c->registered) {
+        c->md = EVP_MD_CTX_new();
+    }
+
+    return c;
+}
+
+
+static void
+pdf_report_sigv4_thread_exit(void *data)
+{
+    pdf_report_sigv4_key_t  *c = data;
+
+    EVP_MAC_CTX_free(c->keyed);
+    EVP_MD_CTX_free(c->md);
+    OPENSSL_cleanse(c, sizeof(pdf_report_sigv4_key_t));
 }
 
 
@@ -318,17 +424,53 @@ pdf_report_sigv4_amz_date(char *dst, time_t t)
 static void
 pdf_report_sigv4_fetch(void)
 {
+    OSSL_PARAM  params[2];
+
+    pdf_report_sigv4_tkey_ok = (pthread_key_create(&pdf_report_sigv4_tkey,
+                                                   pdf_report_sigv4_thread_exit)
+                                == 0);
+
     pdf_report_sigv4_md = EVP_MD_fetch(NULL, "SHA256", NULL);
     pdf_report_sigv4_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+
+    if (pdf_report_sigv4_mac == NULL) {
+        return;
+    }
+
+    /*
+     * Naming the digest fetches it again: done once here, and every HMAC
+     * starts from a copy of this context
+     */
+
+    pdf_report_sigv4_mac_tpl = EVP_MAC_CTX_new(pdf_report_sigv4_mac);
+    if (pdf_report_sigv4_mac_tpl == NULL) {
+        return;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *) "SHA256",
+                                                 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (EVP_MAC_CTX_set_params(pdf_report_sigv4_mac_tpl, params) != 1) {
+        EVP_MAC_CTX_free(pdf_report_sigv4_mac_tpl);
+        pdf_report_sigv4_mac_tpl = NULL;
+    }
 }
 
 
 void
 pdf_report_sigv4_cleanup(void)
 {
+    /* the calling thread's own: exit() runs no thread-specific cleanup */
+    if (pdf_report_sigv4_key_cache.registered) {
+        pdf_report_sigv4_thread_exit(&pdf_report_sigv4_key_cache);
+    }
+
     /* a later call (there is none) would take the unfetched path */
+    EVP_MAC_CTX_free(pdf_report_sigv4_mac_tpl);
     EVP_MD_free(pdf_report_sigv4_md);
     EVP_MAC_free(pdf_report_sigv4_mac);
+    pdf_report_sigv4_mac_tpl = NULL;
     pdf_report_sigv4_md = NULL;
     pdf_report_sigv4_mac = NULL;
 }
@@ -358,12 +500,9 @@ pdf_report_sigv4_cat(char *p, const char *s)
 static int
 pdf_report_sigv4_sha256_hex(const void *data, size_t len, char *hex)
 {
-    unsigned int   n;
-    unsigned char  md[EVP_MAX_MD_SIZE];
+    unsigned char  md[PDF_REPORT_SHA256_LEN];
 
-    if (EVP_Digest(data, len, md, &n, pdf_report_sigv4_sha256(), NULL) != 1
-        || n != PDF_REPORT_SHA256_LEN)
-    {
+    if (pdf_report_sigv4_sha256_raw(data, len, md) != 0) {
         return -1;
     }
 
@@ -375,6 +514,30 @@ pdf_report_sigv4_sha256_hex(const void *data, size_t len, char *hex)
 
 
 static int
+pdf_report_sigv4_sha256_raw(const void *data, size_t len, unsigned char *md)
+{
+    unsigned int             n;
+    pdf_report_sigv4_key_t  *c;
+
+    c = pdf_report_sigv4_thread();
+    n = 0;
+
+    if (c->md == NULL) {
+        return (EVP_Digest(data, len, md, &n, pdf_report_sigv4_sha256(),
+                           NULL) == 1
+                && n == PDF_REPORT_SHA256_LEN)
+               ? 0 : -1;
+    }
+
+    return (EVP_DigestInit_ex2(c->md, pdf_report_sigv4_sha256(), NULL) == 1
+            && EVP_DigestUpdate(c->md, data, len) == 1
+            && EVP_DigestFinal_ex(c->md, md, &n) == 1
+            && n == PDF_REPORT_SHA256_LEN)
+           ? 0 : -1;
+}
+
+
+static int
 pdf_report_sigv4_hmac(const unsigned char *key, size_t key_len,
     const void *msg, size_t msg_len, unsigned char *out)
 {
@@ -382,11 +545,10 @@ pdf_report_sigv4_hmac(const unsigned char *key, size_t key_len,
     size_t         n;
     unsigned int   un;
     EVP_MAC_CTX   *ctx;
-    OSSL_PARAM     params[2];
 
     (void) pdf_report_sigv4_sha256();
 
-    if (pdf_report_sigv4_mac == NULL) {
+    if (pdf_report_sigv4_mac_tpl == NULL) {
         un = 0;
 
         if (HMAC(EVP_sha256(), key, (int) key_len, msg, msg_len, out, &un)
@@ -399,18 +561,15 @@ pdf_report_sigv4_hmac(const unsigned char *key, size_t key_len,
         return 0;
     }
 
-    ctx = EVP_MAC_CTX_new(pdf_report_sigv4_mac);
+    /* a copy: the template is shared by the threads and never changes */
+    ctx = EVP_MAC_CTX_dup(pdf_report_sigv4_mac_tpl);
     if (ctx == NULL) {
         return -1;
     }
 
-    params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *) "SHA256",
-                                                 0);
-    params[1] = OSSL_PARAM_construct_end();
-
     n = 0;
 
-    rc = (EVP_MAC_init(ctx, key, key_len, params) == 1
+    rc = (EVP_MAC_init(ctx, key, key_len, NULL) == 1
           && EVP_MAC_update(ctx, msg, msg_len) == 1
           && EVP_MAC_final(ctx, out, &n, PDF_REPORT_SHA256_LEN) == 1
           && n == PDF_REPORT_SHA256_LEN)
