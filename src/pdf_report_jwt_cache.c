@@ -26,6 +26,8 @@ struct pdf_report_jwt_cache_s {
     pdf_report_jwt_cache_entry_t  *entries;
     /* fetched once: EVP_sha256() is looked up again on every digest */
     EVP_MD                        *sha256;
+    /* reused: one thread uses a cache, and a context a digest costs */
+    EVP_MD_CTX                    *md;
 };
 
 
@@ -54,8 +56,11 @@ pdf_report_jwt_cache_create(size_t n)
 
     cache->entries = calloc(size, sizeof(pdf_report_jwt_cache_entry_t));
     cache->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    cache->md = EVP_MD_CTX_new();
 
-    if (cache->entries == NULL || cache->sha256 == NULL) {
+    if (cache->entries == NULL || cache->sha256 == NULL || cache->md == NULL)
+    {
+        EVP_MD_CTX_free(cache->md);
         EVP_MD_free(cache->sha256);
         free(cache->entries);
         free(cache);
@@ -79,6 +84,7 @@ pdf_report_jwt_cache_free(pdf_report_jwt_cache_t *cache)
     OPENSSL_cleanse(cache->entries,
                     (cache->mask + 1) * sizeof(pdf_report_jwt_cache_entry_t));
     free(cache->entries);
+    EVP_MD_CTX_free(cache->md);
     EVP_MD_free(cache->sha256);
     free(cache);
 }
@@ -100,7 +106,11 @@ pdf_report_jwt_cache_get(pdf_report_jwt_cache_t *cache, const char *token,
     unsigned int                   n;
     pdf_report_jwt_cache_entry_t  *e;
 
-    if (EVP_Digest(token, len, key, &n, cache->sha256, NULL) != 1
+    n = 0;
+
+    if (EVP_DigestInit_ex2(cache->md, cache->sha256, NULL) != 1
+        || EVP_DigestUpdate(cache->md, token, len) != 1
+        || EVP_DigestFinal_ex(cache->md, key, &n) != 1
         || n != PDF_REPORT_JWT_CACHE_KEY)
     {
         return -1;
