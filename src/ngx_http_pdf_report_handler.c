@@ -849,7 +849,8 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
     ngx_str_t *id)
 {
     int                rc;
-    char              *key, *url, filename[PDF_REPORT_FILENAME_MAX];
+    char              *key, filename[PDF_REPORT_FILENAME_MAX];
+    char               url[PDF_REPORT_S3_URL_MAX];
     long               url_len;
     u_char            *json, *p;
     size_t             len, flen;
@@ -906,15 +907,14 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
           + PDF_REPORT_UUID_LEN + sizeof(".pdf");
 
     key = ngx_pnalloc(r->pool, len);
-    url = ngx_pnalloc(r->pool, PDF_REPORT_S3_URL_MAX);
-
-    if (key == NULL || url == NULL) {
+    if (key == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_sprintf((u_char *) key, "%V%s/%s.pdf%Z", &pmcf->s3_prefix, job.org,
                 job.id);
 
+    /* url is on the stack: from the pool, 4 KB would be a malloc a call */
     url_len = pdf_report_s3_presign(&pmcf->s3, key, ngx_time(),
                                     (unsigned) pmcf->url_ttl, filename, url,
                                     PDF_REPORT_S3_URL_MAX);
@@ -930,9 +930,9 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
                                               "be signed.");
     }
 
-    len = sizeof("{\"url\":,\"expiresInSeconds\":,\"filename\":}")
-          + ngx_http_pdf_report_json_str_len((u_char *) url, url_len)
-          + NGX_TIME_T_LEN
+    /* RFC 3986 characters only (pdf_report_s3_presign): no escaping */
+    len = sizeof("{\"url\":\"\",\"expiresInSeconds\":,\"filename\":}")
+          + url_len + NGX_TIME_T_LEN
           + ngx_http_pdf_report_json_str_len((u_char *) filename, flen);
 
     json = ngx_pnalloc(r->pool, len);
@@ -940,9 +940,9 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_cpymem(json, "{\"url\":", sizeof("{\"url\":") - 1);
-    p = ngx_http_pdf_report_json_str(p, (u_char *) url, url_len);
-    p = ngx_sprintf(p, ",\"expiresInSeconds\":%T,\"filename\":",
+    p = ngx_cpymem(json, "{\"url\":\"", sizeof("{\"url\":\"") - 1);
+    p = ngx_cpymem(p, url, url_len);
+    p = ngx_sprintf(p, "\",\"expiresInSeconds\":%T,\"filename\":",
                     pmcf->url_ttl);
     p = ngx_http_pdf_report_json_str(p, (u_char *) filename, flen);
     *p++ = '}';
