@@ -189,7 +189,35 @@ sub wrk {
     my $cmd = sprintf "wrk -t%d -c%d -d%ds --latency -s %s '%s' 2>&1",
                       $o{threads} // 2, $o{connections} // 32,
                       $o{duration} // 10, $lua, $url;
-    return parse_wrk(scalar `$cmd`);
+    my @pids = $o{nginx} ? $o{nginx}->worker_pids : ();
+    my $cpu0 = cpu_ticks(@pids);
+    my $r = parse_wrk(scalar `$cmd`);
+    cpu_per_request($r, $cpu0, @pids);
+    return $r;
+}
+
+
+# user + system clock ticks of processes (/proc/PID/stat, fields 14, 15)
+sub cpu_ticks {
+    my $ticks = 0;
+    for my $pid (@_) {
+        open my $fh, '<', "/proc/$pid/stat" or next;
+        my ($rest) = (scalar <$fh>) =~ /^\d+ \(.*\) (.*)/ or next;
+        my @f = split ' ', $rest;
+        $ticks += $f[11] + $f[12];
+    }
+    return $ticks;
+}
+
+
+# the workers' CPU time a request (cpu_us in r), since ticks0 of pids: a
+# figure the other tenants of a shared machine move less than req/s
+sub cpu_per_request {
+    my ($r, $ticks0, @pids) = @_;
+    return unless @pids && $r->{requests};
+    my $hz = 100;                       # USER_HZ on Linux
+    $r->{cpu_us} = (cpu_ticks(@pids) - $ticks0) / $hz * 1e6
+                   / $r->{requests};
 }
 
 
