@@ -483,7 +483,7 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(pmcf->job_lease, 30000);
     ngx_conf_init_msec_value(pmcf->scan_interval, 1000);
     ngx_conf_init_uint_value(pmcf->worker_jobs, 8);
-    ngx_conf_init_uint_value(pmcf->jwt_cache_slots, 1024);
+    ngx_conf_init_uint_value(pmcf->jwt_cache_slots, 4096);
     ngx_conf_init_value(pmcf->url_ttl, 300);
 
     if (pmcf->s3_endpoint.data == NULL) {

@@ -12,6 +12,9 @@
 #include "pdf_report_jwt_cache.h"
 
 
+#define PDF_REPORT_JWT_CACHE_WAYS  4
+
+
 typedef struct {
     unsigned char  key[PDF_REPORT_JWT_CACHE_KEY];
     int64_t        exp;
@@ -22,7 +25,8 @@ typedef struct {
 
 
 struct pdf_report_jwt_cache_s {
-    size_t                         mask;
+    size_t                         mask;      /* of the set numbers */
+    size_t                         ways;      /* slots a set */
     pdf_report_jwt_cache_entry_t  *entries;
     /* fetched once: EVP_sha256() is looked up again on every digest */
     EVP_MD                        *sha256;
@@ -31,7 +35,7 @@ struct pdf_report_jwt_cache_s {
 };
 
 
-static pdf_report_jwt_cache_entry_t *pdf_report_jwt_cache_slot(
+static pdf_report_jwt_cache_entry_t *pdf_report_jwt_cache_set(
     pdf_report_jwt_cache_t *cache, const unsigned char *key);
 
 
@@ -67,7 +71,13 @@ pdf_report_jwt_cache_create(size_t n)
         return NULL;
     }
 
-    cache->mask = size - 1;
+    /*
+     * Sets of 4: a direct-mapped table of 1,024 slots lost a third of
+     * 1,000 tokens to collisions, a 4-way one of 4,096 next to none
+     */
+    cache->ways = (size < PDF_REPORT_JWT_CACHE_WAYS)
+                  ? size : PDF_REPORT_JWT_CACHE_WAYS;
+    cache->mask = size / cache->ways - 1;
 
     return cache;
 }
@@ -82,7 +92,8 @@ pdf_report_jwt_cache_free(pdf_report_jwt_cache_t *cache)
 
     /* what was verified is no secret, but no token hash outlives us */
     OPENSSL_cleanse(cache->entries,
-                    (cache->mask + 1) * sizeof(pdf_report_jwt_cache_entry_t));
+                    (cache->mask + 1) * cache->ways
+                    * sizeof(pdf_report_jwt_cache_entry_t));
     free(cache->entries);
     EVP_MD_CTX_free(cache->md);
     EVP_MD_free(cache->sha256);
@@ -94,7 +105,8 @@ size_t
 pdf_report_jwt_cache_size(const pdf_report_jwt_cache_t *cache)
 {
     return sizeof(pdf_report_jwt_cache_t)
-           + (cache->mask + 1) * sizeof(pdf_report_jwt_cache_entry_t);
+           + (cache->mask + 1) * cache->ways
+             * sizeof(pdf_report_jwt_cache_entry_t);
 }
 
 
@@ -103,8 +115,9 @@ pdf_report_jwt_cache_get(pdf_report_jwt_cache_t *cache, const char *token,
     size_t len, int64_t now, int64_t leeway, pdf_report_jwt_claims_t *out,
     unsigned char *key)
 {
+    size_t                         i;
     unsigned int                   n;
-    pdf_report_jwt_cache_entry_t  *e;
+    pdf_report_jwt_cache_entry_t  *e, *set;
 
     n = 0;
 
@@ -116,13 +129,21 @@ pdf_report_jwt_cache_get(pdf_report_jwt_cache_t *cache, const char *token,
         return -1;
     }
 
-    e = pdf_report_jwt_cache_slot(cache, key);
+    set = pdf_report_jwt_cache_set(cache, key);
 
-    if (!e->used
-        || CRYPTO_memcmp(e->key, key, PDF_REPORT_JWT_CACHE_KEY) != 0)
-    {
+    for (i = 0; i < cache->ways; i++) {
+        if (set[i].used
+            && CRYPTO_memcmp(set[i].key, key, PDF_REPORT_JWT_CACHE_KEY) == 0)
+        {
+            break;
+        }
+    }
+
+    if (i == cache->ways) {
         return 0;
     }
+
+    e = &set[i];
 
     /* as pdf_report_jwt_verify() checks it, overflow aside */
     if (e->exp < INT64_MAX - leeway && now > e->exp + leeway) {
@@ -143,8 +164,8 @@ void
 pdf_report_jwt_cache_put(pdf_report_jwt_cache_t *cache,
     const unsigned char *key, const pdf_report_jwt_claims_t *claims)
 {
-    size_t                         org_len, scopes_len;
-    pdf_report_jwt_cache_entry_t  *e;
+    size_t                         i, org_len, scopes_len;
+    pdf_report_jwt_cache_entry_t  *e, *set;
 
     org_len = strnlen(claims->org, sizeof(claims->org));
     scopes_len = strnlen(claims->scopes, sizeof(claims->scopes));
@@ -153,7 +174,28 @@ pdf_report_jwt_cache_put(pdf_report_jwt_cache_t *cache,
         return;
     }
 
-    e = pdf_report_jwt_cache_slot(cache, key);
+    /* the token's own slot, else a free one, else the soonest to expire */
+
+    set = pdf_report_jwt_cache_set(cache, key);
+    e = &set[0];
+
+    for (i = 0; i < cache->ways; i++) {
+        if (set[i].used
+            && CRYPTO_memcmp(set[i].key, key, PDF_REPORT_JWT_CACHE_KEY) == 0)
+        {
+            e = &set[i];
+            break;
+        }
+
+        if (!set[i].used) {
+            if (e->used) {
+                e = &set[i];
+            }
+
+        } else if (e->used && set[i].exp < e->exp) {
+            e = &set[i];
+        }
+    }
 
     memcpy(e->key, key, PDF_REPORT_JWT_CACHE_KEY);
     e->exp = claims->exp;
@@ -164,14 +206,14 @@ pdf_report_jwt_cache_put(pdf_report_jwt_cache_t *cache,
 
 
 static pdf_report_jwt_cache_entry_t *
-pdf_report_jwt_cache_slot(pdf_report_jwt_cache_t *cache,
+pdf_report_jwt_cache_set(pdf_report_jwt_cache_t *cache,
     const unsigned char *key)
 {
     size_t  h;
 
-    /* the hash is uniform already: its first bytes pick the slot */
+    /* the hash is uniform already: its first bytes pick the set */
     h = ((size_t) key[0] << 24) | ((size_t) key[1] << 16)
         | ((size_t) key[2] << 8) | key[3];
 
-    return &cache->entries[h & cache->mask];
+    return &cache->entries[(h & cache->mask) * cache->ways];
 }

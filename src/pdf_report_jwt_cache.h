@@ -4,8 +4,9 @@
  * clients poll step 2 every few seconds with the same token, and its
  * signature check costs more than the rest of the request.  Keyed by the
  * SHA-256 of the whole token; holds what verification found (org,
- * scopes, exp).  Direct-mapped: a new token takes its slot from whatever
- * held it, so memory is fixed at creation.  Only tokens that verified
+ * scopes, exp).  Sets of four slots: a new token takes a free slot of
+ * its set or the one whose token expires first, so memory is fixed at
+ * creation.  Only tokens that verified
  * are kept, and a hit still honours exp (with the leeway) at the time of
  * the lookup; nbf and iat were already in the past when the token was
  * verified.  The policy (keys, issuer, audience, org claim) is fixed for
@@ -32,7 +33,7 @@
 typedef struct pdf_report_jwt_cache_s  pdf_report_jwt_cache_t;
 
 
-/* n slots, rounded up to a power of two; NULL when out of memory */
+/* n slots (sets of 4), rounded up to a power of two; NULL: no memory */
 pdf_report_jwt_cache_t *pdf_report_jwt_cache_create(size_t n);
 void pdf_report_jwt_cache_free(pdf_report_jwt_cache_t *cache);
 

@@ -88,7 +88,7 @@ sub free_port {
 # nginx with the module; options:
 #   workers (2), threads (4), users (100), orgs (10), store_size (256m),
 #   store (an existing store directory), rate_limit ('off'),
-#   worker_jobs (8), jwt_cache (1024), s3_port (the tests' s3rver),
+#   worker_jobs (8), jwt_cache (4096), s3_port (the tests' s3rver),
 #   store_pool (bench_store, 1 thread; "bench" shares the render pool),
 #   http (extra http{} text), floors ({ uri => body size }: "return 200"
 #   locations beside the API; /floor of 200 bytes at least)
@@ -307,7 +307,7 @@ http {
     pdf_report_jwt_keys       $Bench::DATA/jwks-api.json;
     pdf_report_jwt_issuer     https://auth.sqr.test/;
     pdf_report_jwt_audience   pdf-report;
-    pdf_report_jwt_cache      @{[ $o{jwt_cache} // 1024 ]};
+    pdf_report_jwt_cache      @{[ $o{jwt_cache} // 4096 ]};
     pdf_report_thread_pool    bench;
     pdf_report_store_thread_pool @{[ $o{store_pool} // 'bench_store' ]};
     pdf_report_rate_limit     @{[ $o{rate_limit} // 'off' ]};

@@ -2,7 +2,9 @@
 /*
  * The verified-token cache: a hit gives back what was put, exp with the
  * leeway ends a hit, a token one byte different misses, a one-slot cache
- * keeps the newest token only, and claims too long to keep are not.
+ * keeps the newest token only, claims too long to keep are not, 1,000
+ * tokens all stay in 4,096 slots and a full set gives up the token that
+ * expires first.
  */
 
 
@@ -25,6 +27,93 @@ claims_of(pdf_report_jwt_claims_t *c, const char *org, const char *scopes,
     snprintf(c->org, sizeof(c->org), "%s", org);
     snprintf(c->scopes, sizeof(c->scopes), "%s", scopes);
     c->exp = exp;
+}
+
+
+/* token i: distinct texts, so distinct SHA-256 keys */
+static size_t
+token_of(char *buf, size_t size, int i)
+{
+    return (size_t) snprintf(buf, size, "%s.%d", T1, i);
+}
+
+
+static void
+test_sets(void)
+{
+    int                       i, hits, in_set, kept;
+    char                      tok[128];
+    size_t                    len;
+    unsigned char             key[PDF_REPORT_JWT_CACHE_KEY];
+    unsigned char             first[PDF_REPORT_JWT_CACHE_KEY];
+    pdf_report_jwt_claims_t   in, out;
+    pdf_report_jwt_cache_t   *c;
+
+    /* 1,000 orgs' tokens, each put once, then each polled */
+    c = pdf_report_jwt_cache_create(4096);
+    ok(c != NULL, "a cache of 4096 slots");
+
+    if (c == NULL) {
+        return;
+    }
+
+    for (i = 0; i < 1000; i++) {
+        len = token_of(tok, sizeof(tok), i);
+        claims_of(&in, "org_a", "read:reports", NOW + 3600);
+        (void) pdf_report_jwt_cache_get(c, tok, len, NOW, 0, &out, key);
+        pdf_report_jwt_cache_put(c, key, &in);
+    }
+
+    hits = 0;
+
+    for (i = 0; i < 1000; i++) {
+        len = token_of(tok, sizeof(tok), i);
+        hits += pdf_report_jwt_cache_get(c, tok, len, NOW, 0, &out, key);
+    }
+
+    is_int(hits, 1000, "all 1000 tokens hit in 4096 slots of 4 ways");
+
+    pdf_report_jwt_cache_free(c);
+
+    /*
+     * Four slots are one set: five tokens, the first expiring soonest;
+     * the fifth puts out the first only, the other three stay.
+     */
+    c = pdf_report_jwt_cache_create(4);
+    ok(c != NULL, "a cache of one set");
+
+    if (c == NULL) {
+        return;
+    }
+
+    for (i = 0; i < 5; i++) {
+        len = token_of(tok, sizeof(tok), i);
+        claims_of(&in, "org_a", "read:reports",
+                  NOW + (i == 0 ? 60 : 3600 + i));
+        (void) pdf_report_jwt_cache_get(c, tok, len, NOW, 0, &out, key);
+
+        if (i == 0) {
+            memcpy(first, key, sizeof(key));
+        }
+
+        pdf_report_jwt_cache_put(c, key, &in);
+    }
+
+    len = token_of(tok, sizeof(tok), 0);
+    in_set = pdf_report_jwt_cache_get(c, tok, len, NOW, 0, &out, key);
+    is_int(in_set, 0, "the soonest to expire was put out of the full set");
+    ok(memcmp(first, key, sizeof(key)) == 0, "(its key as computed)");
+
+    kept = 0;
+
+    for (i = 1; i < 5; i++) {
+        len = token_of(tok, sizeof(tok), i);
+        kept += pdf_report_jwt_cache_get(c, tok, len, NOW, 0, &out, key);
+    }
+
+    is_int(kept, 4, "the other four tokens are all kept");
+
+    pdf_report_jwt_cache_free(c);
 }
 
 
@@ -118,6 +207,8 @@ main(void)
 
         pdf_report_jwt_cache_free(one);
     }
+
+    test_sets();
 
     pdf_report_jwt_cache_free(NULL);
     ok(1, "freeing NULL is harmless");
