@@ -1001,8 +1001,14 @@ pdf_report_scan_collect(pdf_report_store_t *store, MDB_txn *txn,
         }
 
         if (claims >= scan->max_claims) {
+            /*
+             * No slot for it, and the queue is in creation order: no job
+             * after it has timed out either.  Stopping here keeps a pass
+             * as short as the jobs it can act on, however long a backlog
+             * (an S3 outage, a burst) grows behind them.
+             */
             res->waiting++;
-            continue;
+            break;
         }
 
         claims++;

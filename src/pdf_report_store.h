@@ -174,15 +174,16 @@ typedef struct {
 typedef struct {
     unsigned    claimed;
     unsigned    failed;          /* timed out or out of attempts now */
-    unsigned    waiting;         /* PENDING left unclaimed */
+    unsigned    waiting;         /* 1: a PENDING job left unclaimed */
 } pdf_report_scan_result_t;
 
 /*
- * One pass over the queue: every job past its timeout becomes FAILED
- * TIMEOUT, every job whose lease expired too often FAILED
- * PROCESSING_FAILED; then up to max_claims PENDING (or lease-expired)
- * jobs are claimed, oldest first, and copied to claims[].  Read-only
- * (no write transaction) when there is nothing to do.
+ * One pass over the queue, oldest first: every job past its timeout
+ * becomes FAILED TIMEOUT, every job whose lease expired too often FAILED
+ * PROCESSING_FAILED, and up to max_claims PENDING (or lease-expired) jobs
+ * are claimed and copied to claims[].  The pass ends at the first job it
+ * has no slot for: the jobs after it are younger, so none has timed out.
+ * Read-only (no write transaction) when there is nothing to do.
  */
 int pdf_report_store_scan(pdf_report_store_t *store,
     const pdf_report_scan_t *scan, pdf_report_job_t *claims,

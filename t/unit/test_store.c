@@ -326,6 +326,54 @@ main(void)
            "reopen");
     is_int(pdf_report_store_job_get(st, a, &got), 0, "A after reopen");
     is_int(got.status, PDF_REPORT_COMPLETE, "still complete");
+
+    /*
+     * A backlog: 2,000 PENDING jobs and no free slot.  The pass stops at
+     * the first job it cannot take (one waiting, not 2,000) and still
+     * fails the old ones that timed out in front of it.
+     */
+    for (i = 0; i < 2000; i++) {
+        job = new_job("", "org_backlog", "", 100000 + i);
+        snprintf(job.id, sizeof(job.id),
+                 "%08x-0000-4000-8000-00000000b10c", i);
+        snprintf(job.user, sizeof(job.user), "B%d", i);
+
+        rc = pdf_report_store_job_create(st, &job, pending);
+        if (rc != 0) {
+            break;
+        }
+    }
+
+    is_int(rc, 0, "backlog: 2000 jobs created");
+
+    memset(&scan, 0, sizeof(scan));
+    scan.now_ms = 100000 + 300000 + 10;     /* the first 11 timed out */
+    scan.timeout_ms = 300000;
+    scan.lease_ms = 10000;
+    scan.max_attempts = 3;
+    scan.max_claims = 0;
+
+    is_int(pdf_report_store_scan(st, &scan, claims, &res), 0,
+           "backlog: a scan with no slot");
+    /* and the import test's PENDING job, older still */
+    is_int(res.failed, 12, "backlog: the 11 timed-out jobs failed");
+    is_int(pdf_report_store_job_get(st,
+                                    "0000000a-0000-4000-8000-00000000b10c",
+                                    &got), 0, "backlog: the 11th job");
+    is_str(got.error_code, "TIMEOUT", "backlog: FAILED TIMEOUT");
+    is_int(res.waiting, 1, "backlog: the pass stopped at the first waiting");
+    is_int(pdf_report_store_job_get(st,
+                                    "0000000b-0000-4000-8000-00000000b10c",
+                                    &got), 0, "backlog: the 12th job");
+    is_int(got.status, PDF_REPORT_PENDING, "backlog: still PENDING");
+
+    scan.max_claims = 2;
+    is_int(pdf_report_store_scan(st, &scan, claims, &res), 0,
+           "backlog: a scan with two slots");
+    is_int(res.claimed, 2, "backlog: two claimed");
+    is_str(claims[0].id, "0000000b-0000-4000-8000-00000000b10c",
+           "backlog: the oldest first");
+
     pdf_report_store_close(st);
 
     /* a full map: new jobs are refused while accepted ones still move */
