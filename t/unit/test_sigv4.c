@@ -19,6 +19,7 @@
 
 
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <openssl/evp.h>
 
@@ -350,6 +351,68 @@ test_aws_examples(void)
                                       "host:a\n", "host", AWS_EMPTY_SHA256,
                                       sig),
            -1, "signature: no secret is refused");
+}
+
+
+/*
+ * Pool threads sign with contexts of their own, kept between signatures
+ * and freed when the thread exits (make test-valgrind would report them
+ * lost otherwise): four threads, each signing twice, all as published.
+ */
+
+typedef struct {
+    int   rc[2];
+    char  sig[2][65];
+} thread_sign_t;
+
+
+static void *
+thread_sign(void *data)
+{
+    int                   i;
+    thread_sign_t        *t = data;
+    const aws_example_t  *x = &aws_examples[0];
+
+    for (i = 0; i < 2; i++) {
+        t->rc[i] = pdf_report_sigv4_signature(AWS_EXAMPLE_SECRET,
+                                              "us-east-1", "s3",
+                                              AWS_EXAMPLE_DATE, x->method,
+                                              x->uri, x->query, x->headers,
+                                              x->signed_headers, x->payload,
+                                              t->sig[i]);
+    }
+
+    return NULL;
+}
+
+
+static void
+test_threads(void)
+{
+    int            i, good;
+    pthread_t      tid[4];
+    thread_sign_t  t[4];
+
+    memset(t, 0, sizeof(t));
+    good = 0;
+
+    for (i = 0; i < 4; i++) {
+        if (pthread_create(&tid[i], NULL, thread_sign, &t[i]) != 0) {
+            tid[i] = 0;
+        }
+    }
+
+    for (i = 0; i < 4; i++) {
+        if (tid[i] == 0 || pthread_join(tid[i], NULL) != 0) {
+            continue;
+        }
+
+        good += (t[i].rc[0] == 0 && t[i].rc[1] == 0
+                 && strcmp(t[i].sig[0], aws_examples[0].signature) == 0
+                 && strcmp(t[i].sig[1], aws_examples[0].signature) == 0);
+    }
+
+    is_int(good, 4, "4 threads, 2 signatures each, all as published");
 }
 
 
@@ -784,6 +847,7 @@ main(void)
 {
     test_encode();
     test_amz_date();
+    test_threads();
     test_aws_examples();
     test_aws_presign_example();
     test_curl_vectors();
