@@ -5,9 +5,13 @@
  * another worker may hold for as long, so no write transaction runs on
  * the event loop.  Each worker queues its step-1 writes (rate-limit
  * hits, new jobs), releases of claims and scan passes here; one task at
- * a time takes everything queued into one transaction in the store's
- * thread pool (pdf_report_store_batch()), and what queues meanwhile
- * waits for the next.  A burst of creates thus pays one commit per batch
+ * a time, in the store's thread pool, waits for the writer lock and only
+ * then takes everything queued (under a mutex: the event loop keeps
+ * queueing meanwhile) into one transaction (pdf_report_store_batch_run);
+ * what queues after that waits for the next.  Taking the writes once
+ * the lock is held, rather than when the task is posted, puts the
+ * requests that arrived while the other worker committed into this
+ * batch instead of the next.  A burst of creates thus pays one commit per batch
  * instead of two per request, and the new jobs are claimed in the same
  * commit.  The completion handler, on the event loop, resumes each
  * waiting request and posts the claimed jobs.
@@ -26,11 +30,12 @@
 
 typedef struct {
     pdf_report_store_t               *store;
+    void                             *cm;        /* the committer */
     ngx_uint_t                        n;
     ngx_http_pdf_report_commit_t     *items[NGX_HTTP_PDF_REPORT_BATCH_MAX];
     pdf_report_op_t                  *ops[NGX_HTTP_PDF_REPORT_BATCH_MAX];
     ngx_uint_t                        scan_only;
-    ngx_uint_t                        scan_too;  /* with the batch */
+    ngx_uint_t                        scan_wanted; /* asked for: runs */
     pdf_report_scan_t                 scan;
     pdf_report_job_t                 *claims;
     pdf_report_scan_result_t          res;
@@ -41,6 +46,8 @@ typedef struct {
 
 typedef struct {
     ngx_http_pdf_report_main_conf_t  *pmcf;
+    /* the event loop adds, a batch's thread takes: under mutex */
+    ngx_thread_mutex_t                mutex;
     ngx_queue_t                       waiting;   /* for the next batch */
     ngx_queue_t                       free;      /* reused items */
     ngx_uint_t                        nfree;
@@ -54,6 +61,8 @@ typedef struct {
 static void ngx_http_pdf_report_commit_start(
     ngx_http_pdf_report_committer_t *cm);
 static void ngx_http_pdf_report_batch_handler(void *data, ngx_log_t *log);
+static ngx_uint_t ngx_http_pdf_report_batch_take(
+    ngx_http_pdf_report_batch_t *b, ngx_log_t *log);
 static void ngx_http_pdf_report_batch_done(ngx_event_t *ev);
 static void ngx_http_pdf_report_commit_retry(ngx_event_t *ev);
 static void ngx_http_pdf_report_commit_free(
@@ -80,6 +89,10 @@ ngx_http_pdf_report_commit_init_worker(ngx_cycle_t *cycle,
     ngx_queue_init(&cm->waiting);
     ngx_queue_init(&cm->free);
 
+    if (ngx_thread_mutex_create(&cm->mutex, cycle->log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     task = ngx_thread_task_alloc(cycle->pool,
                                  sizeof(ngx_http_pdf_report_batch_t));
     if (task == NULL) {
@@ -88,6 +101,7 @@ ngx_http_pdf_report_commit_init_worker(ngx_cycle_t *cycle,
 
     b = task->ctx;
     b->store = pmcf->store;
+    b->cm = cm;
 
     b->claims = ngx_pcalloc(cycle->pool,
                             pmcf->worker_jobs * sizeof(pdf_report_job_t));
@@ -136,12 +150,22 @@ ngx_http_pdf_report_commit_exit(void)
         ngx_free(ngx_queue_data(q, ngx_http_pdf_report_commit_t, queue));
     }
 
-    /* a batch still out (a fast shutdown) owns its items: left alone */
-    while (!cm->busy && !ngx_queue_empty(&cm->waiting)) {
+    /*
+     * A batch still out (a fast shutdown) may yet take from the queue:
+     * then nothing is freed, the mutex included
+     */
+    if (cm->busy) {
+        cm->nfree = 0;
+        return;
+    }
+
+    while (!ngx_queue_empty(&cm->waiting)) {
         q = ngx_queue_head(&cm->waiting);
         ngx_queue_remove(q);
         ngx_free(ngx_queue_data(q, ngx_http_pdf_report_commit_t, queue));
     }
+
+    (void) ngx_thread_mutex_destroy(&cm->mutex, cm->pmcf->log);
 
     cm->nfree = 0;
 }
@@ -200,7 +224,10 @@ ngx_http_pdf_report_commit_post(ngx_http_pdf_report_commit_t *c,
         r->main->blocked++;
     }
 
+    /* not worth a log line of its own: it only fails on a broken mutex */
+    (void) ngx_thread_mutex_lock(&cm->mutex, cm->pmcf->log);
     ngx_queue_insert_tail(&cm->waiting, &c->queue);
+    (void) ngx_thread_mutex_unlock(&cm->mutex, cm->pmcf->log);
 
     ngx_http_pdf_report_commit_start(cm);
 }
@@ -225,37 +252,24 @@ static void
 ngx_http_pdf_report_commit_start(ngx_http_pdf_report_committer_t *cm)
 {
     ngx_time_t                       *tp;
-    ngx_uint_t                        i, creates;
-    ngx_queue_t                      *q;
+    ngx_uint_t                        empty;
     ngx_http_pdf_report_batch_t      *b;
-    ngx_http_pdf_report_commit_t     *c;
     ngx_http_pdf_report_main_conf_t  *pmcf;
 
-    if (cm->busy || cm->retry.timer_set
-        || (ngx_queue_empty(&cm->waiting) && !cm->scan))
-    {
+    if (cm->busy || cm->retry.timer_set) {
+        return;
+    }
+
+    /* no batch is out: the queue is the event loop's alone */
+    empty = ngx_queue_empty(&cm->waiting);
+
+    if (empty && !cm->scan) {
         return;
     }
 
     pmcf = cm->pmcf;
     b = cm->task->ctx;
     b->n = 0;
-    creates = 0;
-
-    for (q = ngx_queue_head(&cm->waiting);
-         q != ngx_queue_sentinel(&cm->waiting)
-         && b->n < NGX_HTTP_PDF_REPORT_BATCH_MAX;
-         q = ngx_queue_next(q))
-    {
-        c = ngx_queue_data(q, ngx_http_pdf_report_commit_t, queue);
-        b->items[b->n] = c;
-        b->ops[b->n] = &c->op;
-        b->n++;
-
-        if (c->op.kind == PDF_REPORT_OP_CREATE) {
-            creates++;
-        }
-    }
 
     tp = ngx_timeofday();
 
@@ -271,11 +285,11 @@ ngx_http_pdf_report_commit_start(ngx_http_pdf_report_committer_t *cm)
 
     /*
      * A scan asked for (time-outs, abandoned leases) always runs; a
-     * batch of new jobs also claims them at once when a slot is free.
+     * batch of new jobs also claims them at once when a slot is free
+     * (decided in the thread, which takes the writes).
      */
-    b->scan_too = cm->scan || (creates && b->scan.max_claims > 0);
-
-    b->scan_only = (b->n == 0);
+    b->scan_wanted = cm->scan;
+    b->scan_only = empty;
 
     if (ngx_thread_task_post(pmcf->store_pool.pool, cm->task) != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,
@@ -284,11 +298,6 @@ ngx_http_pdf_report_commit_start(ngx_http_pdf_report_committer_t *cm)
                       &pmcf->store_pool.name);
         ngx_add_timer(&cm->retry, NGX_HTTP_PDF_REPORT_REPOST_MS);
         return;
-    }
-
-    /* what the batch took is out of the queue */
-    for (i = 0; i < b->n; i++) {
-        ngx_queue_remove(&b->items[i]->queue);
     }
 
     cm->busy = 1;
@@ -318,7 +327,10 @@ ngx_http_pdf_report_commit_retry(ngx_event_t *ev)
 static void
 ngx_http_pdf_report_batch_handler(void *data, ngx_log_t *log)
 {
+    int                           rc;
     int64_t                       start;
+    MDB_txn                      *txn;
+    ngx_uint_t                    i, creates;
     ngx_http_pdf_report_batch_t  *b = data;
 
     start = pdf_report_now_ms();
@@ -327,14 +339,71 @@ ngx_http_pdf_report_batch_handler(void *data, ngx_log_t *log)
         /* read first: most passes find nothing and need no write */
         b->rc = pdf_report_store_scan(b->store, &b->scan, b->claims,
                                       &b->res);
-
-    } else {
-        b->rc = pdf_report_store_batch(b->store, b->ops, b->n,
-                                       b->scan_too ? &b->scan : NULL,
-                                       b->claims, &b->res);
+        goto done;
     }
 
+    rc = pdf_report_store_batch_begin(b->store, &txn);
+
+    creates = ngx_http_pdf_report_batch_take(b, log);
+
+    if (rc != 0) {
+        for (i = 0; i < b->n; i++) {
+            b->ops[i]->rc = rc;
+        }
+
+        ngx_memzero(&b->res, sizeof(pdf_report_scan_result_t));
+        b->rc = rc;
+        goto done;
+    }
+
+    b->rc = pdf_report_store_batch_run(b->store, txn, b->ops, b->n,
+                                       (b->scan_wanted
+                                        || (creates
+                                            && b->scan.max_claims > 0))
+                                       ? &b->scan : NULL,
+                                       b->claims, &b->res);
+
+done:
+
     b->took_ms = pdf_report_now_ms() - start;
+}
+
+
+/* in the thread, the writer lock held: what the event loop queued */
+
+static ngx_uint_t
+ngx_http_pdf_report_batch_take(ngx_http_pdf_report_batch_t *b,
+    ngx_log_t *log)
+{
+    ngx_uint_t                        creates;
+    ngx_queue_t                      *q;
+    ngx_http_pdf_report_commit_t     *c;
+    ngx_http_pdf_report_committer_t  *cm;
+
+    cm = b->cm;
+    creates = 0;
+
+    (void) ngx_thread_mutex_lock(&cm->mutex, log);
+
+    while (!ngx_queue_empty(&cm->waiting)
+           && b->n < NGX_HTTP_PDF_REPORT_BATCH_MAX)
+    {
+        q = ngx_queue_head(&cm->waiting);
+        ngx_queue_remove(q);
+
+        c = ngx_queue_data(q, ngx_http_pdf_report_commit_t, queue);
+        b->items[b->n] = c;
+        b->ops[b->n] = &c->op;
+        b->n++;
+
+        if (c->op.kind == PDF_REPORT_OP_CREATE) {
+            creates++;
+        }
+    }
+
+    (void) ngx_thread_mutex_unlock(&cm->mutex, log);
+
+    return creates;
 }
 
 

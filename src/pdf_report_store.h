@@ -239,6 +239,17 @@ int pdf_report_store_batch(pdf_report_store_t *store, pdf_report_op_t **ops,
     pdf_report_scan_result_t *res);
 
 /*
+ * The same in two steps, so that a caller can take the operations that
+ * queued while it waited for the writer lock: _begin() returns with the
+ * lock held (or an LMDB error), _run() does the batch in txn and commits
+ * or aborts it, as pdf_report_store_batch() does.
+ */
+int pdf_report_store_batch_begin(pdf_report_store_t *store, MDB_txn **txn);
+int pdf_report_store_batch_run(pdf_report_store_t *store, MDB_txn *txn,
+    pdf_report_op_t **ops, size_t n, const pdf_report_scan_t *scan,
+    pdf_report_job_t *claims, pdf_report_scan_result_t *res);
+
+/*
  * Write n finished (COMPLETE or FAILED) jobs in one transaction, as an
  * archive or a benchmark's store holds them: no queue or pending entry,
  * nothing to run.  EINVAL for a job that is not finished, EXISTS for an

@@ -25,9 +25,44 @@ pdf_report_store_batch(pdf_report_store_t *store, pdf_report_op_t **ops,
     size_t n, const pdf_report_scan_t *scan, pdf_report_job_t *claims,
     pdf_report_scan_result_t *res)
 {
+    int       rc;
+    size_t    i;
+    MDB_txn  *txn;
+
+    rc = pdf_report_store_batch_begin(store, &txn);
+    if (rc != 0) {
+        for (i = 0; i < n; i++) {
+            ops[i]->rc = rc;
+        }
+
+        if (res != NULL) {
+            memset(res, 0, sizeof(pdf_report_scan_result_t));
+        }
+
+        return rc;
+    }
+
+    return pdf_report_store_batch_run(store, txn, ops, n, scan, claims, res);
+}
+
+
+/* waits for the writer lock, which another worker's batch may hold */
+
+int
+pdf_report_store_batch_begin(pdf_report_store_t *store, MDB_txn **txn)
+{
+    return mdb_txn_begin(store->env, NULL, 0, txn);
+}
+
+
+int
+pdf_report_store_batch_run(pdf_report_store_t *store, MDB_txn *txn,
+    pdf_report_op_t **ops, size_t n, const pdf_report_scan_t *scan,
+    pdf_report_job_t *claims, pdf_report_scan_result_t *res)
+{
     int                       rc, failed;
     size_t                    i;
-    MDB_txn                  *txn, *child;
+    MDB_txn                  *child;
     pdf_report_op_t          *op;
     pdf_report_scan_result_t  none;
 
@@ -36,15 +71,6 @@ pdf_report_store_batch(pdf_report_store_t *store, pdf_report_op_t **ops,
     }
 
     memset(res, 0, sizeof(pdf_report_scan_result_t));
-
-    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
-    if (rc != 0) {
-        for (i = 0; i < n; i++) {
-            ops[i]->rc = rc;
-        }
-
-        return rc;
-    }
 
     /*
      * The operations run in the batch's transaction itself: a nested
