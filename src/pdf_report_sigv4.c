@@ -31,10 +31,14 @@
 
 
 /*
- * What a thread keeps between signatures: the day's signing key, an HMAC
- * context keyed with it and a SHA-256 context, so that a signature
- * allocates nothing and derives no key.  The thread-specific key below
- * frees the contexts when a pool thread exits.
+ * What a thread keeps between signatures: the day's signing key and, in
+ * the thread that fetched the algorithms (nginx's event loop, which
+ * signs every step-3 URL), an HMAC context keyed with it and a SHA-256
+ * context, so that a signature allocates nothing and derives no key.
+ * Pool threads (a PUT a job) allocate per signature instead: a
+ * thread-specific destructor would run in an exiting pool thread while
+ * the worker goes on to unload the module, and so crash it.
+ * pdf_report_sigv4_cleanup() frees the owner's contexts.
  */
 
 typedef struct {
@@ -46,14 +50,13 @@ typedef struct {
     unsigned char  key[PDF_REPORT_SHA256_LEN];
     EVP_MAC_CTX   *keyed;          /* HMAC with key, when valid */
     EVP_MD_CTX    *md;
-    int            registered;     /* with pdf_report_sigv4_tkey */
+    int            owner;          /* the contexts' thread */
 } pdf_report_sigv4_key_t;
 
 
 static __thread pdf_report_sigv4_key_t  pdf_report_sigv4_key_cache;
 
-static pthread_key_t    pdf_report_sigv4_tkey;
-static int              pdf_report_sigv4_tkey_ok;
+static pthread_t        pdf_report_sigv4_owner;
 static pthread_once_t   pdf_report_sigv4_once = PTHREAD_ONCE_INIT;
 static EVP_MD          *pdf_report_sigv4_md;
 static EVP_MAC         *pdf_report_sigv4_mac;
@@ -64,7 +67,7 @@ static int pdf_report_sigv4_key(const char *secret, size_t secret_len,
     const char *amz_date, const char *region, const char *service,
     unsigned char *key, EVP_MAC_CTX **keyed);
 static pdf_report_sigv4_key_t *pdf_report_sigv4_thread(void);
-static void pdf_report_sigv4_thread_exit(void *data);
+static void pdf_report_sigv4_thread_free(pdf_report_sigv4_key_t *c);
 static void pdf_report_sigv4_fetch(void);
 static int pdf_report_sigv4_sha256_raw(const void *data, size_t len,
     unsigned char *md);
@@ -340,7 +343,7 @@ pdf_report_sigv4_key(const char *secret, size_t secret_len,
     /* without a context of its own the thread signs the slower way */
 
     if (c->keyed == NULL && pdf_report_sigv4_mac_tpl != NULL
-        && c->registered)
+        && c->owner)
     {
         c->keyed = EVP_MAC_CTX_dup(pdf_report_sigv4_mac_tpl);
     }
@@ -359,7 +362,7 @@ pdf_report_sigv4_key(const char *secret, size_t secret_len,
 }
 
 
-/* this thread's cache, its contexts freed when the thread exits */
+/* this thread's cache; contexts only in the owner thread */
 
 static pdf_report_sigv4_key_t *
 pdf_report_sigv4_thread(void)
@@ -370,13 +373,13 @@ pdf_report_sigv4_thread(void)
 
     c = &pdf_report_sigv4_key_cache;
 
-    if (!c->registered && pdf_report_sigv4_tkey_ok
-        && pthread_setspecific(pdf_report_sigv4_tkey, c) == 0)
+    /* a forked worker's main thread is its master's, by pthread_self() */
+    if (!c->owner && pthread_equal(pthread_self(), pdf_report_sigv4_owner))
     {
-        c->registered = 1;
+        c->owner = 1;
     }
 
-    if (c->md == NULL && c->registered) {
+    if (c->md == NULL && c->owner) {
         c->md = EVP_MD_CTX_new();
     }
 
@@ -385,10 +388,8 @@ pdf_report_sigv4_thread(void)
 
 
 static void
-pdf_report_sigv4_thread_exit(void *data)
+pdf_report_sigv4_thread_free(pdf_report_sigv4_key_t *c)
 {
-    pdf_report_sigv4_key_t  *c = data;
-
     EVP_MAC_CTX_free(c->keyed);
     EVP_MD_CTX_free(c->md);
     OPENSSL_cleanse(c, sizeof(pdf_report_sigv4_key_t));
@@ -426,9 +427,7 @@ pdf_report_sigv4_fetch(void)
 {
     OSSL_PARAM  params[2];
 
-    pdf_report_sigv4_tkey_ok = (pthread_key_create(&pdf_report_sigv4_tkey,
-                                                   pdf_report_sigv4_thread_exit)
-                                == 0);
+    pdf_report_sigv4_owner = pthread_self();
 
     pdf_report_sigv4_md = EVP_MD_fetch(NULL, "SHA256", NULL);
     pdf_report_sigv4_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
@@ -461,9 +460,9 @@ pdf_report_sigv4_fetch(void)
 void
 pdf_report_sigv4_cleanup(void)
 {
-    /* the calling thread's own: exit() runs no thread-specific cleanup */
-    if (pdf_report_sigv4_key_cache.registered) {
-        pdf_report_sigv4_thread_exit(&pdf_report_sigv4_key_cache);
+    /* called by the owner thread at exit: its contexts */
+    if (pdf_report_sigv4_key_cache.owner) {
+        pdf_report_sigv4_thread_free(&pdf_report_sigv4_key_cache);
     }
 
     /* a later call (there is none) would take the unfetched path */
