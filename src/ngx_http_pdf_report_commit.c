@@ -11,9 +11,9 @@
  * what queues after that waits for the next.  Taking the writes once
  * the lock is held, rather than when the task is posted, puts the
  * requests that arrived while the other worker committed into this
- * batch instead of the next.  A burst of creates thus pays one commit per batch
- * instead of two per request, and the new jobs are claimed in the same
- * commit.  The completion handler, on the event loop, resumes each
+ * batch instead of the next.  A burst of creates thus pays one commit
+ * per batch instead of two per request, and the new jobs are claimed in
+ * the same commit.  The completion handler, on the event loop, resumes each
  * waiting request and posts the claimed jobs.
  */
 
@@ -330,7 +330,7 @@ ngx_http_pdf_report_batch_handler(void *data, ngx_log_t *log)
     int                           rc;
     int64_t                       start;
     MDB_txn                      *txn;
-    ngx_uint_t                    i, creates;
+    ngx_uint_t                    creates;
     ngx_http_pdf_report_batch_t  *b = data;
 
     start = pdf_report_now_ms();
@@ -339,31 +339,20 @@ ngx_http_pdf_report_batch_handler(void *data, ngx_log_t *log)
         /* read first: most passes find nothing and need no write */
         b->rc = pdf_report_store_scan(b->store, &b->scan, b->claims,
                                       &b->res);
-        goto done;
+
+    } else {
+        rc = pdf_report_store_batch_begin(b->store, &txn);
+
+        /* taken even when the lock was not had: they fail with rc */
+        creates = ngx_http_pdf_report_batch_take(b, log);
+
+        b->rc = pdf_report_store_batch_run(b->store, txn, rc, b->ops, b->n,
+                                           (b->scan_wanted
+                                            || (creates
+                                                && b->scan.max_claims > 0))
+                                           ? &b->scan : NULL,
+                                           b->claims, &b->res);
     }
-
-    rc = pdf_report_store_batch_begin(b->store, &txn);
-
-    creates = ngx_http_pdf_report_batch_take(b, log);
-
-    if (rc != 0) {
-        for (i = 0; i < b->n; i++) {
-            b->ops[i]->rc = rc;
-        }
-
-        ngx_memzero(&b->res, sizeof(pdf_report_scan_result_t));
-        b->rc = rc;
-        goto done;
-    }
-
-    b->rc = pdf_report_store_batch_run(b->store, txn, b->ops, b->n,
-                                       (b->scan_wanted
-                                        || (creates
-                                            && b->scan.max_claims > 0))
-                                       ? &b->scan : NULL,
-                                       b->claims, &b->res);
-
-done:
 
     b->took_ms = pdf_report_now_ms() - start;
 }

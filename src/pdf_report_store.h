@@ -241,13 +241,16 @@ int pdf_report_store_batch(pdf_report_store_t *store, pdf_report_op_t **ops,
 /*
  * The same in two steps, so that a caller can take the operations that
  * queued while it waited for the writer lock: _begin() returns with the
- * lock held (or an LMDB error), _run() does the batch in txn and commits
- * or aborts it, as pdf_report_store_batch() does.
+ * lock held (or an LMDB error), _run() is given what _begin() returned
+ * and does the batch in txn, committing or aborting it, as
+ * pdf_report_store_batch() does; when begun is an error, every
+ * operation fails with it.
  */
 int pdf_report_store_batch_begin(pdf_report_store_t *store, MDB_txn **txn);
 int pdf_report_store_batch_run(pdf_report_store_t *store, MDB_txn *txn,
-    pdf_report_op_t **ops, size_t n, const pdf_report_scan_t *scan,
-    pdf_report_job_t *claims, pdf_report_scan_result_t *res);
+    int begun, pdf_report_op_t **ops, size_t n,
+    const pdf_report_scan_t *scan, pdf_report_job_t *claims,
+    pdf_report_scan_result_t *res);
 
 /*
  * Write n finished (COMPLETE or FAILED) jobs in one transaction, as an

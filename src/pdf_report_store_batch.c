@@ -16,6 +16,8 @@
 
 
 static int pdf_report_batch_failed(int rc);
+static int pdf_report_batch_fail(pdf_report_op_t **ops, size_t n, int rc,
+    pdf_report_scan_result_t *res);
 static int pdf_report_batch_write(pdf_report_store_t *store, MDB_txn *txn,
     pdf_report_op_t *op);
 
@@ -26,23 +28,12 @@ pdf_report_store_batch(pdf_report_store_t *store, pdf_report_op_t **ops,
     pdf_report_scan_result_t *res)
 {
     int       rc;
-    size_t    i;
     MDB_txn  *txn;
 
     rc = pdf_report_store_batch_begin(store, &txn);
-    if (rc != 0) {
-        for (i = 0; i < n; i++) {
-            ops[i]->rc = rc;
-        }
 
-        if (res != NULL) {
-            memset(res, 0, sizeof(pdf_report_scan_result_t));
-        }
-
-        return rc;
-    }
-
-    return pdf_report_store_batch_run(store, txn, ops, n, scan, claims, res);
+    return pdf_report_store_batch_run(store, txn, rc, ops, n, scan, claims,
+                                      res);
 }
 
 
@@ -57,8 +48,9 @@ pdf_report_store_batch_begin(pdf_report_store_t *store, MDB_txn **txn)
 
 int
 pdf_report_store_batch_run(pdf_report_store_t *store, MDB_txn *txn,
-    pdf_report_op_t **ops, size_t n, const pdf_report_scan_t *scan,
-    pdf_report_job_t *claims, pdf_report_scan_result_t *res)
+    int begun, pdf_report_op_t **ops, size_t n,
+    const pdf_report_scan_t *scan, pdf_report_job_t *claims,
+    pdf_report_scan_result_t *res)
 {
     int                       rc, failed;
     size_t                    i;
@@ -71,6 +63,10 @@ pdf_report_store_batch_run(pdf_report_store_t *store, MDB_txn *txn,
     }
 
     memset(res, 0, sizeof(pdf_report_scan_result_t));
+
+    if (begun != 0) {
+        return pdf_report_batch_fail(ops, n, begun, res);
+    }
 
     /*
      * The operations run in the batch's transaction itself: a nested
@@ -114,13 +110,7 @@ pdf_report_store_batch_run(pdf_report_store_t *store, MDB_txn *txn,
 
     if (failed) {
         mdb_txn_abort(txn);
-
-        for (i = 0; i < n; i++) {
-            ops[i]->rc = failed;
-            ops[i]->rate_result.allowed = 0;
-        }
-
-        return failed;
+        return pdf_report_batch_fail(ops, n, failed, res);
     }
 
     /*
@@ -145,14 +135,24 @@ pdf_report_store_batch_run(pdf_report_store_t *store, MDB_txn *txn,
 
     rc = mdb_txn_commit(txn);
 
-    if (rc != 0) {
-        for (i = 0; i < n; i++) {
-            ops[i]->rc = rc;
-            ops[i]->rate_result.allowed = 0;
-        }
+    return (rc == 0) ? 0 : pdf_report_batch_fail(ops, n, rc, res);
+}
 
-        memset(res, 0, sizeof(pdf_report_scan_result_t));
+
+/* nothing of the batch was written: every operation fails with rc */
+
+static int
+pdf_report_batch_fail(pdf_report_op_t **ops, size_t n, int rc,
+    pdf_report_scan_result_t *res)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        ops[i]->rc = rc;
+        ops[i]->rate_result.allowed = 0;
     }
+
+    memset(res, 0, sizeof(pdf_report_scan_result_t));
 
     return rc;
 }
