@@ -35,6 +35,8 @@ struct pdf_report_jwt_cache_s {
 };
 
 
+static pdf_report_jwt_cache_entry_t *pdf_report_jwt_cache_find(
+    pdf_report_jwt_cache_t *cache, const unsigned char *key);
 static pdf_report_jwt_cache_entry_t *pdf_report_jwt_cache_set(
     pdf_report_jwt_cache_t *cache, const unsigned char *key);
 
@@ -115,9 +117,8 @@ pdf_report_jwt_cache_get(pdf_report_jwt_cache_t *cache, const char *token,
     size_t len, int64_t now, int64_t leeway, pdf_report_jwt_claims_t *out,
     unsigned char *key)
 {
-    size_t                         i;
     unsigned int                   n;
-    pdf_report_jwt_cache_entry_t  *e, *set;
+    pdf_report_jwt_cache_entry_t  *e;
 
     n = 0;
 
@@ -129,21 +130,11 @@ pdf_report_jwt_cache_get(pdf_report_jwt_cache_t *cache, const char *token,
         return -1;
     }
 
-    set = pdf_report_jwt_cache_set(cache, key);
+    e = pdf_report_jwt_cache_find(cache, key);
 
-    for (i = 0; i < cache->ways; i++) {
-        if (set[i].used
-            && CRYPTO_memcmp(set[i].key, key, PDF_REPORT_JWT_CACHE_KEY) == 0)
-        {
-            break;
-        }
-    }
-
-    if (i == cache->ways) {
+    if (e == NULL) {
         return 0;
     }
-
-    e = &set[i];
 
     /* as pdf_report_jwt_verify() checks it, overflow aside */
     if (e->exp < INT64_MAX - leeway && now > e->exp + leeway) {
@@ -176,24 +167,16 @@ pdf_report_jwt_cache_put(pdf_report_jwt_cache_t *cache,
 
     /* the token's own slot, else a free one, else the soonest to expire */
 
-    set = pdf_report_jwt_cache_set(cache, key);
-    e = &set[0];
+    e = pdf_report_jwt_cache_find(cache, key);
 
-    for (i = 0; i < cache->ways; i++) {
-        if (set[i].used
-            && CRYPTO_memcmp(set[i].key, key, PDF_REPORT_JWT_CACHE_KEY) == 0)
-        {
-            e = &set[i];
-            break;
-        }
+    if (e == NULL) {
+        set = pdf_report_jwt_cache_set(cache, key);
+        e = &set[0];
 
-        if (!set[i].used) {
-            if (e->used) {
+        for (i = 1; i < cache->ways && e->used; i++) {
+            if (!set[i].used || set[i].exp < e->exp) {
                 e = &set[i];
             }
-
-        } else if (e->used && set[i].exp < e->exp) {
-            e = &set[i];
         }
     }
 
@@ -202,6 +185,29 @@ pdf_report_jwt_cache_put(pdf_report_jwt_cache_t *cache,
     memcpy(e->org, claims->org, org_len + 1);
     memcpy(e->scopes, claims->scopes, scopes_len + 1);
     e->used = 1;
+}
+
+
+/* the slot holding key, or NULL */
+
+static pdf_report_jwt_cache_entry_t *
+pdf_report_jwt_cache_find(pdf_report_jwt_cache_t *cache,
+    const unsigned char *key)
+{
+    size_t                         i;
+    pdf_report_jwt_cache_entry_t  *set;
+
+    set = pdf_report_jwt_cache_set(cache, key);
+
+    for (i = 0; i < cache->ways; i++) {
+        if (set[i].used
+            && CRYPTO_memcmp(set[i].key, key, PDF_REPORT_JWT_CACHE_KEY) == 0)
+        {
+            return &set[i];
+        }
+    }
+
+    return NULL;
 }
 
 
