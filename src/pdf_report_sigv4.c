@@ -77,6 +77,9 @@ static int pdf_report_sigv4_sha256_hex(const void *data, size_t len,
     char *hex);
 static int pdf_report_sigv4_hmac(const unsigned char *key, size_t key_len,
     const void *msg, size_t msg_len, unsigned char *out);
+static int pdf_report_sigv4_mac_run(EVP_MAC_CTX *ctx,
+    const unsigned char *key, size_t key_len, const void *msg,
+    size_t msg_len, unsigned char *out);
 
 
 size_t
@@ -129,7 +132,7 @@ pdf_report_sigv4_signature(const char *secret_key, const char *region,
     char            sbuf[256];
     char            creq_hash[PDF_REPORT_SHA256_HEX + 1];
     char            secret[4 + PDF_REPORT_SIGV4_SECRET_MAX + 1];
-    size_t          creq_size, sts_size, secret_len, n;
+    size_t          creq_size, sts_size, secret_len;
     EVP_MAC_CTX    *keyed;
     unsigned char   k2[PDF_REPORT_SHA256_LEN];
     unsigned char   mac[PDF_REPORT_SHA256_LEN];
@@ -227,12 +230,7 @@ pdf_report_sigv4_signature(const char *secret_key, const char *region,
 
     if (keyed != NULL) {
         /* a NULL key starts the context again with the key it holds */
-        n = 0;
-
-        if (EVP_MAC_init(keyed, NULL, 0, NULL) != 1
-            || EVP_MAC_update(keyed, (unsigned char *) sts, p - sts) != 1
-            || EVP_MAC_final(keyed, mac, &n, sizeof(mac)) != 1
-            || n != sizeof(mac))
+        if (pdf_report_sigv4_mac_run(keyed, NULL, 0, sts, p - sts, mac) != 0)
         {
             goto done;
         }
@@ -541,7 +539,6 @@ pdf_report_sigv4_hmac(const unsigned char *key, size_t key_len,
     const void *msg, size_t msg_len, unsigned char *out)
 {
     int            rc;
-    size_t         n;
     unsigned int   un;
     EVP_MAC_CTX   *ctx;
 
@@ -566,15 +563,27 @@ pdf_report_sigv4_hmac(const unsigned char *key, size_t key_len,
         return -1;
     }
 
-    n = 0;
-
-    rc = (EVP_MAC_init(ctx, key, key_len, NULL) == 1
-          && EVP_MAC_update(ctx, msg, msg_len) == 1
-          && EVP_MAC_final(ctx, out, &n, PDF_REPORT_SHA256_LEN) == 1
-          && n == PDF_REPORT_SHA256_LEN)
-         ? 0 : -1;
+    rc = pdf_report_sigv4_mac_run(ctx, key, key_len, msg, msg_len, out);
 
     EVP_MAC_CTX_free(ctx);
 
     return rc;
+}
+
+
+/* HMAC-SHA256 of msg in ctx, keyed anew unless key is NULL */
+
+static int
+pdf_report_sigv4_mac_run(EVP_MAC_CTX *ctx, const unsigned char *key,
+    size_t key_len, const void *msg, size_t msg_len, unsigned char *out)
+{
+    size_t  n;
+
+    n = 0;
+
+    return (EVP_MAC_init(ctx, key, key_len, NULL) == 1
+            && EVP_MAC_update(ctx, msg, msg_len) == 1
+            && EVP_MAC_final(ctx, out, &n, PDF_REPORT_SHA256_LEN) == 1
+            && n == PDF_REPORT_SHA256_LEN)
+           ? 0 : -1;
 }
