@@ -30,24 +30,38 @@ claims_of(pdf_report_jwt_claims_t *c, const char *org, const char *scopes,
 }
 
 
-/* token i: distinct texts, so distinct SHA-256 keys */
-static size_t
-token_of(char *buf, size_t size, int i)
+/* token i: distinct texts, so distinct SHA-256 keys; 1 on a hit */
+static int
+get_token(pdf_report_jwt_cache_t *c, int i, unsigned char *key)
 {
-    return (size_t) snprintf(buf, size, "%s.%d", T1, i);
+    char                     tok[128];
+    pdf_report_jwt_claims_t  out;
+
+    snprintf(tok, sizeof(tok), "%s.%d", T1, i);
+
+    return pdf_report_jwt_cache_get(c, tok, strlen(tok), NOW, 0, &out, key);
+}
+
+
+/* token i verified: kept until exp, under the key given back */
+static void
+put_token(pdf_report_jwt_cache_t *c, int i, int64_t exp, unsigned char *key)
+{
+    pdf_report_jwt_claims_t  in;
+
+    claims_of(&in, "org_a", "read:reports", exp);
+    (void) get_token(c, i, key);
+    pdf_report_jwt_cache_put(c, key, &in);
 }
 
 
 static void
 test_sets(void)
 {
-    int                       i, hits, in_set, kept;
-    char                      tok[128];
-    size_t                    len;
-    unsigned char             key[PDF_REPORT_JWT_CACHE_KEY];
-    unsigned char             first[PDF_REPORT_JWT_CACHE_KEY];
-    pdf_report_jwt_claims_t   in, out;
-    pdf_report_jwt_cache_t   *c;
+    int                      i, hits, kept;
+    pdf_report_jwt_cache_t  *c;
+    unsigned char            key[PDF_REPORT_JWT_CACHE_KEY];
+    unsigned char            first[PDF_REPORT_JWT_CACHE_KEY];
 
     /* 1,000 orgs' tokens, each put once, then each polled */
     c = pdf_report_jwt_cache_create(4096);
@@ -58,17 +72,13 @@ test_sets(void)
     }
 
     for (i = 0; i < 1000; i++) {
-        len = token_of(tok, sizeof(tok), i);
-        claims_of(&in, "org_a", "read:reports", NOW + 3600);
-        (void) pdf_report_jwt_cache_get(c, tok, len, NOW, 0, &out, key);
-        pdf_report_jwt_cache_put(c, key, &in);
+        put_token(c, i, NOW + 3600, key);
     }
 
     hits = 0;
 
     for (i = 0; i < 1000; i++) {
-        len = token_of(tok, sizeof(tok), i);
-        hits += pdf_report_jwt_cache_get(c, tok, len, NOW, 0, &out, key);
+        hits += get_token(c, i, key);
     }
 
     is_int(hits, 1000, "all 1000 tokens hit in 4096 slots of 4 ways");
@@ -77,7 +87,7 @@ test_sets(void)
 
     /*
      * Four slots are one set: five tokens, the first expiring soonest;
-     * the fifth puts out the first only, the other three stay.
+     * the fifth puts out the first only, the other four stay.
      */
     c = pdf_report_jwt_cache_create(4);
     ok(c != NULL, "a cache of one set");
@@ -87,28 +97,18 @@ test_sets(void)
     }
 
     for (i = 0; i < 5; i++) {
-        len = token_of(tok, sizeof(tok), i);
-        claims_of(&in, "org_a", "read:reports",
-                  NOW + (i == 0 ? 60 : 3600 + i));
-        (void) pdf_report_jwt_cache_get(c, tok, len, NOW, 0, &out, key);
-
-        if (i == 0) {
-            memcpy(first, key, sizeof(key));
-        }
-
-        pdf_report_jwt_cache_put(c, key, &in);
+        put_token(c, i, NOW + (i == 0 ? 60 : 3600 + i),
+                  (i == 0) ? first : key);
     }
 
-    len = token_of(tok, sizeof(tok), 0);
-    in_set = pdf_report_jwt_cache_get(c, tok, len, NOW, 0, &out, key);
-    is_int(in_set, 0, "the soonest to expire was put out of the full set");
+    is_int(get_token(c, 0, key), 0,
+           "the soonest to expire was put out of the full set");
     ok(memcmp(first, key, sizeof(key)) == 0, "(its key as computed)");
 
     kept = 0;
 
     for (i = 1; i < 5; i++) {
-        len = token_of(tok, sizeof(tok), i);
-        kept += pdf_report_jwt_cache_get(c, tok, len, NOW, 0, &out, key);
+        kept += get_token(c, i, key);
     }
 
     is_int(kept, 4, "the other four tokens are all kept");

@@ -30,6 +30,39 @@ new_job(const char *id, const char *org, const char *user, int64_t now)
 }
 
 
+/*
+ * n jobs of org, the i-th with id %08x-0000-4000-8000-00000000<tail>,
+ * user <u>i and createdAt t0 + i; stops at the first refusal, which it
+ * returns, with *made the jobs created
+ */
+static int
+create_jobs(pdf_report_store_t *st, const char *org, const char *tail,
+    char u, int64_t t0, int n, int *made)
+{
+    int               i, rc;
+    char              pending[PDF_REPORT_UUID_LEN + 1];
+    pdf_report_job_t  job;
+
+    rc = 0;
+
+    for (i = 0; i < n; i++) {
+        job = new_job("", org, "", t0 + i);
+        snprintf(job.id, sizeof(job.id),
+                 "%08x-0000-4000-8000-00000000%.4s", i, tail);
+        snprintf(job.user, sizeof(job.user), "%c%d", u, i);
+
+        rc = pdf_report_store_job_create(st, &job, pending);
+        if (rc != 0) {
+            break;
+        }
+    }
+
+    *made = i;
+
+    return rc;
+}
+
+
 int
 main(void)
 {
@@ -332,17 +365,7 @@ main(void)
      * the first job it cannot take (one waiting, not 2,000) and still
      * fails the old ones that timed out in front of it.
      */
-    for (i = 0; i < 2000; i++) {
-        job = new_job("", "org_backlog", "", 100000 + i);
-        snprintf(job.id, sizeof(job.id),
-                 "%08x-0000-4000-8000-00000000b10c", i);
-        snprintf(job.user, sizeof(job.user), "B%d", i);
-
-        rc = pdf_report_store_job_create(st, &job, pending);
-        if (rc != 0) {
-            break;
-        }
-    }
+    rc = create_jobs(st, "org_backlog", "b10c", 'B', 100000, 2000, &i);
 
     is_int(rc, 0, "backlog: 2000 jobs created");
 
@@ -386,17 +409,7 @@ main(void)
     is_int(pdf_report_store_open(&st, dir, 1024 * 1024, &fmt), 0,
            "open a 1 MB store");
 
-    for (i = 0; i < 100000; i++) {
-        job = new_job("", "org_full", "", 1000 + i);
-        snprintf(job.id, sizeof(job.id),
-                 "%08x-0000-4000-8000-000000000000", i);
-        snprintf(job.user, sizeof(job.user), "U%d", i);
-
-        rc = pdf_report_store_job_create(st, &job, pending);
-        if (rc != 0) {
-            break;
-        }
-    }
+    rc = create_jobs(st, "org_full", "0000", 'U', 1000, 100000, &i);
 
     is_int(rc, PDF_REPORT_STORE_FULL, "creation stops with STORE_FULL");
     ok(i > 1000, "after %d jobs", i);
