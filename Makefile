@@ -29,7 +29,8 @@ PURE_OBJS   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(PURE_SRCS))
 LIBS        := -llmdb -ljansson -lhpdf -lcurl -lcrypto -lm -lpthread
 UNIT_SRCS   := $(wildcard t/unit/test_*.c)
 UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
-TOOLS       := $(BUILD)/pdf-report-render $(BUILD)/pdf-report-store-fill
+TOOLS       := $(BUILD)/pdf-report-render $(BUILD)/pdf-report-store-fill \
+               $(BUILD)/pdf-report-store-ceiling
 
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE_SO)
