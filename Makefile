@@ -80,7 +80,7 @@ node: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
-prove: module unit
+prove: module unit tools
 	prove -r $(or $(T),t)
 
 test: deps node
