@@ -63,6 +63,23 @@ create_jobs(pdf_report_store_t *st, const char *org, const char *tail,
 }
 
 
+/* a scan pass at now: 3 attempts, 10 s leases */
+static pdf_report_scan_t
+new_scan(int64_t now, int64_t timeout, unsigned max_claims)
+{
+    pdf_report_scan_t  scan;
+
+    memset(&scan, 0, sizeof(scan));
+    scan.now_ms = now;
+    scan.timeout_ms = timeout;
+    scan.lease_ms = 10000;
+    scan.max_attempts = 3;
+    scan.max_claims = max_claims;
+
+    return scan;
+}
+
+
 int
 main(void)
 {
@@ -115,12 +132,7 @@ main(void)
 
     /* claims */
 
-    memset(&scan, 0, sizeof(scan));
-    scan.now_ms = 2000;
-    scan.timeout_ms = 300000;
-    scan.lease_ms = 10000;
-    scan.max_attempts = 3;
-    scan.max_claims = 1;
+    scan = new_scan(2000, 300000, 1);
 
     is_int(pdf_report_store_scan(st, &scan, claims, &res), 0, "scan");
     is_int(res.claimed, 1, "one claim when one slot is free");
@@ -369,12 +381,8 @@ main(void)
 
     is_int(rc, 0, "backlog: 2000 jobs created");
 
-    memset(&scan, 0, sizeof(scan));
-    scan.now_ms = 100000 + 300000 + 10;     /* the first 11 timed out */
-    scan.timeout_ms = 300000;
-    scan.lease_ms = 10000;
-    scan.max_attempts = 3;
-    scan.max_claims = 0;
+    /* the first 11 timed out */
+    scan = new_scan(100000 + 300000 + 10, 300000, 0);
 
     is_int(pdf_report_store_scan(st, &scan, claims, &res), 0,
            "backlog: a scan with no slot");
@@ -414,12 +422,7 @@ main(void)
     is_int(rc, PDF_REPORT_STORE_FULL, "creation stops with STORE_FULL");
     ok(i > 1000, "after %d jobs", i);
 
-    memset(&scan, 0, sizeof(scan));
-    scan.now_ms = 2000000;
-    scan.timeout_ms = 1000000000;
-    scan.lease_ms = 10000;
-    scan.max_attempts = 3;
-    scan.max_claims = 4;
+    scan = new_scan(2000000, 1000000000, 4);
 
     is_int(pdf_report_store_scan(st, &scan, claims, &res), 0,
            "claims still work in a full store");
