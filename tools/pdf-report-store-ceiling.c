@@ -48,19 +48,26 @@
 #define CEILING_PAGES     16384
 
 
+/* what a run did: pages or creates, syncs or commits, in ms of its loop */
+typedef struct {
+    long     units;
+    long     syncs;
+    double   ms;
+} ceiling_result_t;
+
 typedef int (*ceiling_run_pt)(const char *dir, long batch, long orgs,
-    double secs, long *units, long *syncs);
+    double secs, ceiling_result_t *res);
 
 static int ceiling_scattered(const char *dir, long batch, long orgs,
-    double secs, long *units, long *syncs);
+    double secs, ceiling_result_t *res);
 static int ceiling_adjacent(const char *dir, long batch, long orgs,
-    double secs, long *units, long *syncs);
+    double secs, ceiling_result_t *res);
 static int ceiling_disk(const char *dir, long batch, int adjacent,
-    double secs, long *units, long *syncs);
+    double secs, ceiling_result_t *res);
 static int ceiling_lmdb(const char *dir, long batch, long orgs,
-    double secs, long *creates, long *commits);
+    double secs, ceiling_result_t *res);
 static int ceiling_store(const char *dir, long batch, long orgs,
-    double secs, long *creates, long *commits);
+    double secs, ceiling_result_t *res);
 static void ceiling_remove(const char *dir);
 
 
@@ -80,11 +87,12 @@ static const struct {
 int
 main(int argc, char **argv)
 {
-    int      c, i, rc;
-    size_t   r;
-    long     orgs, batch, units, syncs;
-    double   secs, t0, el;
-    char     dir[4096];
+    int               c, i, rc;
+    size_t            r;
+    long              orgs, batch;
+    double            secs;
+    ceiling_result_t  res;
+    char              dir[4096];
 
     secs = 3;
     orgs = 1000;
@@ -126,12 +134,7 @@ main(int argc, char **argv)
                 return 1;
             }
 
-            t0 = pdf_report_now_ms();
-
-            rc = ceiling_runs[r].run(dir, batch, orgs, secs, &units,
-                                     &syncs);
-
-            el = (pdf_report_now_ms() - t0) / 1000.0;
+            rc = ceiling_runs[r].run(dir, batch, orgs, secs, &res);
 
             ceiling_remove(dir);
 
@@ -144,7 +147,7 @@ main(int argc, char **argv)
             }
 
             printf("%s %ld %.0f %.2f\n", ceiling_runs[r].name, batch,
-                   units / el, el * 1000 / syncs);
+                   res.units * 1000 / res.ms, res.ms / res.syncs);
             fflush(stdout);
         }
     }
@@ -161,32 +164,30 @@ usage:
 
 static int
 ceiling_scattered(const char *dir, long batch, long orgs, double secs,
-    long *units, long *syncs)
+    ceiling_result_t *res)
 {
-    return ceiling_disk(dir, batch, 0, secs, units, syncs);
+    return ceiling_disk(dir, batch, 0, secs, res);
 }
 
 
 static int
 ceiling_adjacent(const char *dir, long batch, long orgs, double secs,
-    long *units, long *syncs)
+    ceiling_result_t *res)
 {
-    return ceiling_disk(dir, batch, 1, secs, units, syncs);
+    return ceiling_disk(dir, batch, 1, secs, res);
 }
 
 
 static int
 ceiling_disk(const char *dir, long batch, int adjacent, double secs,
-    long *units, long *syncs)
+    ceiling_result_t *res)
 {
     int            fd, rc;
     long           i, page;
-    double         end;
+    double         start, end;
     unsigned char  buf[4096];
     char           path[4096 + 16];
 
-    *units = 0;
-    *syncs = 0;
 
     snprintf(path, sizeof(path), "%s/data.mdb", dir);
 
@@ -210,7 +211,9 @@ ceiling_disk(const char *dir, long batch, int adjacent, double secs,
     }
 
     memset(buf, 0x5a, sizeof(buf));
-    end = pdf_report_now_ms() + secs * 1000;
+    memset(res, 0, sizeof(ceiling_result_t));
+    start = pdf_report_now_ms();
+    end = start + secs * 1000;
 
     while (rc == 0 && pdf_report_now_ms() < end) {
         page = random() % (CEILING_PAGES - batch);
@@ -233,9 +236,11 @@ ceiling_disk(const char *dir, long batch, int adjacent, double secs,
             rc = errno;
         }
 
-        *units += batch;
-        (*syncs)++;
+        res->units += batch;
+        res->syncs++;
     }
+
+    res->ms = pdf_report_now_ms() - start;
 
     (void) close(fd);
 
@@ -245,11 +250,11 @@ ceiling_disk(const char *dir, long batch, int adjacent, double secs,
 
 static int
 ceiling_lmdb(const char *dir, long batch, long orgs, double secs,
-    long *creates, long *commits)
+    ceiling_result_t *res)
 {
     int           rc;
     long          i;
-    double        end;
+    double        start, end;
     MDB_env      *env;
     MDB_txn      *txn;
     MDB_dbi       dbi;
@@ -258,8 +263,6 @@ ceiling_lmdb(const char *dir, long batch, long orgs, double secs,
     unsigned char val[CEILING_VALUE];
 
     memset(val, 0x5a, sizeof(val));
-    *creates = 0;
-    *commits = 0;
 
     rc = mdb_env_create(&env);
     if (rc != 0) {
@@ -273,7 +276,9 @@ ceiling_lmdb(const char *dir, long batch, long orgs, double secs,
         rc = mdb_env_open(env, dir, 0, 0600);
     }
 
-    end = pdf_report_now_ms() + secs * 1000;
+    memset(res, 0, sizeof(ceiling_result_t));
+    start = pdf_report_now_ms();
+    end = start + secs * 1000;
 
     while (rc == 0 && pdf_report_now_ms() < end) {
         rc = mdb_txn_begin(env, NULL, 0, &txn);
@@ -304,9 +309,11 @@ ceiling_lmdb(const char *dir, long batch, long orgs, double secs,
 
         rc = mdb_txn_commit(txn);
 
-        *creates += batch;
-        (*commits)++;
+        res->units += batch;
+        res->syncs++;
     }
+
+    res->ms = pdf_report_now_ms() - start;
 
     mdb_env_close(env);
 
@@ -316,17 +323,15 @@ ceiling_lmdb(const char *dir, long batch, long orgs, double secs,
 
 static int
 ceiling_store(const char *dir, long batch, long orgs, double secs,
-    long *creates, long *commits)
+    ceiling_result_t *res)
 {
     int                  rc;
     long                 i, n;
-    double               end;
+    double               start, end;
     unsigned             fmt;
     pdf_report_op_t     *ops, **opp;
     pdf_report_store_t  *store;
 
-    *creates = 0;
-    *commits = 0;
 
     ops = calloc(batch, sizeof(pdf_report_op_t));
     opp = calloc(batch, sizeof(pdf_report_op_t *));
@@ -344,7 +349,9 @@ ceiling_store(const char *dir, long batch, long orgs, double secs,
         return rc;
     }
 
-    end = pdf_report_now_ms() + secs * 1000;
+    memset(res, 0, sizeof(ceiling_result_t));
+    start = pdf_report_now_ms();
+    end = start + secs * 1000;
     n = 0;
 
     while (rc == 0 && pdf_report_now_ms() < end) {
@@ -383,9 +390,11 @@ ceiling_store(const char *dir, long batch, long orgs, double secs,
             rc = ops[i].rc;
         }
 
-        *creates += batch;
-        (*commits)++;
+        res->units += batch;
+        res->syncs++;
     }
+
+    res->ms = pdf_report_now_ms() - start;
 
     pdf_report_store_close(store);
     free(ops);
