@@ -189,7 +189,15 @@ sub wrk {
     my $cmd = sprintf "wrk -t%d -c%d -d%ds --latency -s %s '%s' 2>&1",
                       $o{threads} // 2, $o{connections} // 32,
                       $o{duration} // 10, $lua, $url;
-    my @pids = $o{nginx} ? $o{nginx}->worker_pids : ();
+    return run_wrk($cmd, $o{nginx});
+}
+
+
+# a wrk command's figures, with the CPU a request of nginx's workers when
+# nginx (a Bench::Nginx) is given
+sub run_wrk {
+    my ($cmd, $nginx) = @_;
+    my @pids = $nginx ? $nginx->worker_pids : ();
     my $cpu0 = cpu_ticks(@pids);
     my $r = parse_wrk(scalar `$cmd`);
     cpu_per_request($r, $cpu0, @pids);
