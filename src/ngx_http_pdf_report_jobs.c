@@ -40,7 +40,29 @@ typedef struct {
     ngx_uint_t                        outcome;
     int                               store_rc;
     int                               s3_attempts;
+
+    /* a failure: what only the error log gets, never the client */
+    char                              detail[512];
+    char                              cause[96];   /* "": not the conf */
+    const char                       *hint;
 } ngx_http_pdf_report_task_t;
+
+
+/*
+ * A failure that means the configuration is wrong (S3 refusing the
+ * request, a font the workers cannot use) fails every job alike: it is
+ * logged at "error" once per cause and window in each worker, the other
+ * jobs it fails at "warn".
+ */
+
+#define NGX_HTTP_PDF_REPORT_CAUSES        8
+#define NGX_HTTP_PDF_REPORT_CAUSE_WINDOW  60
+
+typedef struct {
+    char                              cause[96];
+    time_t                            logged;
+    ngx_uint_t                        since;   /* failures not at error */
+} ngx_http_pdf_report_cause_t;
 
 
 static void ngx_http_pdf_report_scan_handler(ngx_event_t *ev);
@@ -50,11 +72,18 @@ static void ngx_http_pdf_report_task_handler(void *data, ngx_log_t *log);
 static void ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t);
 static int ngx_http_pdf_report_task_renew(void *data);
 static void ngx_http_pdf_report_task_fail(ngx_http_pdf_report_task_t *t,
-    const char *code, const char *fmt, ...);
+    const char *code, const char *message, const char *fmt, ...);
+static void ngx_http_pdf_report_upload_failed(ngx_http_pdf_report_task_t *t,
+    pdf_report_s3_result_t *res);
 static void ngx_http_pdf_report_task_finish(ngx_http_pdf_report_task_t *t);
 static void ngx_http_pdf_report_task_release(ngx_http_pdf_report_task_t *t);
 static int ngx_http_pdf_report_cancelled(void);
 static void ngx_http_pdf_report_task_done(ngx_event_t *ev);
+static void ngx_http_pdf_report_log_failure(ngx_http_pdf_report_task_t *t);
+
+
+static ngx_http_pdf_report_cause_t
+    ngx_http_pdf_report_causes[NGX_HTTP_PDF_REPORT_CAUSES];
 
 
 ngx_int_t
@@ -249,7 +278,9 @@ ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
 
     if (pdf_report_now_ms() >= t->deadline_ms) {
         ngx_http_pdf_report_task_fail(t, "TIMEOUT",
-                                      "The report was not started in time.");
+                                      "The report was not started in time.",
+                                      "its time ran out in the thread pool's "
+                                      "queue");
         return;
     }
 
@@ -270,7 +301,8 @@ ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
     if (rc == PDF_REPORT_STORE_NOT_FOUND) {
         ngx_http_pdf_report_task_fail(t, "USER_NOT_FOUND",
                                       "The user is no longer in the SQR "
-                                      "user directory.");
+                                      "user directory.",
+                                      "the user left the directory");
         return;
     }
 
@@ -285,7 +317,10 @@ ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
 
     if (user == NULL) {
         ngx_http_pdf_report_task_fail(t, "RENDER_FAILED",
-                                      "The user record is not valid JSON.");
+                                      "The user's record could not be "
+                                      "read.",
+                                      "the user record in the store is not "
+                                      "valid JSON: %s", jerr.text);
         return;
     }
 
@@ -293,7 +328,8 @@ ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
         json_decref(user);
         ngx_http_pdf_report_task_fail(t, "NOT_CONNECTED",
                                       "The user is no longer connected to "
-                                      "this organisation.");
+                                      "this organisation.",
+                                      "the user's connection was withdrawn");
         return;
     }
 
@@ -310,10 +346,17 @@ ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
     t->render_ms = pdf_report_now_ms() - start;
     json_decref(user);
 
+    if (rc == PDF_REPORT_RENDER_FONT) {
+        snprintf(t->cause, sizeof(t->cause), "RENDER_FAILED font");
+        t->hint = "check pdf_report_fonts: the workers' user must be able "
+                  "to read both files";
+    }
+
     if (rc != 0) {
         ngx_http_pdf_report_task_fail(t, "RENDER_FAILED",
-                                      "The report could not be rendered: "
-                                      "%s", err);
+                                      "The report could not be rendered; "
+                                      "retry later, or contact support if "
+                                      "it fails again.", "%s", err);
         return;
     }
 
@@ -323,7 +366,9 @@ ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
     {
         free(pdf);
         ngx_http_pdf_report_task_fail(t, "RENDER_FAILED",
-                                      "The report could not be hashed.");
+                                      "The report could not be rendered; "
+                                      "retry later.",
+                                      "EVP_Digest() of the PDF failed");
         return;
     }
 
@@ -347,31 +392,7 @@ ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
             return;
         }
 
-        /* retried until the budget ran out: the job did not finish in
-         * time, whatever S3 said last */
-        if (pdf_report_now_ms() >= t->deadline_ms - 200) {
-            ngx_http_pdf_report_task_fail(t, "TIMEOUT",
-                                          "The report was not finished in "
-                                          "time; the last of %d upload "
-                                          "attempt(s) ended with: %s %s",
-                                          s3res.attempts, s3res.code,
-                                          s3res.message);
-
-        } else if (s3res.http_status) {
-            ngx_http_pdf_report_task_fail(t, "UPLOAD_FAILED",
-                                          "S3 answered %d %s after %d "
-                                          "attempt(s): %s",
-                                          s3res.http_status, s3res.code,
-                                          s3res.attempts, s3res.message);
-
-        } else {
-            ngx_http_pdf_report_task_fail(t, "UPLOAD_FAILED",
-                                          "S3 could not be reached after "
-                                          "%d attempt(s): %s %s",
-                                          s3res.attempts, s3res.code,
-                                          s3res.message);
-        }
-
+        ngx_http_pdf_report_upload_failed(t, &s3res);
         return;
     }
 
@@ -407,22 +428,96 @@ ngx_http_pdf_report_task_renew(void *data)
 }
 
 
+/*
+ * What the client reads in errorMessage helps it and says nothing of this
+ * edge (hosts, ports, paths, library errors): those go, as the detail, to
+ * the error log with the job id.
+ */
+
 static void
 ngx_http_pdf_report_task_fail(ngx_http_pdf_report_task_t *t,
-    const char *code, const char *fmt, ...)
+    const char *code, const char *message, const char *fmt, ...)
 {
     va_list  args;
 
     t->result.status = PDF_REPORT_FAILED;
 
     snprintf(t->result.error_code, sizeof(t->result.error_code), "%s", code);
+    snprintf(t->result.error_message, sizeof(t->result.error_message), "%s",
+             message);
 
     va_start(args, fmt);
-    vsnprintf(t->result.error_message, sizeof(t->result.error_message), fmt,
-              args);
+    vsnprintf(t->detail, sizeof(t->detail), fmt, args);
     va_end(args);
 
     ngx_http_pdf_report_task_finish(t);
+}
+
+
+/*
+ * S3's own error code (AccessDenied, NoSuchBucket) is about the request
+ * and may reach the client; its message, curl's errors and the endpoint
+ * only reach the log.
+ */
+
+static void
+ngx_http_pdf_report_upload_failed(ngx_http_pdf_report_task_t *t,
+    pdf_report_s3_result_t *res)
+{
+    size_t  n;
+    char    message[PDF_REPORT_ERR_MSG_MAX + 1];
+
+    /* retried until the budget ran out: the job did not finish in time,
+     * whatever S3 said last */
+    if (pdf_report_now_ms() >= t->deadline_ms - 200) {
+        snprintf(t->cause, sizeof(t->cause), "TIMEOUT %s", res->code);
+        t->hint = "S3 kept failing until the job's time ran out: check "
+                  "that the S3 endpoint is reachable from this host";
+
+        ngx_http_pdf_report_task_fail(t, "TIMEOUT",
+                                      "The report could not be stored in "
+                                      "time; retry later.",
+                                      "the last of %d upload attempt(s) "
+                                      "ended with: %s %s", res->attempts,
+                                      res->code, res->message);
+        return;
+    }
+
+    snprintf(t->cause, sizeof(t->cause), "UPLOAD_FAILED %s", res->code);
+    t->hint = "check the S3 settings: pdf_report_s3_credentials, "
+              "pdf_report_s3_endpoint, pdf_report_s3_region and the "
+              "bucket and its policy";
+
+    n = strlen(res->code);
+
+    /* S3's codes are words; anything else is not shown */
+    if (res->http_status && n > 0
+        && strspn(res->code, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                             "abcdefghijklmnopqrstuvwxyz0123456789") == n)
+    {
+        snprintf(message, sizeof(message), "The report could not be "
+                 "stored: S3 answered %d %s. Contact support if it fails "
+                 "again.", res->http_status, res->code);
+
+    } else {
+        snprintf(message, sizeof(message), "The report could not be "
+                 "stored; retry later, or contact support if it fails "
+                 "again.");
+    }
+
+    if (res->http_status) {
+        ngx_http_pdf_report_task_fail(t, "UPLOAD_FAILED", message,
+                                      "S3 answered %d %s after %d "
+                                      "attempt(s): %s", res->http_status,
+                                      res->code, res->attempts,
+                                      res->message);
+        return;
+    }
+
+    ngx_http_pdf_report_task_fail(t, "UPLOAD_FAILED", message,
+                                  "S3 could not be reached after %d "
+                                  "attempt(s): %s %s", res->attempts,
+                                  res->code, res->message);
 }
 
 
@@ -513,9 +608,7 @@ ngx_http_pdf_report_task_done(ngx_event_t *ev)
                           t->s3_attempts);
 
         } else {
-            ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,
-                          "pdf_report: job %s failed: %s: %s", t->job.id,
-                          t->result.error_code, t->result.error_message);
+            ngx_http_pdf_report_log_failure(t);
         }
 
         break;
@@ -543,4 +636,68 @@ ngx_http_pdf_report_task_done(ngx_event_t *ev)
 
     /* a slot is free: take the next waiting job now */
     ngx_http_pdf_report_jobs_kick(pmcf);
+}
+
+
+/*
+ * A failed job: at "warn" with its id and the detail; the first of a
+ * cause that means the configuration is wrong in each window at "error",
+ * where Debian's default error_log level shows it.
+ */
+
+static void
+ngx_http_pdf_report_log_failure(ngx_http_pdf_report_task_t *t)
+{
+    time_t                        now;
+    ngx_uint_t                    i, since;
+    ngx_http_pdf_report_cause_t  *c, *oldest;
+
+    if (t->cause[0] == '\0') {
+        ngx_log_error(NGX_LOG_WARN, t->pmcf->log, 0,
+                      "pdf_report: job %s failed: %s: %s", t->job.id,
+                      t->result.error_code, t->detail);
+        return;
+    }
+
+    now = ngx_time();
+    c = NULL;
+    oldest = &ngx_http_pdf_report_causes[0];
+
+    for (i = 0; i < NGX_HTTP_PDF_REPORT_CAUSES; i++) {
+        if (ngx_strcmp(ngx_http_pdf_report_causes[i].cause, t->cause) == 0) {
+            c = &ngx_http_pdf_report_causes[i];
+            break;
+        }
+
+        if (ngx_http_pdf_report_causes[i].logged < oldest->logged) {
+            oldest = &ngx_http_pdf_report_causes[i];
+        }
+    }
+
+    if (c != NULL && now - c->logged < NGX_HTTP_PDF_REPORT_CAUSE_WINDOW) {
+        c->since++;
+
+        ngx_log_error(NGX_LOG_WARN, t->pmcf->log, 0,
+                      "pdf_report: job %s failed: %s: %s", t->job.id,
+                      t->result.error_code, t->detail);
+        return;
+    }
+
+    if (c == NULL) {
+        c = oldest;
+        ngx_memzero(c, sizeof(ngx_http_pdf_report_cause_t));
+        ngx_cpystrn((u_char *) c->cause, (u_char *) t->cause,
+                    sizeof(c->cause));
+    }
+
+    since = c->since;
+    c->since = 0;
+    c->logged = now;
+
+    ngx_log_error(NGX_LOG_ERR, t->pmcf->log, 0,
+                  "pdf_report: job %s failed: %s: %s; %s (%ui more job(s) "
+                  "failed the same way since the last such line; the next "
+                  "%d s log them at \"warn\")", t->job.id,
+                  t->result.error_code, t->detail, t->hint, since,
+                  NGX_HTTP_PDF_REPORT_CAUSE_WINDOW);
 }

@@ -133,6 +133,7 @@ typedef struct {
     HPDF_STATUS                       error_no;  /* libharu's first error */
     HPDF_STATUS                       detail_no;
     int                               failed;
+    int                               font_failed;
     char                             *err;
     size_t                            err_size;
 } pdf_report_ctx_t;
@@ -314,6 +315,10 @@ pdf_report_render(const pdf_report_render_conf_t *conf,
         }
 
         HPDF_Free(ctx.doc);
+    }
+
+    if (rc != 0 && ctx.font_failed) {
+        rc = PDF_REPORT_RENDER_FONT;
     }
 
     free(ctx.name);
@@ -543,9 +548,20 @@ pdf_report_font(pdf_report_ctx_t *ctx, const char *path, HPDF_FontDef *def)
     *def = (font != NULL) ? fd : NULL;
 
     if (font == NULL || *def == NULL || ctx->error_no != HPDF_OK) {
-        pdf_report_fail(ctx, "cannot use the TrueType font \"%s\": "
-                        "libharu error 0x%04X (detail %d)", path,
-                        (unsigned) ctx->error_no, (int) ctx->detail_no);
+        ctx->font_failed = !ctx->failed;
+
+        /* libharu's detail of a file it could not open is the errno */
+        if (ctx->error_no == HPDF_FILE_OPEN_ERROR) {
+            pdf_report_fail(ctx, "cannot open the TrueType font \"%s\": "
+                            "%s", path, strerror((int) ctx->detail_no));
+
+        } else {
+            pdf_report_fail(ctx, "cannot use the TrueType font \"%s\": "
+                            "libharu error 0x%04X (detail %d)", path,
+                            (unsigned) ctx->error_no,
+                            (int) ctx->detail_no);
+        }
+
         return NULL;
     }
 

@@ -36,10 +36,15 @@ typedef struct {
 } pdf_report_render_input_t;
 
 
+/* a font file could not be opened or used: the configuration is wrong */
+#define PDF_REPORT_RENDER_FONT  -2
+
+
 /*
  * Render the report.  On success returns 0 and *pdf (free() it) holds
  * *len bytes; the same input gives the same bytes.  On failure returns
- * -1 with a one-line reason in err.  Thread-safe: no global state.
+ * -1, or PDF_REPORT_RENDER_FONT when a font was at fault, with a
+ * one-line reason in err.  Thread-safe: no global state.
  */
 int pdf_report_render(const pdf_report_render_conf_t *conf,
     const pdf_report_render_input_t *in, unsigned char **pdf, size_t *len,

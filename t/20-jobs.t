@@ -143,14 +143,54 @@ sub failed_upload {
               "$name - exactly the fields of a FAILED job");
     is($job->{errorCode}, 'UPLOAD_FAILED', "$name - UPLOAD_FAILED");
     is($job->{errorMessage},
-       'S3 answered 403 SignatureDoesNotMatch after 1 attempt(s): The '
-       . 'request signature we calculated does not match the signature '
-       . 'you provided. Check your key and signing method.',
-       "$name - the S3 error code, no retry");
+       'The report could not be stored: S3 answered 403 '
+       . 'SignatureDoesNotMatch. Contact support if it fails again.',
+       "$name - S3's code, nothing of this edge");
 
     my ($status, $h, $text) = api(GET => "/v1/document/api/$id/url");
     is($status, 422, "$name - url: 422");
     like($text, qr/"status":"FAILED"\}$/, "$name - url: says FAILED");
+}
+
+
+# a cause that means the configuration is wrong: every job fails alike,
+# one [error] line a window names it, the others are at [warn]
+
+sub failed_alike {
+    my ($block, $body) = @_;
+    my $name = $block->name;
+    my @ids = (job_id($body));
+
+    for my $user (qw(US3C4D5E6F7A8B90 US5E6F7A8B9C0D12)) {
+        my ($status, undef, undef, $j) =
+            api(POST => '/v1/document/api', body => { userId => $user });
+        is($status, 202, "$name - $user: 202");
+        push @ids, $j->{jobId};
+    }
+
+    for my $id (@ids) {
+        my $job = wait_job($id);
+        is($job->{errorCode}, 'UPLOAD_FAILED', "$name - $id: UPLOAD_FAILED");
+    }
+
+    my $log = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log";
+    open my $fh, '<', $log or die "$log: $!";
+    my @lines = grep { /failed: UPLOAD_FAILED/ } <$fh>;
+
+    my @error = grep { /\[error\]/ } @lines;
+    my @warn = grep { /\[warn\]/ } @lines;
+
+    is(scalar @error, 1, "$name - one [error] line for the cause");
+    like($error[0] // '', qr/job $ids[0] failed: .*\(0 more job\(s\) failed /,
+         "$name - the first job's");
+    is(scalar @warn, 2, "$name - the other two at [warn]");
+
+    for my $i (1, 2) {
+        my $detail = qr/job $ids[$i] failed: UPLOAD_FAILED: S3 answered 403 /
+                     . qr/SignatureDoesNotMatch after 1 attempt/;
+        is(scalar(grep { /$detail/ } @warn), 1,
+           "$name - job $i at [warn] with the detail");
+    }
 }
 
 
@@ -163,8 +203,9 @@ sub timed_out {
 
     is($job->{status}, 'FAILED', "$name - FAILED");
     is($job->{errorCode}, 'TIMEOUT', "$name - TIMEOUT");
-    like($job->{errorMessage}, qr/^The report was not finished/,
-         "$name - says why");
+    is($job->{errorMessage},
+       'The report could not be stored in time; retry later.',
+       "$name - says why, and nothing of this edge");
 }
 
 sub render_failed {
@@ -176,9 +217,9 @@ sub render_failed {
 
     is($job->{status}, 'FAILED', "$name - FAILED");
     is($job->{errorCode}, 'RENDER_FAILED', "$name - RENDER_FAILED");
-    is($job->{errorMessage}, 'The report could not be rendered: '
-       . '"address1" is longer than 65536 bytes',
-       "$name - names the field");
+    is($job->{errorMessage}, 'The report could not be rendered; retry '
+       . 'later, or contact support if it fails again.',
+       "$name - a sentence for the client");
 
     # nginx is still there, and so are the other users' reports
     my ($status, undef, undef, $j) =
@@ -341,7 +382,7 @@ PdfReport::Test::auth() . "\nContent-Type: application/json"
 --- error_code: 202
 --- flow: failed_upload
 --- error_log eval
-qr/pdf_report: job $::uuid failed: UPLOAD_FAILED: S3 answered 403 SignatureDoesNotMatch/
+qr/\[error\] .*pdf_report: job $::uuid failed: UPLOAD_FAILED: S3 answered 403 SignatureDoesNotMatch after 1 attempt\(s\): The request signature we calculated does not match the signature you provided\. Check your key and signing method\.; check the S3 settings/
 
 
 
@@ -375,4 +416,18 @@ PdfReport::Test::auth() . "\nContent-Type: application/json"
 --- error_code: 202
 --- flow: render_failed
 --- error_log eval
-qr/pdf_report: job $::uuid failed: RENDER_FAILED: The report could not be rendered/
+qr/\[warn\] .*pdf_report: job $::uuid failed: RENDER_FAILED: "address1" is longer than 65536 bytes/
+
+
+
+=== TEST 13: S3 refuses every job: one [error] line names the cause
+--- http_config eval
+PdfReport::Test::http_config(
+    s3_credentials => "$PdfReport::Test::DATA/aws-credentials wrong-secret")
+--- request
+POST /v1/document/api
+{"userId":"US1A2B3C4D5E6F78"}
+--- more_headers eval
+PdfReport::Test::auth() . "\nContent-Type: application/json"
+--- error_code: 202
+--- flow: failed_alike

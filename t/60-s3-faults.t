@@ -15,6 +15,7 @@ log_level('info');
 PdfReport::Test::use_defaults();
 PdfReport::Test::use_flows();
 
+our $uuid = qr/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/;
 our $proxy = "http://127.0.0.1:$PdfReport::Test::PROXY_PORT";
 our $closed = PdfReport::Test::free_port();
 
@@ -219,7 +220,9 @@ PdfReport::Test::auth() . "\nContent-Type: application/json"
 --- flow: fails
 --- expect_failure
 UPLOAD_FAILED
-^S3 answered 403 AccessDenied after 1 attempt\(s\): injected by the test proxy$
+^The report could not be stored: S3 answered 403 AccessDenied\. Contact support if it fails again\.$
+--- error_log eval
+qr/\[error\] .*pdf_report: job $::uuid failed: UPLOAD_FAILED: S3 answered 403 AccessDenied after 1 attempt\(s\): injected by the test proxy; check the S3 settings/
 --- timeout: 40
 
 
@@ -238,7 +241,7 @@ PdfReport::Test::auth() . "\nContent-Type: application/json"
 --- flow: fails
 --- expect_failure
 UPLOAD_FAILED
-^S3 answered 404 NoSuchBucket after 1 attempt\(s\)
+^The report could not be stored: S3 answered 404 NoSuchBucket\. Contact support if it fails again\.$
 --- timeout: 40
 
 
@@ -256,7 +259,9 @@ PdfReport::Test::auth() . "\nContent-Type: application/json"
 --- flow: fails
 --- expect_failure
 TIMEOUT
-^The report was not finished in time; the last of \d+ upload attempt\(s\) ended with: CURLE_COULDNT_CONNECT
+^The report could not be stored in time; retry later\.$
+--- error_log eval
+qr/\[error\] .*pdf_report: job $::uuid failed: TIMEOUT: the last of \d+ upload attempt\(s\) ended with: CURLE_COULDNT_CONNECT .*127\.0\.0\.1.*; S3 kept failing/
 --- within: 4500
 --- timeout: 40
 
@@ -276,7 +281,9 @@ PdfReport::Test::auth() . "\nContent-Type: application/json"
 --- flow: fails
 --- expect_failure
 TIMEOUT
-ended with: InternalError injected by the test proxy
+^The report could not be stored in time; retry later\.$
+--- error_log eval
+qr/pdf_report: job $::uuid failed: TIMEOUT: the last of \d+ upload attempt\(s\) ended with: InternalError injected by the test proxy/
 --- within: 4500
 --- timeout: 40
 
@@ -296,6 +303,6 @@ PdfReport::Test::auth() . "\nContent-Type: application/json"
 --- flow: fails
 --- expect_failure
 TIMEOUT
-^The report was not finished
+^The report (?:was not finished within 3 seconds|could not be stored in time; retry later)\.$
 --- within: 4500
 --- timeout: 40

@@ -109,6 +109,9 @@ static void test_good(const char *name, const json_t *user,
 static void test_refused(const char *name, const json_t *user,
     const char *org_id, const char *job_id, int64_t ms,
     const pdf_report_render_conf_t *conf, const char *reason);
+static void test_refused_rc(const char *name, const json_t *user,
+    const char *org_id, const char *job_id, int64_t ms,
+    const pdf_report_render_conf_t *conf, const char *reason, int want);
 static void test_invalid_utf8(void);
 static void test_long(void);
 static void test_composites(void);
@@ -242,19 +245,25 @@ main(void)
     test_refused("a time past year 9999", user, ORG_ID, JOB_ID,
                  253402300800000LL, NULL, "out of range");
 
+    /* a font at fault says so: the configuration is wrong, not the user */
     conf.font_regular = "/nonexistent/font.ttf";
     conf.font_bold = NULL;
-    test_refused("a missing font file", user, ORG_ID, JOB_ID, GEN_MS, &conf,
-                 "/nonexistent/font.ttf");
+    test_refused_rc("a missing font file", user, ORG_ID, JOB_ID, GEN_MS,
+                    &conf, "cannot open the TrueType font "
+                    "\"/nonexistent/font.ttf\": No such file or directory",
+                    PDF_REPORT_RENDER_FONT);
 
     conf.font_regular = __FILE__;
-    test_refused("a font file that is not TrueType", user, ORG_ID, JOB_ID,
-                 GEN_MS, &conf, "TrueType font");
+    test_refused_rc("a font file that is not TrueType", user, ORG_ID,
+                    JOB_ID, GEN_MS, &conf, "TrueType font",
+                    PDF_REPORT_RENDER_FONT);
 
     conf.font_regular = NULL;
     conf.font_bold = "/nonexistent/bold.ttf";
-    test_refused("a missing bold font file", user, ORG_ID, JOB_ID, GEN_MS,
-                 &conf, "/nonexistent/bold.ttf");
+    test_refused_rc("a missing bold font file", user, ORG_ID, JOB_ID,
+                    GEN_MS, &conf, "cannot open the TrueType font "
+                    "\"/nonexistent/bold.ttf\": No such file or directory",
+                    PDF_REPORT_RENDER_FONT);
 
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
@@ -518,6 +527,15 @@ test_refused(const char *name, const json_t *user, const char *org_id,
     const char *job_id, int64_t ms, const pdf_report_render_conf_t *conf,
     const char *reason)
 {
+    test_refused_rc(name, user, org_id, job_id, ms, conf, reason, -1);
+}
+
+
+static void
+test_refused_rc(const char *name, const json_t *user, const char *org_id,
+    const char *job_id, int64_t ms, const pdf_report_render_conf_t *conf,
+    const char *reason, int want)
+{
     int             rc;
     char            err[256];
     size_t          len;
@@ -525,7 +543,7 @@ test_refused(const char *name, const json_t *user, const char *org_id,
 
     rc = test_render(user, org_id, job_id, ms, conf, &pdf, &len, err);
 
-    is_int(rc, -1, "%s: refused", name);
+    is_int(rc, want, "%s: refused", name);
     ok(pdf == NULL && len == 0, "%s: no output", name);
     ok(strstr(err, reason) != NULL, "%s: reason \"%s\"", name, err);
 
