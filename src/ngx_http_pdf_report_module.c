@@ -78,9 +78,13 @@ static char *ngx_http_pdf_report_cstr(ngx_conf_t *cf, ngx_str_t *s);
 static void ngx_http_pdf_report_jwks_cleanup(void *data);
 static void ngx_http_pdf_report_users_cleanup(void *data);
 static void ngx_http_pdf_report_jwks_warn(void *data, const char *msg);
-static ngx_int_t ngx_http_pdf_report_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_pdf_report_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
 static ngx_int_t ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf);
+static ngx_int_t ngx_http_pdf_report_chown_store(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_core_conf_t *ccf,
+    u_char *dir);
 static ngx_int_t ngx_http_pdf_report_init_process(ngx_cycle_t *cycle);
 static void ngx_http_pdf_report_exit_process(ngx_cycle_t *cycle);
 static void ngx_http_pdf_report_exit_master(ngx_cycle_t *cycle);
@@ -91,10 +95,10 @@ static void ngx_http_pdf_report_log_store_error(ngx_uint_t level,
 
 /*
  * Set once this process has opened the store and started its scan timer.
- * With "master_process off" a reload would re-run init_module in that
- * same process, where the running cycle (its store handle, timer and
- * thread pool) is about to be freed; nginx itself does not support thread
- * pools across such a reload, so it is refused instead.
+ * With "master_process off" a reload would prepare the store again in
+ * that same process, where the running cycle (its store handle, timer
+ * and thread pool) is about to be freed; nginx itself does not support
+ * thread pools across such a reload, so it is refused instead.
  */
 static ngx_uint_t  ngx_http_pdf_report_running;
 
@@ -328,7 +332,7 @@ ngx_module_t  ngx_http_pdf_report_module = {
     ngx_http_pdf_report_commands,          /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    ngx_http_pdf_report_init_module,       /* init module */
+    NULL,                                  /* init module */
     ngx_http_pdf_report_init_process,      /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -619,7 +623,9 @@ ngx_http_pdf_report_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_pdf_report_postconfiguration(ngx_conf_t *cf)
 {
+    ngx_str_t                         name;
     ngx_uint_t                        i;
+    ngx_shm_zone_t                   *zone;
     ngx_http_pdf_report_api_loc_t    *loc;
     ngx_http_pdf_report_main_conf_t  *pmcf;
 
@@ -628,6 +634,27 @@ ngx_http_pdf_report_postconfiguration(ngx_conf_t *cf)
     if (!pmcf->enabled) {
         return NGX_OK;
     }
+
+    /*
+     * The master prepares the store (and checks it as the workers' user)
+     * in this zone's init: nginx calls it on every start, reload and
+     * "nginx -t" once the whole configuration, the "user" directive
+     * included, is known, and a failure there refuses the configuration
+     * while the running workers keep serving; a failing init_module
+     * would make the master itself exit.
+     */
+
+    ngx_str_set(&name, "pdf_report_module");
+
+    zone = ngx_shared_memory_add(cf, &name, 8 * ngx_pagesize,
+                                 &ngx_http_pdf_report_module);
+    if (zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->init = ngx_http_pdf_report_init_zone;
+    zone->data = pmcf;
+    pmcf->cycle = cf->cycle;
 
     loc = pmcf->api_locations.elts;
 
@@ -1458,29 +1485,18 @@ ngx_http_pdf_report_jwks_warn(void *data, const char *msg)
  */
 
 static ngx_int_t
-ngx_http_pdf_report_init_module(ngx_cycle_t *cycle)
+ngx_http_pdf_report_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_http_pdf_report_main_conf_t  *pmcf;
-
-    if (ngx_get_conf(cycle->conf_ctx, ngx_http_module) == NULL) {
-        return NGX_OK;
-    }
-
-    pmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_pdf_report_module);
-
-    if (pmcf == NULL || !pmcf->enabled) {
-        return NGX_OK;
-    }
+    ngx_http_pdf_report_main_conf_t  *pmcf = shm_zone->data;
 
     if (ngx_http_pdf_report_running) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+        ngx_log_error(NGX_LOG_EMERG, pmcf->cycle->log, 0,
                       "pdf_report cannot be reloaded with "
                       "\"master_process off\"; restart nginx instead");
         return NGX_ERROR;
     }
 
-    return ngx_http_pdf_report_prepare_store(cycle, pmcf);
+    return ngx_http_pdf_report_prepare_store(pmcf->cycle, pmcf);
 }
 
 
@@ -1492,12 +1508,8 @@ ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
     u_char              *dir, *p;
     unsigned             format;
     ngx_err_t            err;
-    ngx_uint_t           i;
-    ngx_file_info_t      fi;
     ngx_core_conf_t     *ccf;
     pdf_report_store_t  *store;
-    u_char               file[NGX_MAX_PATH];
-    static const char   *files[] = { "data.mdb", "lock.mdb" };
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
 
@@ -1556,6 +1568,24 @@ ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
     if (geteuid() != 0 || ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT) {
         return NGX_OK;
     }
+
+    if (ngx_http_pdf_report_chown_store(cycle, pmcf, ccf, dir) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_pdf_report_preflight(cycle, pmcf);
+}
+
+
+static ngx_int_t
+ngx_http_pdf_report_chown_store(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_core_conf_t *ccf, u_char *dir)
+{
+    u_char              *p;
+    ngx_uint_t           i;
+    ngx_file_info_t      fi;
+    u_char               file[NGX_MAX_PATH];
+    static const char   *files[] = { "data.mdb", "lock.mdb" };
 
     for (i = 0; i < 3; i++) {
         if (i == 0) {

@@ -70,6 +70,7 @@ typedef struct {
     ngx_http_pdf_report_pool_t  store_pool;    /* store writes */
     pdf_report_jwks_t        *jwks;
     pdf_report_users_t        users;
+    ngx_cycle_t              *cycle;           /* the one being configured */
     pdf_report_s3_conf_t      s3;              /* C strings from above */
     pdf_report_render_conf_t  render;
 
@@ -142,6 +143,10 @@ ngx_int_t ngx_http_pdf_report_jobs_init_worker(ngx_cycle_t *cycle,
 void ngx_http_pdf_report_jobs_kick(ngx_http_pdf_report_main_conf_t *pmcf);
 void ngx_http_pdf_report_jobs_run(ngx_http_pdf_report_main_conf_t *pmcf,
     pdf_report_job_t *claims, ngx_uint_t n);
+
+/* ngx_http_pdf_report_preflight.c */
+ngx_int_t ngx_http_pdf_report_preflight(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf);
 
 /* ngx_http_pdf_report_commit.c */
 ngx_int_t ngx_http_pdf_report_commit_init_worker(ngx_cycle_t *cycle,

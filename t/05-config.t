@@ -145,6 +145,10 @@ sub nginx_t {
     my $tmp = tempdir('pdf-report-conf-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     make_path("$tmp/logs");
 
+    # as root, nginx -t checks the store and fonts as the workers' user
+    # ("nobody" unless the case names one): it must reach into the case
+    chmod 0755, $tmp;
+
     $c->{setup}->($tmp) if $c->{setup};
 
     # "as" another user: that user may not reach into the checkout (a
@@ -880,6 +884,68 @@ refused({
             . 'line 5: unterminated section header',
     at   => qr/pdf_report_s3_credentials /,
 });
+
+
+# ---------------------------------------------------------------------
+# what the workers need, checked as their user: root reaches everything,
+# so "nginx -t" (and a reload) run by root passed and the workers then
+# could not open the store, or render with the fonts
+
+SKIP: {
+    skip 'the workers run as another user only when nginx starts as root',
+        3 unless $> == 0;
+
+    my $nobody = getpwnam('nobody');
+
+    refused({
+        name  => 'pdf_report_store under a directory only root may enter',
+        setup => sub { mkdir "$_[0]/private", 0700 or die $! },
+        set   => { store => '@TMP@/private/store' },
+        msg   => 'pdf_report: the workers\' user "nobody" cannot use the '
+                 . 'store "@TMP@/private/store": it cannot search the '
+                 . 'directory "@TMP@/private" (13: Permission denied)',
+        init  => 1,
+        check => sub {
+            my ($r) = @_;
+            is((stat "$r->{tmp}/private/store")[4], $nobody,
+               'the store itself was handed to the workers\' user');
+        },
+    });
+
+    my $font = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
+
+    refused({
+        name  => 'pdf_report_fonts readable only by root',
+        setup => sub {
+            my ($tmp) = @_;
+            system('cp', $font, "$tmp/regular.ttf") == 0 or die "cp: $?";
+            system('cp', $font, "$tmp/bold.ttf") == 0 or die "cp: $?";
+            chmod 0600, "$tmp/bold.ttf" or die "chmod: $!";
+            chmod 0644, "$tmp/regular.ttf" or die "chmod: $!";
+        },
+        set   => { fonts => '@TMP@/regular.ttf @TMP@/bold.ttf' },
+        msg   => 'pdf_report: the workers\' user "nobody" cannot read the '
+                 . 'report font "@TMP@/bold.ttf" (13: Permission denied)',
+        init  => 1,
+    });
+
+    refused({
+        name  => 'pdf_report_fonts under a directory only root may enter',
+        setup => sub {
+            my ($tmp) = @_;
+            mkdir "$tmp/fonts", 0700 or die $!;
+            system('cp', $font, "$tmp/fonts/f.ttf") == 0 or die "cp: $?";
+            chmod 0644, "$tmp/fonts/f.ttf" or die "chmod: $!";
+        },
+        set   => { fonts => '@TMP@/fonts/f.ttf @TMP@/fonts/f.ttf' },
+        main  => "user nobody nogroup;\n"
+                 . "thread_pool pdf_report threads=2;\n",
+        msg   => 'pdf_report: the workers\' user "nobody" cannot read the '
+                 . 'report font "@TMP@/fonts/f.ttf": it cannot search the '
+                 . 'directory "@TMP@/fonts" (13: Permission denied)',
+        init  => 1,
+    });
+}
 
 
 # ---------------------------------------------------------------------
