@@ -35,13 +35,39 @@ TOOLS       := $(BUILD)/pdf-report-render $(BUILD)/pdf-report-store-fill \
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE_SO)
 
-.PHONY: all module unit tools deps node test prove run upstream clean
+# What a host without nginx-dev or nginx gets instead of "cp: cannot
+# stat" or a suite of failing tests: the package to install, checked
+# before anything is removed or built.
+define need_nginx_src
+if [ ! -d '$(NGINX_SRC)' ]; then \
+    echo "make: $(NGINX_SRC) not found: install Debian's nginx-dev" \
+         "(apt-get install nginx-dev), or set" \
+         "NGINX_SRC=/path/to/nginx-source" >&2; \
+    exit 1; \
+elif [ ! -f '$(NGINX_SRC)/configure' ]; then \
+    echo "make: $(NGINX_SRC) has no configure script: set" \
+         "NGINX_SRC=/path/to/nginx-source" >&2; \
+    exit 1; \
+fi
+endef
+
+define need_nginx_bin
+if ! command -v '$(TEST_NGINX_BINARY)' > /dev/null; then \
+    echo "make: $(TEST_NGINX_BINARY) not found: install Debian's nginx" \
+         "(apt-get install nginx), or set NGINX_BIN=/path/to/nginx" >&2; \
+    exit 1; \
+fi
+endef
+
+.PHONY: all module unit tools deps node test prove run upstream clean \
+        nginx-bin
 
 all: module unit tools
 
 module: $(MODULE_SO)
 
 $(NGX_BUILD)/objs/Makefile: config
+	@$(need_nginx_src)
 	rm -rf $(NGX_BUILD)
 	mkdir -p $(BUILD)
 	cp -a $(NGINX_SRC) $(NGX_BUILD)
@@ -80,8 +106,12 @@ node: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
-prove: module unit tools
+# the binary is checked first, before the build (with make -j, alongside)
+prove: nginx-bin module unit tools
 	prove -r $(or $(T),t)
+
+nginx-bin:
+	@$(need_nginx_bin)
 
 test: deps node
 	$(MAKE) prove
