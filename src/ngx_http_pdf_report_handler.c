@@ -903,16 +903,23 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    len = pmcf->s3_prefix.len + ngx_strlen(job.org) + 1
-          + PDF_REPORT_UUID_LEN + sizeof(".pdf");
+    len = PDF_REPORT_S3_OBJECT_KEY_SIZE(pmcf->s3_prefix.len,
+                                        ngx_strlen(job.org),
+                                        ngx_strlen(job.id));
 
     key = ngx_pnalloc(r->pool, len);
     if (key == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_sprintf((u_char *) key, "%V%s/%s.pdf%Z", &pmcf->s3_prefix, job.org,
-                job.id);
+    /* the key the upload used (ngx_http_pdf_report_post) */
+    if (pdf_report_s3_object_key(key, len,
+                                 (const char *) pmcf->s3_prefix.data,
+                                 pmcf->s3_prefix.len, job.org, job.id)
+        < 0)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     /* url is on the stack: from the pool, 4 KB would be a malloc a call */
     url_len = pdf_report_s3_presign(&pmcf->s3, key, ngx_time(),

@@ -211,8 +211,9 @@ ngx_http_pdf_report_post(ngx_http_pdf_report_main_conf_t *pmcf,
     t->lease_ms = pmcf->job_lease;
     t->deadline_ms = claim->created_ms + pmcf->job_timeout;
 
-    len = pmcf->s3_prefix.len + ngx_strlen(claim->org) + 1
-          + PDF_REPORT_UUID_LEN + sizeof(".pdf");
+    len = PDF_REPORT_S3_OBJECT_KEY_SIZE(pmcf->s3_prefix.len,
+                                        ngx_strlen(claim->org),
+                                        ngx_strlen(claim->id));
 
     t->key = ngx_pnalloc(pool, len);
     if (t->key == NULL) {
@@ -220,8 +221,17 @@ ngx_http_pdf_report_post(ngx_http_pdf_report_main_conf_t *pmcf,
         return NGX_ERROR;
     }
 
-    ngx_sprintf((u_char *) t->key, "%V%s/%s.pdf%Z", &pmcf->s3_prefix,
-                claim->org, claim->id);
+    /* the org is one key segment, whatever its claim held */
+    if (pdf_report_s3_object_key(t->key, len,
+                                 (const char *) pmcf->s3_prefix.data,
+                                 pmcf->s3_prefix.len, claim->org, claim->id)
+        < 0)
+    {
+        ngx_log_error(NGX_LOG_ALERT, pmcf->log, 0,
+                      "pdf_report: no object key for job %s", claim->id);
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
 
     task->handler = ngx_http_pdf_report_task_handler;
     task->event.handler = ngx_http_pdf_report_task_done;

@@ -104,6 +104,46 @@ static size_t pdf_report_s3_write(char *buf, size_t size, size_t n,
 static int pdf_report_s3_ini_value(const char *s, size_t len, char *dst,
     size_t size);
 static int pdf_report_s3_ieq(const char *a, size_t alen, const char *b);
+static size_t pdf_report_s3_key_segment(char *dst, const char *src,
+    size_t len);
+
+
+long
+pdf_report_s3_object_key(char *buf, size_t size, const char *prefix,
+    size_t prefix_len, const char *org, const char *job_id)
+{
+    char    *d;
+    size_t   org_len, id_len, len;
+
+    org_len = strlen(org);
+    id_len = strlen(job_id);
+
+    if (org_len == 0 || id_len == 0) {
+        return -1;
+    }
+
+    len = prefix_len + pdf_report_s3_key_segment(NULL, org, org_len) + 1
+          + pdf_report_s3_key_segment(NULL, job_id, id_len)
+          + sizeof(".pdf") - 1;
+
+    if (len >= size) {
+        return -1;
+    }
+
+    d = buf;
+
+    memcpy(d, prefix, prefix_len);
+    d += prefix_len;
+
+    d += pdf_report_s3_key_segment(d, org, org_len);
+    *d++ = '/';
+
+    /* a UUID as it is; anything else still one segment */
+    d += pdf_report_s3_key_segment(d, job_id, id_len);
+    memcpy(d, ".pdf", sizeof(".pdf"));
+
+    return (long) len;
+}
 
 
 long
@@ -1602,4 +1642,53 @@ static int
 pdf_report_s3_ieq(const char *a, size_t alen, const char *b)
 {
     return strlen(b) == alen && strncasecmp(a, b, alen) == 0;
+}
+
+
+/*
+ * One segment of an object key (see pdf_report_s3_object_key): '%', '/',
+ * '\\' and control bytes as %XX, a segment of "." or ".." as "%2E" each;
+ * with dst NULL, only the length.  Every '%' written starts an escape,
+ * so percent-decoding gives src back: two ids never share a segment.
+ */
+
+static size_t
+pdf_report_s3_key_segment(char *dst, const char *src, size_t len)
+{
+    int             dots;
+    size_t          i, n;
+    unsigned char   c;
+
+    static const char  hex[] = "0123456789ABCDEF";
+
+    /* "." and "..": what a URL or a file system would take as a step */
+    dots = (len == 1 && src[0] == '.')
+           || (len == 2 && src[0] == '.' && src[1] == '.');
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) src[i];
+
+        if (c == '%' || c == '/' || c == '\\' || c < 0x20 || c == 0x7f
+            || dots)
+        {
+            if (dst != NULL) {
+                dst[n] = '%';
+                dst[n + 1] = hex[c >> 4];
+                dst[n + 2] = hex[c & 0xf];
+            }
+
+            n += 3;
+            continue;
+        }
+
+        if (dst != NULL) {
+            dst[n] = (char) c;
+        }
+
+        n++;
+    }
+
+    return n;
 }

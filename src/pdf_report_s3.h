@@ -84,6 +84,28 @@ void pdf_report_sigv4_amz_date(char *dst, time_t t);
 void pdf_report_sigv4_cleanup(void);
 
 /*
+ * The object key of a report: <prefix><org>/<job_id>.pdf, where the org
+ * (and the job id) is always exactly one key segment.  In the org, '%'
+ * is written "%25", '/' "%2F", '\\' "%5C", control bytes (< 0x20, 0x7f)
+ * %XX (upper-case hex), and an org that is "." or ".." as a whole is
+ * written "%2E" or "%2E%2E"; every other byte is kept, so plain ids
+ * (org_acme, org-1, org.acme, Org42) give the key they always gave.  The
+ * mapping is injective: percent-decoding the segment gives the org back.
+ * The job id is escaped in the same way (a UUID is kept as it is).  The
+ * prefix (the operator's) is copied as it is.  The key is SigV4-encoded
+ * once more when it goes into a request path, so the server keeps "%2F"
+ * as three bytes of the key.
+ * Returns the key length (NUL-terminated in buf), or -1 when the org or
+ * the job id is empty or buf is too small;
+ * PDF_REPORT_S3_OBJECT_KEY_SIZE() bytes are always enough.
+ */
+long pdf_report_s3_object_key(char *buf, size_t size, const char *prefix,
+    size_t prefix_len, const char *org, const char *job_id);
+
+#define PDF_REPORT_S3_OBJECT_KEY_SIZE(prefix_len, org_len, id_len)         \
+    ((prefix_len) + 3 * (org_len) + 1 + 3 * (id_len) + sizeof(".pdf"))
+
+/*
  * Pre-signed GET URL of key (not encoded) with X-Amz-Expires = expires,
  * signed header host, response-content-disposition
  * = attachment; filename="<filename>" and response-content-type

@@ -5,7 +5,8 @@
  * the signature of what arrived), retries of 5xx and SlowDown with the
  * caller's hook between attempts, fail-fast 4xx with S3's <Code>, network
  * errors retried until the deadline, and the deadline bounding an attempt
- * that never gets an answer.
+ * that never gets an answer.  And the object key: the org always one
+ * segment, plain ids unchanged, no two orgs with one key.
  */
 
 
@@ -26,12 +27,15 @@
 
 #include "tap.h"
 #include "pdf_report_util.h"
+#include "pdf_report_jwt.h"
 #include "pdf_report_s3.h"
 
 
 static int64_t  cancel_start;
 
 static int cancel_after_300ms(void);
+static int key_hex(char c);
+static int key_decode(const char *src, size_t len, char *dst, size_t size);
 
 
 #define TEST_ACCESS   "AKIDPDFREPORTTEST"
@@ -475,6 +479,250 @@ test_credentials(void)
 }
 
 
+#define KEY_ID  "0f8e3c1a-6b2d-4e5f-9a7b-1c2d3e4f5a6b"
+
+
+static void
+test_object_key(void)
+{
+    int          i, j, one_segment, dot_segment, decoded;
+    char         key[PDF_REPORT_S3_KEY_MAX + 1], want[256], org[256];
+    char         keys[32][160], url[PDF_REPORT_S3_URL_MAX];
+    char         big[PDF_REPORT_JWT_ORG_MAX + 1];
+    long         n, m;
+    size_t       plen, size;
+    const char  *seg, *end, *p;
+
+    static const char  *plain[] = {
+        "org_acme", "org-1", "org.acme", "Org42", "org~x", "a..b", "...",
+        ".a", "a.", "org acme", "org+1", "org@acme", "\xc3\xa9" "cole"
+    };
+
+    static const struct {
+        const char  *org;
+        const char  *segment;
+        const char  *why;
+    } hostile[] = {
+        { "../../evil", "..%2F..%2Fevil", "'/' escaped, dots kept" },
+        { "a/b", "a%2Fb", "not org a's folder" },
+        { ".", "%2E", "\".\" as a whole" },
+        { "..", "%2E%2E", "\"..\" as a whole" },
+        { "a%2Fb", "a%252Fb", "'%' itself escaped" },
+        { "%", "%25", "a lone '%'" },
+        { "%2E", "%252E", "not the same as \".\"" },
+        { "a\\b", "a%5Cb", "backslash" },
+        { "/", "%2F", "a lone '/'" },
+        { "a\tb\x7f", "a%09b%7F", "TAB and DEL" },
+        { "\x01\x1f", "%01%1F", "C0 controls, upper-case hex" },
+        { "a\r\nb", "a%0D%0Ab", "CR LF" }
+    };
+
+    /* tricky ids, none equal: their keys must all differ */
+    static const char  *tricky[] = {
+        ".", "..", "%2E", "%2E%2E", "%252E", "a/b", "a%2Fb", "a%252Fb",
+        "a\\b", "a%5Cb", "%", "%25", "a", "a/", "/a", "a//b", "a/./b",
+        "a/../b", "...", ". ", "a\x01", "a%01", "a%", "a%%", "%2F", "/",
+        "../../evil", "..%2F..%2Fevil", "org_acme", "org_acme/x",
+        "org_acme%2Fx", "org_acme\\x"
+    };
+
+    plen = sizeof("reports/") - 1;
+
+    for (i = 0; i < (int) (sizeof(plain) / sizeof(plain[0])); i++) {
+        snprintf(want, sizeof(want), "reports/%s/" KEY_ID ".pdf", plain[i]);
+        n = pdf_report_s3_object_key(key, sizeof(key), "reports/", plen,
+                                     plain[i], KEY_ID);
+        is_str(key, want, "key: plain org \"%s\" as before", plain[i]);
+        is_int(n, (long) strlen(want), "key: \"%s\" length returned",
+               plain[i]);
+    }
+
+    for (i = 0; i < (int) (sizeof(hostile) / sizeof(hostile[0])); i++) {
+        snprintf(want, sizeof(want), "reports/%s/" KEY_ID ".pdf",
+                 hostile[i].segment);
+        n = pdf_report_s3_object_key(key, sizeof(key), "reports/", plen,
+                                     hostile[i].org, KEY_ID);
+        is_str(key, want, "key: %s", hostile[i].why);
+        is_int(n, (long) strlen(want), "key: %s, length", hostile[i].why);
+    }
+
+    /* the prefix is the operator's: copied as it is, even empty */
+    n = pdf_report_s3_object_key(key, sizeof(key), "", 0, "a/b", KEY_ID);
+    is_str(key, "a%2Fb/" KEY_ID ".pdf", "key: empty prefix");
+    n = pdf_report_s3_object_key(key, sizeof(key), "x/y-", 4, "org_acme",
+                                 KEY_ID);
+    is_str(key, "x/y-org_acme/" KEY_ID ".pdf", "key: prefix as it is");
+    n = pdf_report_s3_object_key(key, sizeof(key), "reports/junk", plen,
+                                 "o", KEY_ID);
+    is_str(key, "reports/o/" KEY_ID ".pdf", "key: prefix_len bytes only");
+
+    /* the job id is one segment too, though it is always a UUID */
+    n = pdf_report_s3_object_key(key, sizeof(key), "r/", 2, "o", "../x");
+    is_str(key, "r/o/..%2Fx.pdf", "key: a job id with '/' escaped");
+
+    n = pdf_report_s3_object_key(key, sizeof(key), "reports/", plen, "",
+                                 KEY_ID);
+    is_int(n, -1, "key: empty org refused");
+    n = pdf_report_s3_object_key(key, sizeof(key), "reports/", plen,
+                                 "org_acme", "");
+    is_int(n, -1, "key: empty job id refused");
+
+    /* injective, one segment, never a dot segment, decodes to the org */
+    for (i = 0; i < (int) (sizeof(tricky) / sizeof(tricky[0])); i++) {
+        n = pdf_report_s3_object_key(keys[i], sizeof(keys[i]), "reports/",
+                                     plen, tricky[i], KEY_ID);
+        ok(n > 0, "key: tricky org %d built", i);
+
+        seg = keys[i] + plen;
+        end = strchr(seg, '/');
+        one_segment = (end != NULL
+                       && strcmp(end, "/" KEY_ID ".pdf") == 0);
+        dot_segment = (end != NULL
+                       && ((end - seg == 1 && seg[0] == '.')
+                           || (end - seg == 2 && seg[0] == '.'
+                               && seg[1] == '.')));
+        decoded = (end != NULL
+                   && key_decode(seg, end - seg, org, sizeof(org)) == 0
+                   && strcmp(org, tricky[i]) == 0);
+
+        for (p = seg; end != NULL && p < end; p++) {
+            if (*p == '\\' || (unsigned char) *p < 0x20 || *p == 0x7f) {
+                one_segment = 0;
+            }
+        }
+
+        ok(one_segment && !dot_segment,
+           "key: tricky org %d is one plain segment: %s", i, keys[i]);
+        ok(decoded, "key: tricky org %d decodes back to the org", i);
+
+        for (j = 0; j < i; j++) {
+            if (strcmp(keys[i], keys[j]) == 0) {
+                break;
+            }
+        }
+
+        ok(j == i, "key: tricky org %d has a key of its own", i);
+    }
+
+    /* buffer: exactly the key and its NUL, not a byte less */
+    n = pdf_report_s3_object_key(key, sizeof(key), "reports/", plen,
+                                 "a/b", KEY_ID);
+    m = pdf_report_s3_object_key(key, (size_t) n + 1, "reports/", plen,
+                                 "a/b", KEY_ID);
+    is_int(m, n, "key: fits in its length + 1");
+    m = pdf_report_s3_object_key(key, (size_t) n, "reports/", plen, "a/b",
+                                 KEY_ID);
+    is_int(m, -1, "key: one byte short is refused");
+    m = pdf_report_s3_object_key(key, 0, "reports/", plen, "a/b", KEY_ID);
+    is_int(m, -1, "key: size 0 is refused");
+
+    /* the size macro covers the worst case: every byte escaped */
+    memset(big, '%', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    size = PDF_REPORT_S3_OBJECT_KEY_SIZE(plen, strlen(big),
+                                         strlen(KEY_ID));
+    n = pdf_report_s3_object_key(key, size, "reports/", plen, big, KEY_ID);
+    is_int(n, (long) (plen + 3 * PDF_REPORT_JWT_ORG_MAX + 1
+                      + strlen(KEY_ID ".pdf")),
+           "key: the size macro holds an org of %d '%%'",
+           PDF_REPORT_JWT_ORG_MAX);
+    n = pdf_report_s3_object_key(key, size, "reports/", plen, big,
+                                 big + sizeof(big) - 1 - strlen(KEY_ID));
+    is_int(n, (long) (size - 1), "key: and is exact when the job id is "
+           "all escapes too");
+
+    /* on the wire the key is encoded once more: "%2F" stays in the key */
+    {
+        pdf_report_s3_conf_t  conf;
+
+        memset(&conf, 0, sizeof(conf));
+        conf.endpoint = "http://127.0.0.1:4569";
+        conf.region = "us-east-1";
+        conf.bucket = "sqr-reports";
+        conf.path_style = 1;
+        conf.access_key = TEST_ACCESS;
+        conf.secret_key = TEST_SECRET;
+
+        (void) pdf_report_s3_object_key(key, sizeof(key), "reports/", plen,
+                                        "../../evil", KEY_ID);
+        n = pdf_report_s3_presign(&conf, key, 1750000000, 300, "x.pdf", url,
+                                  sizeof(url));
+        ok(n > 0 && strncmp(url, "http://127.0.0.1:4569/sqr-reports/reports/"
+                            "..%252F..%252Fevil/" KEY_ID ".pdf?",
+                            sizeof("http://127.0.0.1:4569/sqr-reports/"
+                                   "reports/..%252F..%252Fevil/" KEY_ID
+                                   ".pdf?") - 1) == 0,
+           "key: the pre-signed path carries the key encoded once more");
+
+        (void) pdf_report_s3_object_key(key, sizeof(key), "reports/", plen,
+                                        ".", KEY_ID);
+        n = pdf_report_s3_presign(&conf, key, 1750000000, 300, "x.pdf", url,
+                                  sizeof(url));
+        ok(n > 0 && strstr(url, "/sqr-reports/reports/%252E/" KEY_ID
+                           ".pdf?") != NULL,
+           "key: \".\" is \"%%252E\" in the path: nothing to normalise");
+    }
+}
+
+
+/* upper-case hex, as the key is written; -1 for anything else */
+
+static int
+key_hex(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+
+    return -1;
+}
+
+
+/* percent-decoding, strict: every '%' starts two hex digits */
+
+static int
+key_decode(const char *src, size_t len, char *dst, size_t size)
+{
+    int     hi, lo;
+    size_t  i, n;
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        if (n + 1 >= size) {
+            return -1;
+        }
+
+        if (src[i] != '%') {
+            dst[n++] = src[i];
+            continue;
+        }
+
+        if (i + 2 >= len) {
+            return -1;
+        }
+
+        hi = key_hex(src[i + 1]);
+        lo = key_hex(src[i + 2]);
+
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+
+        dst[n++] = (char) (hi << 4 | lo);
+        i += 2;
+    }
+
+    dst[n] = '\0';
+
+    return 0;
+}
+
+
 static void
 put_conf(pdf_report_s3_conf_t *conf, char *endpoint, size_t size, int port)
 {
@@ -901,6 +1149,7 @@ main(void)
     }
 
     test_credentials();
+    test_object_key();
     test_put_ok();
     test_put_token();
     test_put_retries();
