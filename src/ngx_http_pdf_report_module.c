@@ -522,19 +522,23 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
     missing[3] = "pdf_report_s3_bucket";
     need[3] = &pmcf->s3_bucket;
 
+    /* named where the first pdf_report_api is, not at the end of http{} */
+
     for (i = 0; i < 4; i++) {
         if (need[i]->data == NULL) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%s\" is required by \"pdf_report_api\"",
-                               missing[i]);
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"%s\" is required by \"pdf_report_api\" in "
+                          "%V:%ui", missing[i], &pmcf->api_file,
+                          pmcf->api_line);
             return NGX_CONF_ERROR;
         }
     }
 
     if (pmcf->s3.access_key == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"pdf_report_s3_credentials\" is required by "
-                           "\"pdf_report_api\"");
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"pdf_report_s3_credentials\" is required by "
+                      "\"pdf_report_api\" in %V:%ui", &pmcf->api_file,
+                      pmcf->api_line);
         return NGX_CONF_ERROR;
     }
 
@@ -1126,7 +1130,12 @@ ngx_http_pdf_report_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_pdf_report_handler;
 
     pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_pdf_report_module);
-    pmcf->enabled = 1;
+
+    if (!pmcf->enabled) {
+        pmcf->enabled = 1;
+        pmcf->api_file = cf->conf_file->file.name;
+        pmcf->api_line = cf->conf_file->line;
+    }
 
     loc = ngx_array_push(&pmcf->api_locations);
     if (loc == NULL) {

@@ -65,6 +65,8 @@ typedef struct {
 
     /* set while parsing */
     ngx_uint_t                enabled;         /* a pdf_report_api exists */
+    ngx_str_t                 api_file;        /* where the first one is */
+    ngx_uint_t                api_line;
     ngx_array_t               api_locations;   /* body limit takeover */
     ngx_http_pdf_report_pool_t  render_pool;
     ngx_http_pdf_report_pool_t  store_pool;    /* store writes */

@@ -501,15 +501,33 @@ for my $name (@REQUIRED) {
         name => "pdf_report_$name missing",
         set  => { $name => undef },
         msg  => "\"pdf_report_$name\" is required by \"pdf_report_api\"",
-        at   => 'http_end',
+        at   => qr/pdf_report_api;/,
     });
 }
+
+# the pdf_report_api that needs it is named, here the first of two, in
+# a file of its own, rather than the "}" that ends http{}
+refused({
+    name  => 'pdf_report_users missing: the included file is named',
+    setup => sub {
+        open my $fh, '>', "$_[0]/api.conf" or die $!;
+        print $fh "server {\n"
+                  . "    listen 127.0.0.1:1985;\n"
+                  . "    location /v1/document/api { pdf_report_api; }\n"
+                  . "    location /v2/document/api { pdf_report_api; }\n"
+                  . "}\n";
+    },
+    set   => { users => undef },
+    http  => "    include \@TMP\@/api.conf;\n",
+    msg   => '"pdf_report_users" is required by "pdf_report_api" in '
+             . '@TMP@/api.conf:3',
+});
 
 refused({
     name => 'every required directive missing: the first is named',
     set  => { map { $_ => undef } @REQUIRED },
     msg  => '"pdf_report_store" is required by "pdf_report_api"',
-    at   => 'http_end',
+    at   => qr/pdf_report_api;/,
 });
 
 
