@@ -1291,6 +1291,7 @@ ngx_http_pdf_report_request_body_filter(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_pdf_report_header_filter(ngx_http_request_t *r)
 {
+    ngx_str_t                   v;
     const char                 *code, *message;
     ngx_http_pdf_report_ctx_t  *ctx;
 
@@ -1339,6 +1340,12 @@ ngx_http_pdf_report_header_filter(ngx_http_request_t *r)
     }
 
     ctx->replace_body = 1;
+
+    ngx_str_set(&v, "no-store");
+
+    if (ngx_http_pdf_report_add_header(r, "Cache-Control", &v) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     r->headers_out.content_type = ngx_http_pdf_report_json_type;
     r->headers_out.content_type_len = ngx_http_pdf_report_json_type.len;
