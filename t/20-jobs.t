@@ -194,6 +194,38 @@ sub failed_alike {
 }
 
 
+# a font that went away after the start: the configuration is wrong, so
+# [error] with strerror and what to check; the client reads a sentence
+
+our $fonts = "$ENV{TEST_NGINX_SERVER_ROOT}/html";
+
+sub font_gone {
+    my ($block, $body, $req_idx) = @_;
+    my $name = $block->name;
+
+    if ($req_idx == 0) {
+        unlink "$::fonts/bold.ttf" or die "unlink: $!";
+        return;
+    }
+
+    my $job = wait_job(job_id($body));
+
+    is($job->{errorCode}, 'RENDER_FAILED', "$name - RENDER_FAILED");
+    is($job->{errorMessage}, 'The report could not be rendered; retry '
+       . 'later, or contact support if it fails again.',
+       "$name - no path for the client");
+
+    my $log = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log";
+    open my $fh, '<', $log or die "$log: $!";
+    my $want = qr/\[error\] .*pdf_report: job $job->{jobId} failed: /
+               . qr/RENDER_FAILED: cannot open the TrueType font /
+               . qr/"\Q$::fonts\E\/bold\.ttf": No such file or directory; /
+               . qr/check pdf_report_fonts/;
+    is(scalar(grep { /$want/ } <$fh>), 1,
+       "$name - [error] with strerror and what to check");
+}
+
+
 sub timed_out {
     my ($block, $body) = @_;
     my $name = $block->name;
@@ -431,3 +463,21 @@ POST /v1/document/api
 PdfReport::Test::auth() . "\nContent-Type: application/json"
 --- error_code: 202
 --- flow: failed_alike
+
+
+
+=== TEST 14: a font gone after the start: RENDER_FAILED, [error] says why
+--- user_files eval
+my $f = '/usr/share/fonts/truetype/dejavu';
+">>> regular.ttf\n" . do { local $/; open my $h, '<', "$f/DejaVuSans.ttf"; <$h> }
+. ">>> bold.ttf\n" . do { local $/; open my $h, '<', "$f/DejaVuSans-Bold.ttf"; <$h> }
+--- http_config eval
+PdfReport::Test::http_config(fonts => "$::fonts/regular.ttf $::fonts/bold.ttf")
+--- request eval
+["GET /v1/document/api/x/y/z",
+ "POST /v1/document/api\n{\"userId\":\"US1A2B3C4D5E6F78\"}"]
+--- more_headers eval
+["", PdfReport::Test::auth() . "\nContent-Type: application/json"]
+--- error_code eval
+[404, 202]
+--- flow: font_gone
