@@ -6,7 +6,10 @@
  *
  * Properties: an accepted userId is valid UTF-8 of 1 to 16 code points
  * and fits the job record's user field; pdf_report_utf8_len() agrees
- * with a plain RFC 3629 decoder on the whole input, valid or not.
+ * with a plain RFC 3629 decoder on the whole input, valid or not;
+ * pdf_report_json_loadb(), which the rule parses with, reads what
+ * json_loadb() reads, refuses what it refuses for any reason but a number
+ * beyond its range, at the same place, and never for such a number.
  */
 
 
@@ -19,6 +22,7 @@
 
 
 static long ref_utf8_len(const unsigned char *s, size_t len);
+static void check_json(const char *text, size_t len, size_t flags);
 
 
 int
@@ -36,6 +40,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_assert(pdf_report_utf8_len(text, size)
                 == ref_utf8_len(data, size),
                 "pdf_report_utf8_len agrees with RFC 3629");
+
+    check_json(text, size, JSON_REJECT_DUPLICATES);
+    check_json(text, size, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL);
 
     memset(&job, 0, sizeof(pdf_report_job_t));
     len = 0;
@@ -58,6 +65,36 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(text);
 
     return 0;
+}
+
+
+static void
+check_json(const char *text, size_t len, size_t flags)
+{
+    json_t        *plain, *ours;
+    json_error_t   perr, oerr;
+
+    plain = json_loadb(text, len, flags, &perr);
+    ours = pdf_report_json_loadb(text, len, flags, &oerr);
+
+    if (plain != NULL) {
+        fuzz_assert(ours != NULL && json_equal(plain, ours),
+                    "what json_loadb() reads is read alike");
+
+    } else if (json_error_code(&perr) != json_error_numeric_overflow) {
+        fuzz_assert(ours == NULL
+                    && json_error_code(&oerr) == json_error_code(&perr)
+                    && oerr.position == perr.position,
+                    "what json_loadb() refuses is refused alike");
+
+    } else {
+        fuzz_assert(ours != NULL
+                    || json_error_code(&oerr) != json_error_numeric_overflow,
+                    "no number is beyond range the second time");
+    }
+
+    json_decref(plain);
+    json_decref(ours);
 }
 
 

@@ -126,6 +126,9 @@ my @bodies = (
     ['trailing', '{"userId":"a"} x'],
     ['bom', qq(\xef\xbb\xbf{"userId":"a"})],
     ['ws', qq( \t\r\n{ "userId" : "a" } \n)],
+    ['big-int', '{"userId":"a","n":123456789012345678901234567890}'],
+    ['big-real', '{"n":[1e400,-1e400],"userId":"a","s":"9e999\\""}'],
+    ['big-dup', '{"userId":"a","n":-99999999999999999999,"n":1}'],
 );
 seed('body', $_->[0], $_->[1]) for @bodies;
 

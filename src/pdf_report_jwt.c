@@ -154,7 +154,7 @@ pdf_report_jwks_load(const char *json, size_t len,
 
     pdf_report_jwt_err(err, err_size, "%s", "");
 
-    root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    root = pdf_report_json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 
     if (root == NULL) {
         pdf_report_jwt_err(err, err_size, "JWKS is not valid JSON: %s "
@@ -825,8 +825,9 @@ pdf_report_jwt_verify(const pdf_report_jwks_t *jwks, const char *token,
     kid = NULL;
     rc = -1;
 
-    header = json_loadb((const char *) h, (size_t) hn,
-                        JSON_REJECT_DUPLICATES, &jerr);
+    /* numbers beyond jansson's range read as stand-ins, not refused */
+    header = pdf_report_json_loadb((const char *) h, (size_t) hn,
+                                   JSON_REJECT_DUPLICATES, &jerr);
 
     if (header == NULL) {
         why = "malformed token header";
@@ -846,8 +847,8 @@ pdf_report_jwt_verify(const pdf_report_jwks_t *jwks, const char *token,
         goto done;
     }
 
-    payload = json_loadb((const char *) p, (size_t) pn,
-                         JSON_REJECT_DUPLICATES, &jerr);
+    payload = pdf_report_json_loadb((const char *) p, (size_t) pn,
+                                    JSON_REJECT_DUPLICATES, &jerr);
 
     if (payload == NULL) {
         why = "malformed token payload";
@@ -1139,8 +1140,10 @@ pdf_report_jwt_claims(json_t *payload, const pdf_report_jwt_policy_t *policy,
 
     /*
      * NumericDate may be an integer or a real (RFC 7519 2); doubles hold
-     * every second of the next 285 million years exactly, and jansson
-     * refuses integers beyond int64 and reals beyond double.
+     * every second of the next 285 million years exactly.  A number
+     * beyond jansson's range was read as a stand-in of the same sign
+     * (pdf_report_json_loadb()): an exp of 2^70 or 1e400 is far in the
+     * future, one of -2^70 or -1e400 long past.
      */
     now = (double) policy->now;
     leeway = (double) (policy->leeway > 0 ? policy->leeway : 0);

@@ -308,7 +308,8 @@ pdf_report_body_user_id(const char *text, size_t len, char *user,
     const char    *value;
     json_error_t   jerr;
 
-    body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* a number beyond jansson's in another member must not refuse it */
+    body = pdf_report_json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 
     if (body == NULL || !json_is_object(body)) {
         json_decref(body);

@@ -1,10 +1,14 @@
 
 /*
- * Pure helpers: base64url, hex, time stamps, UUIDs, UTF-8 and the
- * download filename rule.  See pdf_report_util.h.
+ * Pure helpers: base64url, hex, time stamps, UUIDs, UTF-8, the download
+ * filename rule and JSON numbers beyond jansson's.  See pdf_report_util.h.
  */
 
 
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <stdio.h>
@@ -13,10 +17,26 @@
 #include "pdf_report_util.h"
 
 
+/* jansson's json_int_t is a long long, read by strtoll() */
+#if (LLONG_MAX != 9223372036854775807LL)
+#error "pdf_report_json_loadb() assumes a 64-bit long long"
+#endif
+
+#define PDF_REPORT_JSON_INT_MAX   "9223372036854775807"
+#define PDF_REPORT_JSON_INT_MIN   "-9223372036854775808"
+#define PDF_REPORT_JSON_REAL_MAX  "1e308"
+#define PDF_REPORT_JSON_REAL_MIN  "-1e308"
+
+#define pdf_report_json_digit(c)  ((c) >= '0' && (c) <= '9')
+
+
 static int pdf_report_utf8_next(const unsigned char **p,
     const unsigned char *end, uint32_t *cp);
 static size_t pdf_report_ascii_part(char *dst, size_t size, const char *src,
     size_t max_chars);
+static void pdf_report_json_saturate(char *s, size_t len, size_t flags);
+static size_t pdf_report_json_number(const char *s, size_t i, size_t len,
+    int *real);
 
 
 static const char  pdf_report_b64url_alphabet[] =
@@ -531,4 +551,207 @@ pdf_report_filename_end(char *dst, size_t size, size_t n,
     memcpy(&dst[n], ".pdf", 5);
 
     return n + 4;
+}
+
+
+/*
+ * jansson refuses a whole text for one number beyond a long long or a
+ * double.  Only then is the text read again, from a copy in which each
+ * such number is overwritten by its stand-in and padded with spaces: an
+ * integer beyond a long long has 19 digits or more, a real beyond a
+ * double 5 characters or more ("2e308"), so the copy keeps the text's
+ * length and the positions errors give.  Only number tokens change, so
+ * whatever else is wrong with the text (duplicate keys included) is
+ * still refused, at the same place.
+ */
+
+json_t *
+pdf_report_json_loadb(const char *buf, size_t len, size_t flags,
+    json_error_t *err)
+{
+    char          *copy;
+    json_t        *json;
+    json_error_t   local;
+
+    if (err == NULL) {
+        err = &local;
+    }
+
+    json = json_loadb(buf, len, flags, err);
+
+    if (json != NULL || json_error_code(err) != json_error_numeric_overflow)
+    {
+        return json;
+    }
+
+    copy = malloc(len + 1);
+
+    if (copy == NULL) {
+        return NULL;
+    }
+
+    memcpy(copy, buf, len);
+    copy[len] = '\0';
+
+    pdf_report_json_saturate(copy, len, flags);
+
+    json = json_loadb(copy, len, flags, err);
+
+    free(copy);
+
+    return json;
+}
+
+
+/* s[len] is a NUL that the number tokens of s[0 .. len - 1] may borrow */
+
+static void
+pdf_report_json_saturate(char *s, size_t len, size_t flags)
+{
+    int          real, over;
+    char         c;
+    size_t       i, end, n;
+    double       d;
+    const char  *stand;
+
+    i = 0;
+
+    while (i < len) {
+
+        if (s[i] == '"') {
+
+            /* a string, to its closing quote: its digits are no number */
+
+            for (i++; i < len && s[i] != '"'; i++) {
+                if (s[i] == '\\') {
+                    i++;
+                }
+            }
+
+            i++;
+            continue;
+        }
+
+        end = pdf_report_json_number(s, i, len, &real);
+
+        if (end == i) {
+            i++;
+            continue;
+        }
+
+        if (flags & JSON_DECODE_INT_AS_REAL) {
+            real = 1;
+        }
+
+        /* the token alone, as jansson converts it */
+
+        c = s[end];
+        s[end] = '\0';
+        errno = 0;
+
+        if (real) {
+            d = strtod(&s[i], NULL);
+            over = ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE);
+
+        } else {
+            (void) strtoll(&s[i], NULL, 10);
+            over = (errno == ERANGE);
+        }
+
+        s[end] = c;
+
+        if (over) {
+            if (real) {
+                stand = (s[i] == '-') ? PDF_REPORT_JSON_REAL_MIN
+                                      : PDF_REPORT_JSON_REAL_MAX;
+
+            } else {
+                stand = (s[i] == '-') ? PDF_REPORT_JSON_INT_MIN
+                                      : PDF_REPORT_JSON_INT_MAX;
+            }
+
+            n = strlen(stand);
+
+            /* always true (see above); a token left as is stays refused */
+
+            if (n <= end - i) {
+                memcpy(&s[i], stand, n);
+                memset(&s[i + n], ' ', end - i - n);
+            }
+        }
+
+        i = end;
+    }
+}
+
+
+/*
+ * The end of the JSON number (RFC 8259 6) that starts at s[i], as
+ * jansson's lexer reads it, and *real when it has a fraction or an
+ * exponent; i itself when no valid number starts there.
+ */
+
+static size_t
+pdf_report_json_number(const char *s, size_t i, size_t len, int *real)
+{
+    size_t  j;
+
+    j = i;
+    *real = 0;
+
+    if (j < len && s[j] == '-') {
+        j++;
+    }
+
+    if (j < len && s[j] == '0') {
+        j++;
+
+        /* a leading zero: jansson refuses the token */
+
+        if (j < len && pdf_report_json_digit(s[j])) {
+            return i;
+        }
+
+    } else if (j < len && pdf_report_json_digit(s[j])) {
+        while (j < len && pdf_report_json_digit(s[j])) {
+            j++;
+        }
+
+    } else {
+        return i;
+    }
+
+    if (j < len && s[j] == '.') {
+        j++;
+
+        if (j == len || !pdf_report_json_digit(s[j])) {
+            return i;
+        }
+
+        while (j < len && pdf_report_json_digit(s[j])) {
+            j++;
+        }
+
+        *real = 1;
+    }
+
+    if (j < len && (s[j] == 'e' || s[j] == 'E')) {
+        j++;
+
+        if (j < len && (s[j] == '+' || s[j] == '-')) {
+            j++;
+        }
+
+        if (j == len || !pdf_report_json_digit(s[j])) {
+            return i;
+        }
+
+        while (j < len && pdf_report_json_digit(s[j])) {
+            j++;
+        }
+
+        *real = 1;
+    }
+
+    return j;
 }

@@ -1,7 +1,8 @@
 
 /*
  * Small pure helpers shared by the module and its unit tests: encodings,
- * time stamps, job ids, UTF-8 checks and the download filename rule.
+ * time stamps, job ids, UTF-8 checks, the download filename rule and a
+ * JSON reader for numbers beyond jansson's.
  * No nginx dependency: usable from pool threads and unit tests.
  */
 
@@ -12,6 +13,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 
 #define PDF_REPORT_ISO8601_LEN   24     /* 2025-05-05T10:00:00.000Z */
@@ -65,6 +68,19 @@ size_t pdf_report_filename_stem(char *dst, size_t size, const char *first,
     const char *last);
 size_t pdf_report_filename_end(char *dst, size_t size, size_t n,
     const char *job_id);
+
+/*
+ * json_loadb() for JSON with numbers beyond jansson's range: an integer
+ * beyond long long, or a real beyond a double, which json_loadb()
+ * refuses ("too big integer", "real number overflow") although RFC 8259
+ * allows it.  Such a number reads as a stand-in of the same sign and
+ * type: an integer as LLONG_MAX or LLONG_MIN, a real as 1e308 or -1e308
+ * (a time claim beyond the range stays far future or long past).
+ * Everything else, and the flags, as json_loadb(); err may be NULL.
+ * Only a text json_loadb() refused for a number is read a second time.
+ */
+json_t *pdf_report_json_loadb(const char *buf, size_t len, size_t flags,
+    json_error_t *err);
 
 
 #endif /* _PDF_REPORT_UTIL_H_INCLUDED_ */

@@ -421,3 +421,39 @@ location /log {
 --- response_body_like eval
 [qr/PENDING/, qr/USER_NOT_FOUND/,
  qr/^org=org_acme job=$::uuid\norg=org_acme job=-\n$/]
+
+
+
+=== TEST 27: an integer beyond 64 bits in another member: 202 all the same
+--- request
+POST /v1/document/api
+{"userId":"US1A2B3C4D5E6F78","n":123456789012345678901234567890}
+--- more_headers eval
+PdfReport::Test::auth() . "\nContent-Type: application/json"
+--- error_code: 202
+--- response_body_like eval
+qr/^\{"jobId":"$::uuid","status":"PENDING","userId":"US1A2B3C4D5E6F78",/
+
+
+
+=== TEST 28: reals beyond a double (1e400, -1e400) in other members: 202
+--- request
+POST /v1/document/api
+{"a":1e400,"userId":"US1A2B3C4D5E6F78","b":[-1e400,-99999999999999999999]}
+--- more_headers eval
+PdfReport::Test::auth() . "\nContent-Type: application/json"
+--- error_code: 202
+--- response_body_like eval
+qr/^\{"jobId":"$::uuid","status":"PENDING","userId":"US1A2B3C4D5E6F78",/
+
+
+
+=== TEST 29: a huge number next to duplicate keys: still INVALID_JSON
+--- request
+POST /v1/document/api
+{"userId":"US1A2B3C4D5E6F78","n":1e400,"n":1}
+--- more_headers eval
+PdfReport::Test::auth() . "\nContent-Type: application/json"
+--- error_code: 400
+--- response_body chomp
+{"error":"INVALID_JSON","message":"The request body must be a JSON object."}

@@ -1560,3 +1560,119 @@ tok()
 [crit]
 [emerg]
 bearer token refused
+
+
+
+=== TEST 84: a claim of 18446744073709551615, beyond 64 bits: accepted
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- token
+raw(payload => substr(claims_json(), 0, -1) . ',"n":18446744073709551615}')
+--- error_code: 404
+--- response_body chomp
+{"error":"JOB_NOT_FOUND","message":"No report job has this id."}
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+bearer token refused
+
+
+
+=== TEST 85: numbers beyond 64 bits or a double, claims or header: accepted
+--- request eval
+[("GET /v1/document/api/00000000-0000-4000-8000-000000000000") x 4]
+--- token
+(raw(payload => substr(claims_json(), 0, -1) . ',"n":1e400}'),
+ raw(payload => substr(claims_json(), 0, -1)
+                . ',"n":[-1e400,-123456789012345678901234567890]}'),
+ raw(header => '{"alg":"RS256","kid":"rsa1","n":18446744073709551615}'),
+ raw(header => '{"alg":"RS256","kid":"rsa1","n":-1e400}'))
+--- error_code eval
+[404, 404, 404, 404]
+--- response_body eval
+[($::not_found) x 4]
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+bearer token refused
+
+
+
+=== TEST 86: exp beyond range in the future (2^70, 1e400): accepted
+--- request eval
+[("GET /v1/document/api/00000000-0000-4000-8000-000000000000") x 2]
+--- token
+(raw(payload => substr(claims_json(exp => undef), 0, -1)
+                . ',"exp":1180591620717411303424}'),
+ raw(payload => substr(claims_json(exp => undef), 0, -1) . ',"exp":1e400}'))
+--- error_code eval
+[404, 404]
+--- response_body eval
+[($::not_found) x 2]
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+bearer token refused
+
+
+
+=== TEST 87: exp beyond the range in the past (-2^70, -1e400): expired
+--- request eval
+[("GET /v1/document/api/00000000-0000-4000-8000-000000000000") x 2]
+--- token
+(raw(payload => substr(claims_json(exp => undef), 0, -1)
+                . ',"exp":-1180591620717411303424}'),
+ raw(payload => substr(claims_json(exp => undef), 0, -1) . ',"exp":-1e400}'))
+--- error_code eval
+[401, 401]
+--- response_headers eval
+[('WWW-Authenticate: Bearer error="invalid_token"') x 2]
+--- response_body eval
+[($::invalid) x 2]
+--- error_log
+pdf_report: bearer token refused: token expired, client:
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+malformed token payload
+
+
+
+=== TEST 88: nbf 1e400, beyond a double: not yet valid
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- token
+raw(payload => substr(claims_json(), 0, -1) . ',"nbf":1e400}')
+--- error_code: 401
+--- response_body chomp
+{"error":"INVALID_TOKEN","message":"The bearer token is invalid or expired."}
+--- error_log
+pdf_report: bearer token refused: token not yet valid, client:
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+malformed token payload
+
+
+
+=== TEST 89: iat 2^70, beyond 64 bits: issued in the future
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- token
+raw(payload => substr(claims_json(iat => undef), 0, -1)
+               . ',"iat":1180591620717411303424}')
+--- error_code: 401
+--- response_body chomp
+{"error":"INVALID_TOKEN","message":"The bearer token is invalid or expired."}
+--- error_log
+pdf_report: bearer token refused: token issued in the future, client:
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+malformed token payload

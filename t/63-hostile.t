@@ -78,7 +78,7 @@ sub cases {
         ['a number for userId', POST => '/v1/document/api',
          body => '{"userId":12345}', headers => $json, $bad_id],
         ['a huge number for userId', POST => '/v1/document/api',
-         body => '{"userId":1e999999}', headers => $json, $bad_json],
+         body => '{"userId":1e999999}', headers => $json, $bad_id],
         ['an array for userId', POST => '/v1/document/api',
          body => '{"userId":["US1A2B3C4D5E6F78"]}', headers => $json,
          $bad_id],

@@ -187,6 +187,35 @@ token('exp-huge', raw(payload => substr(payload(exp => undef), 0, -1)
                                  . ',"exp":9223372036854775807}'));
 token('exp-overflow', raw(payload => substr(payload(exp => undef), 0, -1)
                                      . ',"exp":92233720368547758070}'));
+
+# numbers beyond jansson's (a long long, a double) read as the nearest it
+# holds, of the same sign: in the time claims, in others, in the header
+sub with_number {
+    my ($claim, $text) = @_;
+    return substr(payload($claim => undef), 0, -1) . qq(,"$claim":$text});
+}
+token('exp-overflow-neg',
+      raw(payload => with_number(exp => '-92233720368547758070')));
+token('exp-1e400', raw(payload => with_number(exp => '1e400')));
+token('exp-neg-1e400', raw(payload => with_number(exp => '-1e400')));
+token('nbf-overflow',
+      raw(payload => with_number(nbf => '1180591620717411303424')));
+token('nbf-neg-1e400', raw(payload => with_number(nbf => '-1e400')));
+token('iat-1e400', raw(payload => with_number(iat => '1e400')));
+token('claim-uint64',
+      raw(payload => with_number(n => '18446744073709551615')));
+token('claim-neg-overflow',
+      raw(payload => with_number(n => '-123456789012345678901234567890')));
+token('claim-1e400', raw(payload => with_number(n => '1e400')));
+token('header-uint64', raw(header => '{"alg":"RS256","kid":"rsa1",'
+                                     . '"n":18446744073709551615}'));
+token('header-1e400',
+      raw(header => '{"alg":"RS256","kid":"rsa1","n":-1e400}'));
+token('payload-overflow-dup', raw(payload => with_number(n => '1e400,"n":1')));
+token('payload-overflow-trailing',
+      raw(payload => with_number(n => '1e400') . ' {}'));
+token('header-overflow-dup',
+      raw(header => '{"alg":"RS256","kid":"rsa1","n":1e400,"n":1}'));
 token('nbf-in-leeway', mint(claims => { nbf => NOW + 30 }));
 token('nbf-out-leeway', mint(claims => { nbf => NOW + 31 }));
 token('nbf-string', mint(claims => { nbf => 'now' }));

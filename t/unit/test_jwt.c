@@ -163,7 +163,10 @@ static const case_t  cases[] = {
     { "exp-null", "exp is not a number" },
     { "exp-bool", "exp is not a number" },
     { "exp-huge", NULL },
-    { "exp-overflow", "malformed token payload" },
+    { "exp-overflow", NULL },
+    { "exp-overflow-neg", "token expired" },
+    { "exp-1e400", NULL },
+    { "exp-neg-1e400", "token expired" },
     { "nbf-in-leeway", NULL },
     { "nbf-out-leeway", "token not yet valid" },
     { "nbf-string", "nbf is not a number" },
@@ -171,6 +174,19 @@ static const case_t  cases[] = {
     { "iat-out-leeway", "token issued in the future" },
     { "iat-missing", NULL },
     { "iat-string", "iat is not a number" },
+    { "nbf-overflow", "token not yet valid" },
+    { "nbf-neg-1e400", NULL },
+    { "iat-1e400", "token issued in the future" },
+
+    /* other numbers beyond jansson's: unread, and no reason to refuse */
+    { "claim-uint64", NULL },
+    { "claim-neg-overflow", NULL },
+    { "claim-1e400", NULL },
+    { "header-uint64", NULL },
+    { "header-1e400", NULL },
+    { "payload-overflow-dup", "malformed token payload" },
+    { "payload-overflow-trailing", "malformed token payload" },
+    { "header-overflow-dup", "malformed token header" },
 
     /* iss, aud */
     { "iss-mismatch", "issuer mismatch" },
@@ -528,6 +544,15 @@ test_load(void)
         pdf_report_jwks_free(jwks);
     }
 
+    /* numbers beyond jansson's in members the loader never reads */
+    s = "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"k\","
+        "\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\","
+        "\"ext\":18446744073709551615}],\"n\":-1e400}";
+    jwks = pdf_report_jwks_load(s, strlen(s), NULL, NULL, err, sizeof(err));
+    ok(jwks != NULL && pdf_report_jwks_count(jwks) == 1,
+       "JWKS with numbers beyond a long long and a double loads");
+    pdf_report_jwks_free(jwks);
+
     jwks = pdf_report_jwks_load("", 0, NULL, NULL, err, sizeof(err));
     ok(jwks == NULL && err[0] != '\0', "empty JWKS refused: %s", err);
 
@@ -837,6 +862,19 @@ test_claims(const pdf_report_jwks_t *jwks)
 
     reason = check_file(jwks, "exp-huge", &policy, &out);
     ok(reason == NULL && out.exp == INT64_MAX, "huge exp clamped");
+
+    reason = check_file(jwks, "exp-overflow", &policy, &out);
+    ok(reason == NULL && out.exp == INT64_MAX,
+       "exp beyond int64 read as INT64_MAX");
+
+    reason = check_file(jwks, "exp-1e400", &policy, &out);
+    ok(reason == NULL && out.exp == INT64_MAX,
+       "exp beyond a double clamped to INT64_MAX");
+
+    reason = check_file(jwks, "claim-uint64", &policy, &out);
+    ok(reason == NULL && out.exp == NOW + 3600
+       && strcmp(out.org, "org_acme") == 0,
+       "claims read as usual next to 18446744073709551615");
 
     reason = check_file(jwks, "exp-real-in", &policy, &out);
     ok(reason == NULL && out.exp == NOW - 30, "real exp truncated: %lld",
