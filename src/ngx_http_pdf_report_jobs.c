@@ -322,7 +322,7 @@ ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
         return;
     }
 
-    user = json_loadb(text, text_len, 0, &jerr);
+    user = pdf_report_json_loadb(text, text_len, 0, &jerr);
     free(text);
 
     if (user == NULL) {

@@ -124,8 +124,11 @@ pdf_report_users_parse(char *text, size_t len, pdf_report_users_t *users,
             continue;
         }
 
-        /* jansson refuses invalid UTF-8 and NUL bytes in strings */
-        rec = json_loads(p, JSON_REJECT_DUPLICATES, &jerr);
+        /* jansson refuses invalid UTF-8 and NUL bytes in strings; a
+         * number beyond its range in a field nobody reads is no reason
+         * to refuse the line */
+        rec = pdf_report_json_loadb(p, strlen(p), JSON_REJECT_DUPLICATES,
+                                    &jerr);
 
         if (rec == NULL) {
             /* jansson quotes the text "near" the error: a user's data,

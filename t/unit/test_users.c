@@ -113,6 +113,13 @@ main(void)
            "unknown fields of any type");
     pdf_report_users_free(&u);
 
+    /* a number beyond jansson's range in a field nobody reads */
+    is_int(parse("{\"id\":\"US1\",\"n\":123456789012345678901234567890,"
+                 "\"x\":1e400}\n", &u, &line, err), 0,
+           "numbers beyond 64 bits and a double in unknown fields");
+    is_int(u.n, 1, "the user is loaded");
+    pdf_report_users_free(&u);
+
     is_int(parse("{\"id\":\"US1\"}\n{\"id\":\"US2\",\"first_name\":"
                  "[\"Jane\"]}\n", &u, &line, err), -1,
            "types: an array for a name refused");
