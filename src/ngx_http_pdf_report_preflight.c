@@ -47,6 +47,7 @@ ngx_http_pdf_report_preflight(ngx_cycle_t *cycle,
 {
     int                            fds[2], status;
     pid_t                          pid;
+    const char                    *what;
     ngx_int_t                      rc;
     ngx_core_conf_t               *ccf;
     ngx_http_pdf_report_access_t   a;
@@ -107,51 +108,34 @@ ngx_http_pdf_report_preflight(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    switch (a.what) {
-
-    case NGX_HTTP_PDF_REPORT_ACCESS_OK:
+    if (a.what == NGX_HTTP_PDF_REPORT_ACCESS_OK) {
         return NGX_OK;
+    }
 
-    case NGX_HTTP_PDF_REPORT_ACCESS_USER:
+    if (a.what == NGX_HTTP_PDF_REPORT_ACCESS_USER) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, a.err,
                       "pdf_report: cannot take the workers' user \"%s\" "
                       "to check the store and fonts: %s failed",
                       ccf->username, a.block);
         return NGX_ERROR;
-
-    case NGX_HTTP_PDF_REPORT_ACCESS_STORE:
-        if (ngx_strcmp(a.block, a.path) != 0) {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, a.err,
-                          "pdf_report: the workers' user \"%s\" cannot use "
-                          "the store \"%s\": it cannot search the "
-                          "directory \"%s\"", ccf->username, a.path,
-                          a.block);
-
-        } else {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, a.err,
-                          "pdf_report: the workers' user \"%s\" cannot read "
-                          "and write the store \"%s\"", ccf->username,
-                          a.path);
-        }
-
-        return NGX_ERROR;
-
-    default: /* NGX_HTTP_PDF_REPORT_ACCESS_FONT */
-        if (ngx_strcmp(a.block, a.path) != 0) {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, a.err,
-                          "pdf_report: the workers' user \"%s\" cannot read "
-                          "the report font \"%s\": it cannot search the "
-                          "directory \"%s\"", ccf->username, a.path,
-                          a.block);
-
-        } else {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, a.err,
-                          "pdf_report: the workers' user \"%s\" cannot read "
-                          "the report font \"%s\"", ccf->username, a.path);
-        }
-
-        return NGX_ERROR;
     }
+
+    what = (a.what == NGX_HTTP_PDF_REPORT_ACCESS_STORE)
+           ? "use the store" : "read the report font";
+
+    if (ngx_strcmp(a.block, a.path) != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, a.err,
+                      "pdf_report: the workers' user \"%s\" cannot %s "
+                      "\"%s\": it cannot search the directory \"%s\"",
+                      ccf->username, what, a.path, a.block);
+
+    } else {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, a.err,
+                      "pdf_report: the workers' user \"%s\" cannot %s "
+                      "\"%s\"", ccf->username, what, a.path);
+    }
+
+    return NGX_ERROR;
 }
 
 
