@@ -62,7 +62,7 @@ static ngx_int_t ngx_http_pdf_report_send_json(ngx_http_request_t *r,
 static u_char *ngx_http_pdf_report_json_str(u_char *p, u_char *s,
     size_t len);
 static size_t ngx_http_pdf_report_json_str_len(u_char *s, size_t len);
-static u_char *ngx_http_pdf_report_error_json(ngx_pool_t *pool,
+static u_char *ngx_http_pdf_report_error_json(ngx_http_request_t *r,
     const char *code, const char *message, const char *extra_name,
     ngx_str_t *extra, size_t *len);
 static ngx_int_t ngx_http_pdf_report_request_body_filter(
@@ -384,6 +384,13 @@ ngx_http_pdf_report_create_job(ngx_http_request_t *r,
                                     &len))
     {
     case PDF_REPORT_BODY_OK:
+        ctx->user_id.len = len;
+        ctx->user_id.data = ngx_pnalloc(r->pool, len);
+        if (ctx->user_id.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(ctx->user_id.data, id, len);
         break;
 
     case PDF_REPORT_BODY_NOT_OBJECT:
@@ -591,6 +598,7 @@ ngx_http_pdf_report_create_done(ngx_http_request_t *r,
     pdf_report_job_t                 *job;
     ngx_http_pdf_report_ctx_t        *ctx;
     ngx_http_pdf_report_loc_conf_t   *plcf;
+    char                              org[PDF_REPORT_LOG_ORG];
 
     rc = ngx_http_pdf_report_create_rate(r, c);
     if (rc != NGX_DECLINED) {
@@ -607,7 +615,7 @@ ngx_http_pdf_report_create_done(ngx_http_request_t *r,
         ctx->job_id.len = PDF_REPORT_UUID_LEN;
         ctx->job_id.data = ngx_pstrdup(r->pool, &extra);
 
-        json = ngx_http_pdf_report_error_json(r->pool, "JOB_PENDING",
+        json = ngx_http_pdf_report_error_json(r, "JOB_PENDING",
                                               "A report job for this user "
                                               "is already pending.",
                                               "jobId", &extra, &len);
@@ -630,6 +638,10 @@ ngx_http_pdf_report_create_done(ngx_http_request_t *r,
     }
 
     ngx_memcpy(ctx->job_id.data, job->id, PDF_REPORT_UUID_LEN);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "pdf_report: job %s created; org \"%s\"", job->id,
+                  pdf_report_log_escape(org, sizeof(org), job->org));
 
     len = sizeof("{\"jobId\":\"\",\"status\":\"PENDING\",\"userId\":,"
                  "\"createdAt\":\"\",\"updatedAt\":\"\"}") - 1
@@ -886,7 +898,7 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
         status.data = (u_char *) pdf_report_status_name(job.status);
         status.len = ngx_strlen(status.data);
 
-        json = ngx_http_pdf_report_error_json(r->pool, "JOB_NOT_COMPLETE",
+        json = ngx_http_pdf_report_error_json(r, "JOB_NOT_COMPLETE",
                                               "The report is not complete; "
                                               "keep polling the job.",
                                               "status", &status, &len);
@@ -994,11 +1006,15 @@ ngx_http_pdf_report_find_job(ngx_http_request_t *r,
 
     ctx->job_id.len = PDF_REPORT_UUID_LEN;
     ctx->job_id.data = ngx_pnalloc(r->pool, PDF_REPORT_UUID_LEN);
-    if (ctx->job_id.data == NULL) {
+    ctx->user_id.len = ngx_strlen(job->user);
+    ctx->user_id.data = ngx_pnalloc(r->pool, ctx->user_id.len);
+
+    if (ctx->job_id.data == NULL || ctx->user_id.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_memcpy(ctx->job_id.data, job->id, PDF_REPORT_UUID_LEN);
+    ngx_memcpy(ctx->user_id.data, job->user, ctx->user_id.len);
 
     return NGX_OK;
 
@@ -1078,7 +1094,7 @@ ngx_http_pdf_report_send_error(ngx_http_request_t *r, ngx_uint_t status,
     u_char  *json;
     size_t   len;
 
-    json = ngx_http_pdf_report_error_json(r->pool, code, message, NULL, NULL,
+    json = ngx_http_pdf_report_error_json(r, code, message, NULL, NULL,
                                           &len);
     if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1089,12 +1105,18 @@ ngx_http_pdf_report_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
 
 static u_char *
-ngx_http_pdf_report_error_json(ngx_pool_t *pool, const char *code,
+ngx_http_pdf_report_error_json(ngx_http_request_t *r, const char *code,
     const char *message, const char *extra_name, ngx_str_t *extra,
     size_t *len)
 {
-    u_char  *json, *p;
-    size_t   n;
+    u_char                     *json, *p;
+    size_t                      n;
+    ngx_http_pdf_report_ctx_t  *ctx;
+
+    /* $pdf_report_error: the code of every error answer, whoever wrote it */
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+    ctx->error.data = (u_char *) code;
+    ctx->error.len = ngx_strlen(code);
 
     n = sizeof("{\"error\":\"\",\"message\":}") + ngx_strlen(code)
         + ngx_http_pdf_report_json_str_len((u_char *) message,
@@ -1105,7 +1127,7 @@ ngx_http_pdf_report_error_json(ngx_pool_t *pool, const char *code,
              + ngx_http_pdf_report_json_str_len(extra->data, extra->len);
     }
 
-    json = ngx_pnalloc(pool, n);
+    json = ngx_pnalloc(r->pool, n);
     if (json == NULL) {
         return NULL;
     }
@@ -1331,7 +1353,7 @@ ngx_http_pdf_report_header_filter(ngx_http_request_t *r)
         }
     }
 
-    ctx->error_body.data = ngx_http_pdf_report_error_json(r->pool, code,
+    ctx->error_body.data = ngx_http_pdf_report_error_json(r, code,
                                                           message, NULL,
                                                           NULL,
                                                           &ctx->error_body.len);

@@ -187,6 +187,7 @@ ngx_http_pdf_report_post(ngx_http_pdf_report_main_conf_t *pmcf,
     ngx_pool_t                  *pool;
     ngx_thread_task_t           *task;
     ngx_http_pdf_report_task_t  *t;
+    char                         org[PDF_REPORT_LOG_ORG];
 
     pool = ngx_create_pool(1024, pmcf->log);
     if (pool == NULL) {
@@ -247,8 +248,10 @@ ngx_http_pdf_report_post(ngx_http_pdf_report_main_conf_t *pmcf,
 
     pmcf->in_flight++;
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pmcf->log, 0,
-                   "pdf_report: job %s posted", claim->id);
+    ngx_log_error(NGX_LOG_INFO, pmcf->log, 0,
+                  "pdf_report: job %s started: attempt %uD; org \"%s\"",
+                  claim->id, claim->attempts,
+                  pdf_report_log_escape(org, sizeof(org), claim->org));
 
     return NGX_OK;
 }
@@ -602,6 +605,7 @@ ngx_http_pdf_report_task_done(ngx_event_t *ev)
     ngx_http_pdf_report_task_t       *t = ev->data;
 
     ngx_http_pdf_report_main_conf_t  *pmcf;
+    char                              org[PDF_REPORT_LOG_ORG];
 
     pmcf = t->pmcf;
     pmcf->in_flight--;
@@ -612,10 +616,12 @@ ngx_http_pdf_report_task_done(ngx_event_t *ev)
         if (t->result.status == PDF_REPORT_COMPLETE) {
             ngx_log_error(NGX_LOG_INFO, pmcf->log, 0,
                           "pdf_report: job %s complete: %uL bytes in %uD ms "
-                          "(render %L ms, %d upload attempt(s))",
+                          "(render %L ms, %d upload attempt(s)); org \"%s\"",
                           t->job.id, t->result.size_bytes,
                           t->result.duration_ms, t->render_ms,
-                          t->s3_attempts);
+                          t->s3_attempts,
+                          pdf_report_log_escape(org, sizeof(org),
+                                                t->job.org));
 
         } else {
             ngx_http_pdf_report_log_failure(t);
@@ -661,19 +667,15 @@ ngx_http_pdf_report_log_failure(ngx_http_pdf_report_task_t *t)
     time_t                        now;
     ngx_uint_t                    i, since;
     ngx_http_pdf_report_cause_t  *c, *oldest;
+    char                          org[PDF_REPORT_LOG_ORG];
 
-    if (t->cause[0] == '\0') {
-        ngx_log_error(NGX_LOG_WARN, t->pmcf->log, 0,
-                      "pdf_report: job %s failed: %s: %s", t->job.id,
-                      t->result.error_code, t->detail);
-        return;
-    }
+    pdf_report_log_escape(org, sizeof(org), t->job.org);
 
     now = ngx_time();
     c = NULL;
     oldest = &ngx_http_pdf_report_causes[0];
 
-    for (i = 0; i < NGX_HTTP_PDF_REPORT_CAUSES; i++) {
+    for (i = 0; t->cause[0] != '\0' && i < NGX_HTTP_PDF_REPORT_CAUSES; i++) {
         if (ngx_strcmp(ngx_http_pdf_report_causes[i].cause, t->cause) == 0) {
             c = &ngx_http_pdf_report_causes[i];
             break;
@@ -684,12 +686,17 @@ ngx_http_pdf_report_log_failure(ngx_http_pdf_report_task_t *t)
         }
     }
 
-    if (c != NULL && now - c->logged < NGX_HTTP_PDF_REPORT_CAUSE_WINDOW) {
-        c->since++;
+    /* not the configuration, or its cause was named in this window */
+    if (t->cause[0] == '\0'
+        || (c != NULL && now - c->logged < NGX_HTTP_PDF_REPORT_CAUSE_WINDOW))
+    {
+        if (c != NULL) {
+            c->since++;
+        }
 
         ngx_log_error(NGX_LOG_WARN, t->pmcf->log, 0,
-                      "pdf_report: job %s failed: %s: %s", t->job.id,
-                      t->result.error_code, t->detail);
+                      "pdf_report: job %s failed: %s: %s; org \"%s\"",
+                      t->job.id, t->result.error_code, t->detail, org);
         return;
     }
 
@@ -705,9 +712,9 @@ ngx_http_pdf_report_log_failure(ngx_http_pdf_report_task_t *t)
     c->logged = now;
 
     ngx_log_error(NGX_LOG_ERR, t->pmcf->log, 0,
-                  "pdf_report: job %s failed: %s: %s; %s (%ui more job(s) "
-                  "failed the same way since the last such line; the next "
-                  "%d s log them at \"warn\")", t->job.id,
-                  t->result.error_code, t->detail, t->hint, since,
-                  NGX_HTTP_PDF_REPORT_CAUSE_WINDOW);
+                  "pdf_report: job %s failed: %s: %s; org \"%s\"; %s "
+                  "(%ui more job(s) failed the same way since the last "
+                  "such line; the next %d s log them at \"warn\")",
+                  t->job.id, t->result.error_code, t->detail, org, t->hint,
+                  since, NGX_HTTP_PDF_REPORT_CAUSE_WINDOW);
 }

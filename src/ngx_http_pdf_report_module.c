@@ -351,6 +351,14 @@ static ngx_http_variable_t  ngx_http_pdf_report_vars[] = {
       offsetof(ngx_http_pdf_report_ctx_t, job_id),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("pdf_report_user_id"), NULL, ngx_http_pdf_report_variable,
+      offsetof(ngx_http_pdf_report_ctx_t, user_id),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("pdf_report_error"), NULL, ngx_http_pdf_report_variable,
+      offsetof(ngx_http_pdf_report_ctx_t, error),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 

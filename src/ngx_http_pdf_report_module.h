@@ -110,6 +110,8 @@ struct ngx_http_pdf_report_commit_s {
 typedef struct {
     ngx_str_t                 org;             /* $pdf_report_org */
     ngx_str_t                 job_id;          /* $pdf_report_job_id */
+    ngx_str_t                 user_id;         /* $pdf_report_user_id */
+    ngx_str_t                 error;           /* $pdf_report_error */
     off_t                     body_seen;       /* chunked body so far */
     ngx_str_t                 error_body;      /* replaces an error page */
     pdf_report_rate_t         rate;

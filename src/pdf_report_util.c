@@ -755,3 +755,44 @@ pdf_report_json_number(const char *s, size_t i, size_t len, int *real)
 
     return j;
 }
+
+
+char *
+pdf_report_log_escape(char *dst, size_t size, const char *src)
+{
+    char                 *p, *end;
+    const unsigned char  *s;
+    static const char     hex[] = "0123456789abcdef";
+
+    p = dst;
+    end = dst + size - 4;                  /* room for "..." and NUL */
+
+    for (s = (const unsigned char *) src; *s != '\0'; s++) {
+        if (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\') {
+            if (p + 1 > end) {
+                break;
+            }
+
+            *p++ = (char) *s;
+            continue;
+        }
+
+        if (p + 4 > end) {
+            break;
+        }
+
+        *p++ = '\\';
+        *p++ = 'x';
+        *p++ = hex[*s >> 4];
+        *p++ = hex[*s & 0x0f];
+    }
+
+    if (*s != '\0') {
+        memcpy(p, "...", 3);
+        p += 3;
+    }
+
+    *p = '\0';
+
+    return dst;
+}

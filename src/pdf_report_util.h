@@ -82,5 +82,15 @@ size_t pdf_report_filename_end(char *dst, size_t size, size_t n,
 json_t *pdf_report_json_loadb(const char *buf, size_t len, size_t flags,
     json_error_t *err);
 
+/*
+ * A value from a client or a token, made safe for one log line: printable
+ * ASCII other than '"' and '\' as it is, every other byte as \xHH; cut
+ * (with "...") to fit size, which must be at least 8.  Returns dst.
+ */
+char *pdf_report_log_escape(char *dst, size_t size, const char *src);
+
+/* an org id as a log line shows it: 128 bytes escaped at most 4 times */
+#define PDF_REPORT_LOG_ORG  (4 * 128 + 4)
+
 
 #endif /* _PDF_REPORT_UTIL_H_INCLUDED_ */

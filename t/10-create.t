@@ -9,9 +9,39 @@ use PdfReport::Test;
 no_long_string();
 log_level('info');
 PdfReport::Test::use_defaults();
+PdfReport::Test::use_flows();
 
 our $uuid = qr/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/;
 our $time = qr/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/;
+
+sub states_logged {
+    my ($block, $body) = @_;
+    my $name = $block->name;
+    my $id = PdfReport::Test::json($body)->{jobId};
+
+    my $job = PdfReport::Test::wait_job($id);
+    is($job->{status}, 'COMPLETE', "$name - complete");
+
+    my $log = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log";
+    open my $fh, '<', $log or die "$log: $!";
+    my @lines = grep { /pdf_report: job \Q$id\E / } <$fh>;
+
+    my $complete = 'complete: \d+ bytes in \d+ ms \(render \d+ ms, '
+                   . '1 upload attempt\(s\)\); org "org_acme"';
+    my @want = (qr/\[info\] .*job \Q$id\E created; org "org_acme", client: /,
+                qr/\[info\] .*job \Q$id\E started: attempt 1; org "org_acme"$/,
+                qr/\[info\] .*job \Q$id\E $complete$/);
+
+    is(scalar @lines, 3, "$name - three lines") or diag(@lines);
+
+    for my $i (0 .. 2) {
+        like($lines[$i] // '', $want[$i], "$name - line $i");
+    }
+
+    is(scalar(grep { /US1A2B3C4D5E6F78|John|Smith/ } @lines), 0,
+       "$name - no personal data");
+}
+
 
 run_tests();
 
@@ -457,3 +487,55 @@ PdfReport::Test::auth() . "\nContent-Type: application/json"
 --- error_code: 400
 --- response_body chomp
 {"error":"INVALID_JSON","message":"The request body must be a JSON object."}
+
+
+
+=== TEST 30: the audit line: org, user, job, status and error of each call
+--- http_config eval
+PdfReport::Test::http_config(
+    s3_endpoint => "http://127.0.0.1:$PdfReport::Test::HOLE_PORT")
+. "    log_format audit '\$request_method \$uri \$status "
+. "org=\$pdf_report_org user=\$pdf_report_user_id "
+. "job=\$pdf_report_job_id error=\$pdf_report_error';\n"
+--- config
+location /v1/document/api {
+    access_log logs/audit.log audit;
+    pdf_report_api;
+}
+location /log {
+    alias logs/audit.log;
+}
+--- request eval
+["POST /v1/document/api\n{\"userId\":\"US1A2B3C4D5E6F78\"}",
+ "POST /v1/document/api\n{\"userId\":\"US1A2B3C4D5E6F78\"}",
+ "POST /v1/document/api\n{\"userId\":\"USNOSUCHUSER0001\"}",
+ "POST /v1/document/api\n{\"userId\":\"US1A2B3C4D5E6F78\"}",
+ "GET /v1/document/api/00000000-0000-4000-8000-000000000000",
+ "GET /log"]
+--- more_headers eval
+[(PdfReport::Test::auth() . "\nContent-Type: application/json") x 3,
+ "Content-Type: application/json",
+ PdfReport::Test::auth(),
+ ""]
+--- error_code eval
+[202, 409, 404, 401, 404, 200]
+--- response_body_like eval
+[qr/PENDING/, qr/JOB_PENDING/, qr/USER_NOT_FOUND/, qr/UNAUTHORIZED/,
+ qr/JOB_NOT_FOUND/,
+ qr{^POST /v1/document/api 202 org=org_acme user=US1A2B3C4D5E6F78 job=($::uuid) error=-
+POST /v1/document/api 409 org=org_acme user=US1A2B3C4D5E6F78 job=\1 error=JOB_PENDING
+POST /v1/document/api 404 org=org_acme user=USNOSUCHUSER0001 job=- error=USER_NOT_FOUND
+POST /v1/document/api 401 org=- user=- job=- error=UNAUTHORIZED
+GET /v1/document/api/00000000-0000-4000-8000-000000000000 404 org=org_acme user=- job=- error=JOB_NOT_FOUND
+$}]
+
+
+
+=== TEST 31: a job's changes of state at info, with its id and org
+--- request
+POST /v1/document/api
+{"userId":"US1A2B3C4D5E6F78"}
+--- more_headers eval
+PdfReport::Test::auth() . "\nContent-Type: application/json"
+--- error_code: 202
+--- flow: states_logged

@@ -220,7 +220,7 @@ sub font_gone {
     my $want = qr/\[error\] .*pdf_report: job $job->{jobId} failed: /
                . qr/RENDER_FAILED: cannot open the TrueType font /
                . qr/"\Q$::fonts\E\/bold\.ttf": No such file or directory; /
-               . qr/check pdf_report_fonts/;
+               . qr/org "org_acme"; check pdf_report_fonts/;
     is(scalar(grep { /$want/ } <$fh>), 1,
        "$name - [error] with strerror and what to check");
 }
@@ -414,7 +414,7 @@ PdfReport::Test::auth() . "\nContent-Type: application/json"
 --- error_code: 202
 --- flow: failed_upload
 --- error_log eval
-qr/\[error\] .*pdf_report: job $::uuid failed: UPLOAD_FAILED: S3 answered 403 SignatureDoesNotMatch after 1 attempt\(s\): The request signature we calculated does not match the signature you provided\. Check your key and signing method\.; check the S3 settings/
+qr/\[error\] .*pdf_report: job $::uuid failed: UPLOAD_FAILED: S3 answered 403 SignatureDoesNotMatch after 1 attempt\(s\): The request signature we calculated does not match the signature you provided\. Check your key and signing method\.; org "org_acme"; check the S3 settings/
 
 
 

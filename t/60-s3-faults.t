@@ -222,7 +222,7 @@ PdfReport::Test::auth() . "\nContent-Type: application/json"
 UPLOAD_FAILED
 ^The report could not be stored: S3 answered 403 AccessDenied\. Contact support if it fails again\.$
 --- error_log eval
-qr/\[error\] .*pdf_report: job $::uuid failed: UPLOAD_FAILED: S3 answered 403 AccessDenied after 1 attempt\(s\): injected by the test proxy; check the S3 settings/
+qr/\[error\] .*pdf_report: job $::uuid failed: UPLOAD_FAILED: S3 answered 403 AccessDenied after 1 attempt\(s\): injected by the test proxy; org "org_acme"; check the S3 settings/
 --- timeout: 40
 
 
@@ -261,7 +261,7 @@ PdfReport::Test::auth() . "\nContent-Type: application/json"
 TIMEOUT
 ^The report could not be stored in time; retry later\.$
 --- error_log eval
-qr/\[error\] .*pdf_report: job $::uuid failed: TIMEOUT: the last of \d+ upload attempt\(s\) ended with: CURLE_COULDNT_CONNECT .*127\.0\.0\.1.*; S3 kept failing/
+qr/\[error\] .*pdf_report: job $::uuid failed: TIMEOUT: the last of \d+ upload attempt\(s\) ended with: CURLE_COULDNT_CONNECT .*127\.0\.0\.1.*; org "org_acme"; S3 kept failing/
 --- within: 4500
 --- timeout: 40
 

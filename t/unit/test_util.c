@@ -193,5 +193,22 @@ main(void)
     is_str(fname("J", "\xff\xfeSmith", "beef"), "SQR_J_Smith_BEEF.pdf",
            "invalid UTF-8 bytes dropped");
 
+    /* a client's or token's value in a log line */
+    {
+        char  buf[32];
+
+        is_str(pdf_report_log_escape(buf, sizeof(buf), "org_acme"),
+               "org_acme", "log escape: a plain id as it is");
+        is_str(pdf_report_log_escape(buf, sizeof(buf), "a\"b\\c\nd\xc3"),
+               "a\\x22b\\x5cc\\x0ad\\xc3", "log escape: quote, "
+               "backslash, newline, a byte over 0x7e");
+        is_str(pdf_report_log_escape(buf, 12, "0123456789"), "01234567...",
+               "log escape: cut to fit, marked");
+        is_str(pdf_report_log_escape(buf, 12, "0123456\n"), "0123456...",
+               "log escape: an escape that does not fit is cut whole");
+        is_str(pdf_report_log_escape(buf, 12, "01234567"), "01234567",
+               "log escape: exactly fits");
+    }
+
     return done_testing();
 }
