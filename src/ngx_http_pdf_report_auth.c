@@ -82,6 +82,10 @@ ngx_http_pdf_report_authenticate(ngx_http_request_t *r,
                    "pdf_report: token cache %s",
                    cached == 1 ? "hit" : cached == 0 ? "miss" : "off");
 
+    if (cached != -1) {
+        ngx_http_pdf_report_metrics_jwt_cache(pmcf, cached);
+    }
+
     if (cached == 1) {
         goto verified;
     }

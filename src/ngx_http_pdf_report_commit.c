@@ -432,6 +432,12 @@ ngx_http_pdf_report_batch_done(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,
                       "pdf_report: %ud jobs failed for lack of time or "
                       "attempts", b->res.failed);
+
+        ngx_http_pdf_report_metrics_finished(pmcf, "TIMEOUT",
+                                             b->res.timed_out, 0);
+        ngx_http_pdf_report_metrics_finished(pmcf, "PROCESSING_FAILED",
+                                             b->res.failed
+                                             - b->res.timed_out, 0);
     }
 
     for (i = 0; i < b->n; i++) {

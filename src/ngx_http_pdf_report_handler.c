@@ -102,6 +102,7 @@ ngx_http_pdf_report_handler(ngx_http_request_t *r)
 
     /* which endpoint depends on the URL alone: before authentication */
     endpoint = ngx_http_pdf_report_route(r, plcf, &id);
+    ctx->endpoint = (endpoint == NGX_DECLINED) ? 0 : endpoint + 1;
 
     if (endpoint == NGX_DECLINED) {
         rc = ngx_http_discard_request_body(r);
@@ -642,6 +643,9 @@ ngx_http_pdf_report_create_done(ngx_http_request_t *r,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "pdf_report: job %s created; org \"%s\"", job->id,
                   pdf_report_log_escape(org, sizeof(org), job->org));
+
+    ngx_http_pdf_report_metrics_created(
+        ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module));
 
     len = sizeof("{\"jobId\":\"\",\"status\":\"PENDING\",\"userId\":,"
                  "\"createdAt\":\"\",\"updatedAt\":\"\"}") - 1
@@ -1318,6 +1322,12 @@ ngx_http_pdf_report_header_filter(ngx_http_request_t *r)
     ngx_http_pdf_report_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+
+    if (ctx != NULL && ctx->endpoint && r == r->main) {
+        ngx_http_pdf_report_metrics_response(
+            ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module),
+            ctx->endpoint - 1, r->headers_out.status);
+    }
 
     if (ctx == NULL || ctx->own_response || r != r->main
         || r->headers_out.status < 400)

@@ -613,6 +613,20 @@ ngx_http_pdf_report_task_done(ngx_event_t *ev)
     switch (t->outcome) {
 
     case NGX_HTTP_PDF_REPORT_TASK_DONE:
+
+        /* every attempt but the last was retried */
+        if (t->s3_attempts > 0) {
+            ngx_http_pdf_report_metrics_s3(pmcf, 0, 1, t->s3_attempts - 1);
+            ngx_http_pdf_report_metrics_s3(pmcf, 0,
+                               t->result.status == PDF_REPORT_COMPLETE ? 0 : 2,
+                               1);
+        }
+
+        ngx_http_pdf_report_metrics_finished(pmcf,
+                               t->result.status == PDF_REPORT_COMPLETE
+                               ? NULL : t->result.error_code,
+                               1, t->result.duration_ms);
+
         if (t->result.status == PDF_REPORT_COMPLETE) {
             ngx_log_error(NGX_LOG_INFO, pmcf->log, 0,
                           "pdf_report: job %s complete: %uL bytes in %uD ms "

@@ -52,6 +52,8 @@ static char *ngx_http_pdf_report_s3_credentials(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_pdf_report_fonts(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_pdf_report_metrics(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_pdf_report_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_pdf_report_scope_post(ngx_conf_t *cf, void *post,
@@ -303,6 +305,13 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
     { ngx_string("pdf_report_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_pdf_report_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pdf_report_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_pdf_report_metrics,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -643,12 +652,13 @@ ngx_http_pdf_report_postconfiguration(ngx_conf_t *cf)
 
     pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_pdf_report_module);
 
-    if (!pmcf->enabled) {
+    if (!pmcf->enabled && !pmcf->metrics_used) {
         return NGX_OK;
     }
 
     /*
-     * The master prepares the store (and checks it as the workers' user)
+     * The counters of pdf_report_metrics live in this zone.  The master
+     * prepares the store (and checks it as the workers' user)
      * in this zone's init: nginx calls it on every start, reload and
      * "nginx -t" once the whole configuration, the "user" directive
      * included, is known, and a failure there refuses the configuration
@@ -658,7 +668,8 @@ ngx_http_pdf_report_postconfiguration(ngx_conf_t *cf)
 
     ngx_str_set(&name, "pdf_report_module");
 
-    zone = ngx_shared_memory_add(cf, &name, 8 * ngx_pagesize,
+    zone = ngx_shared_memory_add(cf, &name,
+                                 ngx_http_pdf_report_metrics_zone_size(),
                                  &ngx_http_pdf_report_module);
     if (zone == NULL) {
         return NGX_ERROR;
@@ -667,6 +678,10 @@ ngx_http_pdf_report_postconfiguration(ngx_conf_t *cf)
     zone->init = ngx_http_pdf_report_init_zone;
     zone->data = pmcf;
     pmcf->cycle = cf->cycle;
+
+    if (!pmcf->enabled) {
+        return NGX_OK;
+    }
 
     loc = pmcf->api_locations.elts;
 
@@ -1157,6 +1172,29 @@ ngx_http_pdf_report_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* pdf_report_metrics: Prometheus text; allow/deny protect it */
+
+static char *
+ngx_http_pdf_report_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t         *clcf;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler != NULL) {
+        return "is duplicate, or the location has another handler";
+    }
+
+    clcf->handler = ngx_http_pdf_report_metrics_handler;
+
+    pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_pdf_report_module);
+    pmcf->metrics_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_pdf_report_scope_post(ngx_conf_t *cf, void *post, void *data)
 {
@@ -1505,6 +1543,16 @@ static ngx_int_t
 ngx_http_pdf_report_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_pdf_report_main_conf_t  *pmcf = shm_zone->data;
+
+    if (ngx_http_pdf_report_metrics_init(shm_zone, data, &pmcf->metrics)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (!pmcf->enabled) {
+        return NGX_OK;
+    }
 
     if (ngx_http_pdf_report_running) {
         ngx_log_error(NGX_LOG_EMERG, pmcf->cycle->log, 0,

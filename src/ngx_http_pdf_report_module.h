@@ -35,6 +35,9 @@ typedef struct {
 } ngx_http_pdf_report_pool_t;
 
 
+typedef struct ngx_http_pdf_report_metrics_s  ngx_http_pdf_report_metrics_t;
+
+
 typedef struct {
     ngx_str_t                 store_dir;
     size_t                    store_size;
@@ -73,6 +76,8 @@ typedef struct {
     pdf_report_jwks_t        *jwks;
     pdf_report_users_t        users;
     ngx_cycle_t              *cycle;           /* the one being configured */
+    ngx_uint_t                metrics_used;    /* a pdf_report_metrics */
+    ngx_http_pdf_report_metrics_t  *metrics;   /* in the shared zone */
     pdf_report_s3_conf_t      s3;              /* C strings from above */
     pdf_report_render_conf_t  render;
 
@@ -112,6 +117,7 @@ typedef struct {
     ngx_str_t                 job_id;          /* $pdf_report_job_id */
     ngx_str_t                 user_id;         /* $pdf_report_user_id */
     ngx_str_t                 error;           /* $pdf_report_error */
+    ngx_uint_t                endpoint;        /* 1 + which, 0: none */
     off_t                     body_seen;       /* chunked body so far */
     ngx_str_t                 error_body;      /* replaces an error page */
     pdf_report_rate_t         rate;
@@ -147,6 +153,26 @@ ngx_int_t ngx_http_pdf_report_jobs_init_worker(ngx_cycle_t *cycle,
 void ngx_http_pdf_report_jobs_kick(ngx_http_pdf_report_main_conf_t *pmcf);
 void ngx_http_pdf_report_jobs_run(ngx_http_pdf_report_main_conf_t *pmcf,
     pdf_report_job_t *claims, ngx_uint_t n);
+
+/* ngx_http_pdf_report_metrics.c */
+ngx_int_t ngx_http_pdf_report_metrics_init(ngx_shm_zone_t *shm_zone,
+    void *data, ngx_http_pdf_report_metrics_t **metrics);
+size_t ngx_http_pdf_report_metrics_zone_size(void);
+ngx_int_t ngx_http_pdf_report_metrics_handler(ngx_http_request_t *r);
+void ngx_http_pdf_report_metrics_response(
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_uint_t endpoint,
+    ngx_uint_t status);
+void ngx_http_pdf_report_metrics_created(
+    ngx_http_pdf_report_main_conf_t *pmcf);
+void ngx_http_pdf_report_metrics_jwt_cache(
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_uint_t hit);
+void ngx_http_pdf_report_metrics_finished(
+    ngx_http_pdf_report_main_conf_t *pmcf, const char *error_code,
+    ngx_uint_t n, ngx_msec_t duration_ms);
+void ngx_http_pdf_report_metrics_s3(ngx_http_pdf_report_main_conf_t *pmcf,
+    ngx_uint_t op, ngx_uint_t result, ngx_uint_t n);
+void ngx_http_pdf_report_metrics_deleted(
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_uint_t reason, ngx_uint_t n);
 
 /* ngx_http_pdf_report_preflight.c */
 ngx_int_t ngx_http_pdf_report_preflight(ngx_cycle_t *cycle,

@@ -1076,6 +1076,7 @@ pdf_report_scan_apply(pdf_report_store_t *store, MDB_txn *txn,
                  (long long) (scan->timeout_ms / 1000));
         pdf_report_job_fail(&job, scan->now_ms, "TIMEOUT", msg);
         res->failed++;
+        res->timed_out++;
         break;
 
     case PDF_REPORT_ACT_GIVE_UP:
@@ -1471,4 +1472,29 @@ pdf_report_get_u64(const unsigned char *p)
 {
     return ((uint64_t) pdf_report_get_u32(p) << 32)
            | pdf_report_get_u32(p + 4);
+}
+
+
+int
+pdf_report_store_usage(pdf_report_store_t *store, size_t *used,
+    size_t *size)
+{
+    int          rc;
+    MDB_stat     st;
+    MDB_envinfo  info;
+
+    rc = mdb_env_info(store->env, &info);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = mdb_env_stat(store->env, &st);
+    if (rc != 0) {
+        return rc;
+    }
+
+    *used = (info.me_last_pgno + 1) * (size_t) st.ms_psize;
+    *size = info.me_mapsize;
+
+    return 0;
 }

@@ -174,6 +174,7 @@ typedef struct {
 typedef struct {
     unsigned    claimed;
     unsigned    failed;          /* timed out or out of attempts now */
+    unsigned    timed_out;       /* of those, TIMEOUT */
     unsigned    waiting;         /* 1: a PENDING job left unclaimed */
 } pdf_report_scan_result_t;
 
@@ -260,6 +261,13 @@ int pdf_report_store_batch_run(pdf_report_store_t *store, MDB_txn *txn,
  */
 int pdf_report_store_jobs_import(pdf_report_store_t *store,
     const pdf_report_job_t *jobs, size_t n);
+
+/*
+ * The bytes of the map the store has used (its high-water mark: freed
+ * pages are reused before it grows) and the map's size.
+ */
+int pdf_report_store_usage(pdf_report_store_t *store, size_t *used,
+    size_t *size);
 
 /* one-line name of a status, "PENDING" ... */
 const char *pdf_report_status_name(uint32_t status);

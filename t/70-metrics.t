@@ -1,0 +1,278 @@
+# pdf_report_metrics (contract section 9): Prometheus text whose counters
+# move by exactly what known actions do, summed over both workers (the
+# counters are in shared memory) and kept across a reload.
+
+use FindBin;
+BEGIN { push @INC, "$FindBin::Bin/lib" }   # our runner only if Test::Nginx is absent
+use Test::Nginx::Socket 'no_plan';
+use PdfReport::Test qw(api wait_job);
+use HTTP::Tiny;
+use Time::HiRes ();
+
+no_long_string();
+log_level('info');
+master_on();
+workers(2);
+PdfReport::Test::use_defaults();
+PdfReport::Test::use_flows();
+
+our $port2 = PdfReport::Test::free_port();
+our $proxy = "http://127.0.0.1:$PdfReport::Test::PROXY_PORT";
+
+
+# every sample of a scrape: "name{labels}" => value
+sub scrape {
+    my ($port) = @_;
+    $port //= $ENV{TEST_NGINX_SERVER_PORT};
+
+    my $res = HTTP::Tiny->new(timeout => 5)
+        ->get("http://127.0.0.1:$port/metrics");
+
+    die "scrape: $res->{status}" unless $res->{status} == 200;
+
+    my %m;
+    for (split /\n/, $res->{content}) {
+        next if /^#/;
+        /^(\S+) (\S+)$/ or die "not a sample: $_";
+        $m{$1} = $2;
+    }
+
+    return \%m;
+}
+
+
+sub delta {
+    my ($before, $after, $name) = @_;
+    return ($after->{$name} // 0) - ($before->{$name} // 0);
+}
+
+
+sub moved {
+    my ($block, $before, $after, %want) = @_;
+
+    for my $name (sort keys %want) {
+        is(delta($before, $after, $name), $want{$name},
+           $block->name . " - $name moved by $want{$name}");
+    }
+}
+
+
+our $created = 'pdf_report_jobs_created_total';
+our $complete = 'pdf_report_jobs_finished_total{status="COMPLETE"}';
+our $c202 = 'pdf_report_responses_total{endpoint="create",code="202"}';
+our $c429 = 'pdf_report_responses_total{endpoint="create",code="429"}';
+our $s200 = 'pdf_report_responses_total{endpoint="status",code="200"}';
+our $put_ok = 'pdf_report_s3_requests_total{op="put",result="ok"}';
+our $put_retry = 'pdf_report_s3_requests_total{op="put",result="retry"}';
+our $put_error = 'pdf_report_s3_requests_total{op="put",result="error"}';
+our $count = 'pdf_report_job_duration_seconds_count';
+our $inf = 'pdf_report_job_duration_seconds_bucket{le="+Inf"}';
+
+
+sub created_and_limited {
+    my ($block) = @_;
+    my $name = $block->name;
+    my $before = scrape();
+
+    my @ids;
+    for my $user (qw(US1A2B3C4D5E6F78 US3C4D5E6F7A8B90)) {
+        my ($status, undef, undef, $j) =
+            api(POST => '/v1/document/api', body => { userId => $user });
+        is($status, 202, "$name - $user: 202");
+        push @ids, $j->{jobId};
+    }
+
+    my ($status) = api(POST => '/v1/document/api',
+                       body => { userId => 'US5E6F7A8B9C0D12' });
+    is($status, 429, "$name - the third: 429");
+
+    is(wait_job($_)->{status}, 'COMPLETE', "$name - $_ complete") for @ids;
+
+    my $after = scrape();
+
+    # the polls of wait_job are status reads too: counted, not pinned
+    moved($block, $before, $after, $created => 2, $c202 => 2, $c429 => 1,
+          $complete => 2, $put_ok => 2, $put_retry => 0, $put_error => 0,
+          $count => 2, $inf => 2);
+
+    ok(delta($before, $after, $s200) >= 2, "$name - status reads counted");
+
+    like($after->{'pdf_report_store_size_bytes'}, qr/^16777216$/,
+         "$name - the store's map size");
+    ok($after->{'pdf_report_store_used_bytes'} > 0,
+       "$name - the store's used bytes");
+    ok(delta($before, $after, 'pdf_report_jwt_cache_hits_total') > 0,
+       "$name - token cache hits counted");
+}
+
+
+sub failed_upload {
+    my ($block) = @_;
+    my $name = $block->name;
+    my $before = scrape();
+
+    my ($status, undef, undef, $j) =
+        api(POST => '/v1/document/api',
+            body => { userId => 'US1A2B3C4D5E6F78' });
+    is($status, 202, "$name - 202");
+    is(wait_job($j->{jobId})->{errorCode}, 'UPLOAD_FAILED',
+       "$name - UPLOAD_FAILED");
+
+    my $after = scrape();
+
+    moved($block, $before, $after, $created => 1, $complete => 0,
+          'pdf_report_jobs_finished_total{status="FAILED",'
+          . 'error_code="UPLOAD_FAILED"}' => 1,
+          $put_ok => 0, $put_error => 1, $count => 0);
+}
+
+
+sub retried {
+    my ($block) = @_;
+    my $name = $block->name;
+    my $before = scrape();
+
+    PdfReport::Test::proxy_mode($PdfReport::Test::PROXY_DIR,
+                                'reply:500:InternalError', 'pass');
+
+    my ($status, undef, undef, $j) =
+        api(POST => '/v1/document/api',
+            body => { userId => 'US1A2B3C4D5E6F78' });
+    is($status, 202, "$name - 202");
+    is(wait_job($j->{jobId}, timeout => 30)->{status}, 'COMPLETE',
+       "$name - complete on the second attempt");
+
+    my $after = scrape();
+
+    moved($block, $before, $after, $put_retry => 1, $put_ok => 1,
+          $put_error => 0, $complete => 1);
+}
+
+
+sub both_workers_and_reload {
+    my ($block) = @_;
+    my $name = $block->name;
+    my $before = scrape($::port2);
+
+    # new connections spread over both workers' reuseport sockets
+    for my $i (1 .. 24) {
+        my ($status) = api(GET => '/v1/document/api/'
+                                  . '00000000-0000-4000-8000-000000000000',
+                           port => $::port2);
+        die "status read: $status" unless $status == 404;
+    }
+
+    open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/m.log"
+        or die "m.log: $!";
+    my @pids = PdfReport::Test::worker_pids(<$fh>);
+    close $fh;
+
+    is(scalar @pids, 2, "$name - both worker processes answered");
+
+    my $s404 = 'pdf_report_responses_total{endpoint="status",code="404"}';
+    my $after = scrape($::port2);
+
+    is(delta($before, $after, $s404), 24,
+       "$name - every answer counted, whichever worker gave it");
+
+    # a reload: new workers, the same counters
+    open my $pf, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/logs/nginx.pid"
+        or die "nginx.pid: $!";
+    my $master = <$pf>;
+    chomp $master;
+    kill 'HUP', $master;
+
+    my $deadline = Time::HiRes::time() + 10;
+    my @new;
+    while (Time::HiRes::time() < $deadline) {
+        @new = PdfReport::Test::nginx_children($master);
+        last if @new == 2 && !grep { my $p = $_; grep { $_ == $p } @pids }
+                                   @new;
+        Time::HiRes::sleep(0.1);
+    }
+
+    my $reloaded = scrape($::port2);
+
+    is($reloaded->{$s404}, $after->{$s404},
+       "$name - the count is kept across a reload");
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a create, a 429 and two COMPLETE jobs move their counters
+--- http_config eval
+PdfReport::Test::http_config(rate_limit => '2 10m')
+--- config
+location /v1/document/api { pdf_report_api; }
+location = /metrics { pdf_report_metrics; allow 127.0.0.1; deny all; }
+--- request
+GET /metrics
+--- error_code: 200
+--- response_headers
+Content-Type: text/plain; version=0.0.4; charset=utf-8
+--- response_body_like
+^# HELP pdf_report_jobs_created_total .*
+pdf_report_jobs_finished_total\{status="FAILED",error_code="TIMEOUT"\} \d+
+--- flow: created_and_limited
+
+
+
+=== TEST 2: S3 refuses the upload: FAILED UPLOAD_FAILED and a put error
+--- http_config eval
+PdfReport::Test::http_config(
+    s3_credentials => "$PdfReport::Test::DATA/aws-credentials wrong-secret")
+--- config
+location /v1/document/api { pdf_report_api; }
+location = /metrics { pdf_report_metrics; }
+--- request
+GET /metrics
+--- error_code: 200
+--- flow: failed_upload
+
+
+
+=== TEST 3: a 500 from S3, then success: one retry, one ok
+--- http_config eval
+PdfReport::Test::http_config(s3_endpoint => $::proxy)
+--- config
+location /v1/document/api { pdf_report_api; }
+location = /metrics { pdf_report_metrics; }
+--- request
+GET /metrics
+--- error_code: 200
+--- flow: retried
+--- timeout: 40
+
+
+
+=== TEST 4: summed over both workers, kept across a reload
+--- http_config eval
+PdfReport::Test::http_config()
+. "    log_format m 'pid=\$pid status=\$status';\n"
+. "    server {\n"
+. "        listen 127.0.0.1:$::port2 reuseport;\n"
+. "        access_log logs/m.log m;\n"
+. "        location /v1/document/api { pdf_report_api; }\n"
+. "        location = /metrics { pdf_report_metrics; }\n"
+. "    }\n"
+--- config
+location /v1/document/api { pdf_report_api; }
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: both_workers_and_reload
+--- timeout: 30
+
+
+
+=== TEST 5: protected the nginx way: deny answers 403
+--- config
+location /v1/document/api { pdf_report_api; }
+location = /metrics { pdf_report_metrics; deny all; }
+--- request
+GET /metrics
+--- error_code: 403
