@@ -9,10 +9,13 @@
 #   make bench-render         render-only time and size (bench/render)
 #   make bench-soak           100,000 reads and 2,000 jobs through one
 #                             worker, twice, with its RSS (bench/soak)
+#   make bench-metrics        a scrape, and the status read with metrics
+#                             on and off in turns (bench/metrics)
 
 BENCH_N ?= 200
 
-.PHONY: bench bench-deps bench-api bench-pipeline bench-render bench-soak
+.PHONY: bench bench-deps bench-api bench-pipeline bench-render bench-soak \
+        bench-metrics
 
 bench-deps: deps node
 	tools/install-deps wrk
@@ -31,3 +34,6 @@ bench-render: tools
 
 bench-soak: bench-deps module
 	bench/soak
+
+bench-metrics: bench-deps module
+	bench/metrics

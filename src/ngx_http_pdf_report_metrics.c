@@ -65,17 +65,20 @@ static u_char *ngx_http_pdf_report_metrics_text(u_char *p, u_char *end,
     ngx_http_pdf_report_metrics_t *m, ngx_http_pdf_report_main_conf_t *pmcf);
 
 
-/* in the zone's init, in the master: new counters, or the last cycle's */
+/*
+ * In the zone's init, in the master: the last cycle's counters when the
+ * zone was handed over with them, new ones otherwise.
+ */
 
 ngx_int_t
-ngx_http_pdf_report_metrics_init(ngx_shm_zone_t *shm_zone, void *data,
+ngx_http_pdf_report_metrics_init(ngx_shm_zone_t *shm_zone,
     ngx_http_pdf_report_metrics_t **metrics)
 {
     ngx_slab_pool_t  *shpool;
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
-    if (data != NULL || shm_zone->shm.exists) {
+    if (shpool->data != NULL) {
         *metrics = shpool->data;
         return NGX_OK;
     }

@@ -1544,8 +1544,10 @@ ngx_http_pdf_report_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_pdf_report_main_conf_t  *pmcf = shm_zone->data;
 
-    if (ngx_http_pdf_report_metrics_init(shm_zone, data, &pmcf->metrics)
-        != NGX_OK)
+    /* nothing is counted without a pdf_report_metrics location */
+    if (pmcf->metrics_used
+        && ngx_http_pdf_report_metrics_init(shm_zone, &pmcf->metrics)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }

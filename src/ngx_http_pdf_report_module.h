@@ -156,7 +156,7 @@ void ngx_http_pdf_report_jobs_run(ngx_http_pdf_report_main_conf_t *pmcf,
 
 /* ngx_http_pdf_report_metrics.c */
 ngx_int_t ngx_http_pdf_report_metrics_init(ngx_shm_zone_t *shm_zone,
-    void *data, ngx_http_pdf_report_metrics_t **metrics);
+    ngx_http_pdf_report_metrics_t **metrics);
 size_t ngx_http_pdf_report_metrics_zone_size(void);
 ngx_int_t ngx_http_pdf_report_metrics_handler(ngx_http_request_t *r);
 void ngx_http_pdf_report_metrics_response(
