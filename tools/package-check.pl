@@ -403,8 +403,8 @@ if ($mode eq 'installed') {
 
         my $master = start($tmp, $conf, "$tmp/run/nginx.pid", $port);
 
-        workers_map_the_package($master);
         three_steps($port, $issuer);
+        workers_map_the_package($master);
 
         ok(stop($master), 'nginx stops');
         is_deeply([alerts(slurp("$log/error.log"))], [],
@@ -451,11 +451,13 @@ if ($mode eq 'installed') {
 
         my $master = start($tmp, $conf, "$tmp/run/nginx.pid", $port);
 
+        three_steps($port, $issuer);
+
+        # after the steps: a worker just forked may not have switched
+        # to www-data yet
         workers_map_the_package($master);
         is_deeply([grep { (stat "/proc/$_")[4] != getpwnam('www-data') }
                    children($master)], [], 'the workers run as www-data');
-
-        three_steps($port, $issuer);
 
         ok(stop($master), 'nginx stops');
         is_deeply([alerts(slurp("$tmp/var/log/nginx/error.log"))], [],
