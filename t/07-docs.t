@@ -2,7 +2,9 @@
 #
 # - the "error" codes the module answers, with their HTTP statuses, and
 #   the "errorCode" values of FAILED jobs, as src/ has them, against the
-#   tables of README.md and docs/API.md, in both directions;
+#   tables of README.md and docs/API.md, in both directions, and against
+#   the ErrorCode and JobErrorCode enums of docs/openapi.yaml (its
+#   responses are held to what the module answers by t/99-openapi.t);
 # - the directives and variables of src/ngx_http_pdf_report_module.c
 #   against docs/CONFIGURATION.md and README's table (syntax, default and
 #   context agree);
@@ -634,6 +636,89 @@ for my $file ('README.md', 'docs/API.md') {
     same_set("$file, status and error", \%answer, $pairs);
     same_set("$file, error codes", \%answer_any, $codes);
     same_set("$file, errorCode of FAILED jobs", \%failed, $failed_doc);
+}
+
+
+# ---- docs/openapi.yaml: the error and errorCode enums ----
+
+# the list under a path of keys of a YAML file in block style (as
+# docs/openapi.yaml is written): "enum: [A, B]" or one "- A" a line;
+# undef when the path is not there
+sub yaml_list {
+    my ($text, @path) = @_;
+
+    my @lines = split /\n/, $text;
+    my ($i, $parent, $rest) = (0, -1, undef);
+
+    for my $key (@path) {
+        my ($child, $found);
+
+        for (; $i < @lines; $i++) {
+            next if $lines[$i] =~ /^\s*(?:#.*)?$/;
+
+            my $ind = length(($lines[$i] =~ /^( *)/)[0]);
+
+            last if $ind <= $parent;
+
+            $child //= $ind;
+            next if $ind != $child;
+
+            if ($lines[$i] =~ /^ *['"]?\Q$key\E['"]?:\s*(.*?)\s*$/) {
+                ($found, $parent, $rest) = (1, $ind, $1);
+                $i++;
+                last;
+            }
+        }
+
+        return undef unless $found;
+    }
+
+    my @items;
+
+    if ($rest =~ /^\[(.*)\]$/) {
+        @items = map { s/^\s+|\s+$//gr } split /,/, $1;
+
+    } elsif ($rest eq '') {
+        for (; $i < @lines; $i++) {
+            next if $lines[$i] =~ /^\s*(?:#.*)?$/;
+            last if length(($lines[$i] =~ /^( *)/)[0]) <= $parent;
+            last unless $lines[$i] =~ /^\s*-\s*(.*?)\s*$/;
+            push @items, $1;
+        }
+
+    } else {
+        return undef;
+    }
+
+    return [ map { s/^(['"])(.*)\1$/$2/r } @items ];
+}
+
+
+{
+    my $file = 'docs/openapi.yaml';
+    my $yaml = -f "$ROOT/$file" ? slurp("$ROOT/$file") : '';
+
+    ok($yaml ne '', "$file exists");
+
+    for (['ErrorCode', 'error codes', \%answer_any],
+         ['JobErrorCode', 'errorCode of FAILED jobs', \%failed])
+    {
+        my ($schema, $what, $src) = @$_;
+        my $list = yaml_list($yaml, 'components', 'schemas', $schema,
+                             'enum');
+
+        ok($list && @$list, "$file: components.schemas.$schema.enum "
+                            . "is found") or next;
+
+        my %doc;
+
+        for my $code (@$list) {
+            like($code, $CODE_RE, "$file: $schema \"$code\" is UPPER_SNAKE");
+            ok(!$doc{$code}++, "$file: $schema lists \"$code\" once");
+        }
+
+        same_set("$file, $what ($schema)", $src, \%doc);
+    }
 }
 
 

@@ -26,6 +26,7 @@ use JSON::PP;
 use POSIX ();
 use Time::HiRes ();
 use PdfReport::Token;
+use PdfReport::Record;
 
 use Exporter 'import';
 our @EXPORT_OK = qw(token auth api json wait_job s3_get restart_nginx);
@@ -245,6 +246,12 @@ END {
 }
 
 
+# the bundled runner hands its responses to the recorder of
+# t/99-openapi.t; the real Test::Nginx has no such hook (api() records)
+Test::Nginx::Socket::add_response_recorder(\&PdfReport::Record::runner_response)
+    if Test::Nginx::Socket->can('add_response_recorder');
+
+
 our ($PROXY_PORT, $PROXY_DIR);
 
 $S3_PORT = start_s3();
@@ -414,6 +421,18 @@ sub api {
 
     my $res = HTTP::Tiny->new(timeout => $o{timeout} // 10)
         ->request($method, "http://127.0.0.1:$port$path", \%req);
+
+    # 599: HTTP::Tiny's own error, no answer of nginx
+    if ($res->{status} != 599) {
+        PdfReport::Record::response(source => 'api', method => $method,
+                                    target => $path, port => $port,
+                                    request => ["$method $path HTTP/1.1",
+                                                map { "$_: $h{$_}" }
+                                                keys %h],
+                                    status => $res->{status},
+                                    headers => $res->{headers},
+                                    body => $res->{content});
+    }
 
     return ($res->{status}, $res->{headers}, $res->{content},
             json($res->{content}));

@@ -73,6 +73,7 @@ our $BuildSlaveName       = $ENV{TEST_NGINX_BUILDSLAVE};
 our $ConfigPreamble       = '';
 
 our (@EnvToNginx, @BlockPreprocessors, @ResponseBodyChecks, @CleanupHandlers);
+our @ResponseRecorders;
 our ($NginxVersion, $OpenSSLVersion);
 our ($PrevConfig, $PrevBlock, $ChildPid, $InSubprocess);
 our $ErrLogFilePos = 0;
@@ -218,6 +219,11 @@ sub add_cleanup_handler ($) { unshift @CleanupHandlers, shift }
 sub add_block_preprocessor (&) { unshift @BlockPreprocessors, shift }
 
 sub add_response_body_check ($) { push @ResponseBodyChecks, shift }
+
+# Not in the real runner (so not exported): each parsed response of a
+# block's requests goes to these subs, { block, method, target, port,
+# status, headers => [[name, value], ...], body }, for PdfReport::Record.
+sub add_response_recorder ($) { push @ResponseRecorders, shift }
 
 sub env_to_nginx (@) {
     croak "env_to_nginx: no arguments specified" unless @_;
@@ -1529,6 +1535,11 @@ sub _run_test_helper {
             : _send_request($req, scalar $block->raw_request_middle_delay,
                             $timeout, $block);
 
+        # what was asked on this connection, in order, for the recorders
+        my @asked = @ResponseRecorders && !$dry_run
+                    ? _request_targets(join '', map { $_->{value} } @$req)
+                    : ();
+
         # Pipelined requests come back as several responses in one read.
         my $responses_left = $pipelined ? scalar @$pipelined : 0;
         $need_array = $pipelined ? 1 : @$reqs > 1;
@@ -1556,6 +1567,14 @@ sub _run_test_helper {
             } else {
                 $raw = $left;
                 $responses_left--;
+            }
+
+            my $asked = shift @asked;
+
+            if ($asked && $res && !defined $block->ignore_response
+                && !defined $block->http09)
+            {
+                _record_response($block, $asked, $res);
             }
 
             unless (defined $block->ignore_response) {
@@ -1589,6 +1608,58 @@ sub _run_test_helper {
     _check_error_log($block, $res, $dry_run, $repeated_req_idx, $need_array);
     _check_access_log($block, $dry_run, $repeated_req_idx)
         unless defined $block->ignore_response;
+}
+
+# [method, target, [request line, header lines]] of each whole request
+# in the bytes sent on one connection (pipelined ones one after the
+# other); stops at the first thing that is not a request
+sub _request_targets {
+    my ($bytes) = @_;
+    my @out;
+
+    while ($bytes =~ /\G([A-Z]+) +(\S+) +HTTP\/\d\.\d\r?\n(.*?)\r?\n\r?\n/gcs)
+    {
+        my ($meth, $target, $head) = ($1, $2, $3);
+        push @out, [$meth, $target,
+                    ["$meth $target HTTP/1.1", split /\r?\n/, $head]];
+
+        if ($head =~ /^Transfer-Encoding:[ \t]*chunked[ \t]*\r?$/mi) {
+            while ($bytes =~ /\G([0-9A-Fa-f]+)[^\r\n]*\r\n/gc) {
+                my $size = hex $1;
+                if ($size == 0) {
+                    $bytes =~ /\G(?:[^\r\n]+\r\n)*\r\n/gc;
+                    last;
+                }
+                pos($bytes) += $size;
+                $bytes =~ /\G\r\n/gc or return @out;
+            }
+        } elsif ($head =~ /^Content-Length:[ \t]*(\d+)/mi) {
+            return @out if pos($bytes) + $1 > length $bytes;
+            pos($bytes) += $1;
+        }
+    }
+
+    return @out;
+}
+
+sub _record_response {
+    my ($block, $asked, $res) = @_;
+    my $code = $res->code;
+
+    return unless defined $code && $code =~ /^\d{3}$/;
+
+    for my $rec (@ResponseRecorders) {
+        $rec->({
+            block   => $block->name,
+            method  => $asked->[0],
+            target  => $asked->[1],
+            request => $asked->[2],
+            port    => $ServerPortForClient,
+            status  => $code,
+            headers => [ map { [@$_] } @{ $res->{headers} } ],
+            body    => $res->content,
+        });
+    }
 }
 
 sub _parse_time {
