@@ -71,7 +71,6 @@ typedef struct {
     ngx_http_pdf_report_pool_t  render_pool;
     ngx_http_pdf_report_pool_t  store_pool;    /* store writes */
     pdf_report_jwks_t        *jwks;
-    pdf_report_users_t        users;
     ngx_cycle_t              *cycle;           /* the one being configured */
     pdf_report_s3_conf_t      s3;              /* C strings from above */
     pdf_report_render_conf_t  render;
