@@ -303,7 +303,7 @@ static int pdf_report_users_record(void *data, pdf_report_user_rec_t *rec);
 static int pdf_report_users_apply(pdf_report_users_ctx_t *ctx,
     const pdf_report_user_rec_t *rec);
 static int pdf_report_users_absent(pdf_report_users_ctx_t *ctx,
-    const pdf_report_idset_t *set);
+    pdf_report_idset_t *set);
 static int pdf_report_users_remove(pdf_report_users_ctx_t *ctx,
     const char *id, size_t id_len);
 static int pdf_report_users_access_del(pdf_report_users_ctx_t *ctx,
@@ -329,7 +329,7 @@ int
 pdf_report_store_users_load(pdf_report_store_t *store,
     pdf_report_users_load_t *load)
 {
-    int                      rc, trusted;
+    int                      rc, trusted, first;
     char                    *p;
     size_t                   users;
     MDB_txn                 *txn;
@@ -442,6 +442,9 @@ pdf_report_store_users_load(pdf_report_store_t *store,
         }
     }
 
+    first = 0;
+    users = 0;
+
     memset(&ctx, 0, sizeof(pdf_report_users_ctx_t));
     ctx.store = store;
     ctx.load = load;
@@ -451,6 +454,17 @@ pdf_report_store_users_load(pdf_report_store_t *store,
     rc = pdf_report_idset_init(&set, (size_t) now.entries);
     if (rc != 0) {
         return rc;
+    }
+
+    if (now.entries == 0 && !load->check) {
+        /*
+         * Nothing to tell apart (a new store): every line is new, and one
+         * pass checks and writes, holding the writer while it parses.
+         */
+        first = 1;
+        ctx.mode = PDF_REPORT_USERS_APPLY;
+        ctx.overflow = 1;
+        goto write;
     }
 
     /* the whole file checked, with no lock held against the workers */
@@ -481,6 +495,8 @@ pdf_report_store_users_load(pdf_report_store_t *store,
     ctx.changed = 0;
     ctx.removed = 0;
 
+write:
+
     rc = mdb_txn_begin(store->env, NULL, 0, &ctx.txn);
     if (rc != 0) {
         goto done;
@@ -498,14 +514,16 @@ pdf_report_store_users_load(pdf_report_store_t *store,
         }
 
     } else {
-        /* too large a difference to keep: read the file again */
-        load->second_read = 1;
-        pdf_report_idset_free(&set);
+        /* too large a difference to keep: read the file (again) */
+        if (!first) {
+            load->second_read = 1;
+            pdf_report_idset_free(&set);
 
-        rc = pdf_report_idset_init(&set, users);
+            rc = pdf_report_idset_init(&set, users);
 
-        if (rc == 0 && lseek(load->fd, 0, SEEK_SET) == -1) {
-            rc = errno;
+            if (rc == 0 && lseek(load->fd, 0, SEEK_SET) == -1) {
+                rc = errno;
+            }
         }
 
         if (rc == 0) {
@@ -729,9 +747,9 @@ pdf_report_users_apply(pdf_report_users_ctx_t *ctx,
 
 static int
 pdf_report_users_absent(pdf_report_users_ctx_t *ctx,
-    const pdf_report_idset_t *set)
+    pdf_report_idset_t *set)
 {
-    int          rc;
+    int          rc, in;
     char         id[512];
     size_t       id_len;
     MDB_val      k, v;
@@ -745,7 +763,14 @@ pdf_report_users_absent(pdf_report_users_ctx_t *ctx,
     rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 
     while (rc == 0) {
-        if (pdf_report_idset_has(set, k.mv_data, k.mv_size)) {
+        in = pdf_report_idset_has(set, k.mv_data, k.mv_size);
+
+        if (in == -1) {
+            rc = EIO;
+            break;
+        }
+
+        if (in) {
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
             continue;
         }

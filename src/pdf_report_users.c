@@ -11,7 +11,6 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 
 #include "pdf_report_users.h"
 #include "pdf_report_util.h"
@@ -73,8 +72,8 @@ static int pdf_report_users_access(const json_t *obj,
 static int pdf_report_users_fill(pdf_report_users_reader_t *r);
 static void *pdf_report_users_map(size_t size);
 static void pdf_report_users_unmap(void *p, size_t size);
-static void pdf_report_idset_hash(const char *id, size_t len,
-    unsigned char *h);
+static int pdf_report_idset_hash(pdf_report_idset_t *set, const char *id,
+    size_t len, unsigned char *h);
 static void pdf_report_idset_put(unsigned char *slots, size_t size,
     const unsigned char *h);
 static const char *pdf_report_json_skip(const char *p, const char *end);
@@ -330,11 +329,16 @@ pdf_report_idset_init(pdf_report_idset_t *set, size_t expect)
     }
 
     set->slots = pdf_report_users_map(size * 16);
-    if (set->slots == NULL) {
+    set->size = size;
+
+    /* fetched once: SHA256() looks the algorithm up at every call */
+    set->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    set->ctx = EVP_MD_CTX_new();
+
+    if (set->slots == NULL || set->md == NULL || set->ctx == NULL) {
+        pdf_report_idset_free(set);
         return ENOMEM;
     }
-
-    set->size = size;
 
     return 0;
 }
@@ -344,13 +348,16 @@ int
 pdf_report_idset_add(pdf_report_idset_t *set, const char *id, size_t len,
     int *added)
 {
+    int             rc;
     size_t          i, size;
     unsigned char  *slots, h[16];
 
     *added = 0;
 
-    if (pdf_report_idset_has(set, id, len)) {
-        return 0;
+    rc = pdf_report_idset_has(set, id, len);
+
+    if (rc != 0) {
+        return (rc == 1) ? 0 : EIO;
     }
 
     if ((set->n + 1) * 2 > set->size) {
@@ -374,7 +381,10 @@ pdf_report_idset_add(pdf_report_idset_t *set, const char *id, size_t len,
         set->size = size;
     }
 
-    pdf_report_idset_hash(id, len, h);
+    if (pdf_report_idset_hash(set, id, len, h) != 0) {
+        return EIO;
+    }
+
     pdf_report_idset_put(set->slots, set->size, h);
     set->n++;
     *added = 1;
@@ -384,15 +394,17 @@ pdf_report_idset_add(pdf_report_idset_t *set, const char *id, size_t len,
 
 
 int
-pdf_report_idset_has(const pdf_report_idset_t *set, const char *id,
-    size_t len)
+pdf_report_idset_has(pdf_report_idset_t *set, const char *id, size_t len)
 {
     size_t                i;
     uint64_t              v;
     unsigned char         h[16];
     const unsigned char  *s;
 
-    pdf_report_idset_hash(id, len, h);
+    if (pdf_report_idset_hash(set, id, len, h) != 0) {
+        return -1;
+    }
+
     memcpy(&v, h, sizeof(v));
 
     for (i = (size_t) v & (set->size - 1); /* void */ ;
@@ -418,23 +430,37 @@ pdf_report_idset_free(pdf_report_idset_t *set)
         pdf_report_users_unmap(set->slots, set->size * 16);
     }
 
+    EVP_MD_CTX_free(set->ctx);
+    EVP_MD_free(set->md);
+
     memset(set, 0, sizeof(pdf_report_idset_t));
 }
 
 
 /* the first 128 bits of the id's SHA-256, never all zero (empty slot) */
 
-static void
-pdf_report_idset_hash(const char *id, size_t len, unsigned char *h)
+static int
+pdf_report_idset_hash(pdf_report_idset_t *set, const char *id, size_t len,
+    unsigned char *h)
 {
-    unsigned char  md[SHA256_DIGEST_LENGTH];
+    unsigned int   n;
+    unsigned char  md[EVP_MAX_MD_SIZE];
 
-    (void) SHA256((const unsigned char *) id, len, md);
+    if (EVP_DigestInit_ex(set->ctx, set->md, NULL) != 1
+        || EVP_DigestUpdate(set->ctx, id, len) != 1
+        || EVP_DigestFinal_ex(set->ctx, md, &n) != 1
+        || n != PDF_REPORT_SHA256_LEN)
+    {
+        return -1;
+    }
+
     memcpy(h, md, 16);
 
     if (memcmp(h, pdf_report_idset_empty, 16) == 0) {
         h[15] = 1;
     }
+
+    return 0;
 }
 
 

@@ -81,13 +81,16 @@ typedef struct {
     unsigned char  *slots;       /* size * 16 bytes */
     size_t          size;        /* a power of two */
     size_t          n;
+    void           *md;          /* EVP_MD, fetched once */
+    void           *ctx;         /* EVP_MD_CTX, reused */
 } pdf_report_idset_t;
 
 int pdf_report_idset_init(pdf_report_idset_t *set, size_t expect);
-/* *added is 0 when the id was in the set already; 0 or ENOMEM */
+/* *added is 0 when the id was in the set already; 0, ENOMEM or EIO */
 int pdf_report_idset_add(pdf_report_idset_t *set, const char *id,
     size_t len, int *added);
-int pdf_report_idset_has(const pdf_report_idset_t *set, const char *id,
+/* 1 when in the set, 0 when not, -1 when it cannot tell (EIO) */
+int pdf_report_idset_has(pdf_report_idset_t *set, const char *id,
     size_t len);
 void pdf_report_idset_free(pdf_report_idset_t *set);
 

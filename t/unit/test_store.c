@@ -218,6 +218,14 @@ test_directory(pdf_report_store_t **store, const char *dir)
 
     st = *store;
 
+    /* a new store: one pass checks and writes; a bad line, nothing */
+
+    is_int(load_users(st, dir, U1 "\n" U2 "\n" U3 "\n{\"id\":7}\n", 0, 0,
+                      &load), PDF_REPORT_USERS_INVALID,
+           "dir: a first load with a bad line");
+    is_int(load.line, 4, "dir: on line 4");
+    is_str(record_of(st, "US1"), "", "dir: nothing written");
+
     /* a first load: everything added */
 
     is_int(load_users(st, dir, U1 "\n" U2 "\n" U3 "\n", 0, 0, &load), 0,
