@@ -507,7 +507,7 @@ write:
                                    NULL, 0, NULL);
 
         for (p = ctx.gone.data;
-             rc == 0 && p < ctx.gone.data + ctx.gone.len;
+             rc == 0 && p != NULL && p < ctx.gone.data + ctx.gone.len;
              p += strlen(p) + 1)
         {
             rc = pdf_report_users_remove(&ctx, p, strlen(p));

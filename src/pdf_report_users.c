@@ -206,8 +206,10 @@ pdf_report_users_fill(pdf_report_users_reader_t *r)
             n = (ssize_t) (r->size - 1 - r->end);
         }
 
-        memcpy(r->buf + r->end, r->mem + r->mem_off, (size_t) n);
-        r->mem_off += (size_t) n;
+        if (n > 0) {
+            memcpy(r->buf + r->end, r->mem + r->mem_off, (size_t) n);
+            r->mem_off += (size_t) n;
+        }
 
     } else {
         do {
