@@ -9,6 +9,10 @@
 
 #include <curl/curl.h>
 
+#if (__GLIBC__)
+#include <malloc.h>
+#endif
+
 
 #if !(NGX_THREADS)
 #error ngx_http_pdf_report_module needs nginx built --with-threads
@@ -78,10 +82,11 @@ static ngx_int_t ngx_http_pdf_report_read_file(ngx_conf_t *cf,
     ngx_str_t *name, ngx_str_t *out);
 static char *ngx_http_pdf_report_cstr(ngx_conf_t *cf, ngx_str_t *s);
 static void ngx_http_pdf_report_jwks_cleanup(void *data);
-static void ngx_http_pdf_report_users_cleanup(void *data);
 static void ngx_http_pdf_report_jwks_warn(void *data, const char *msg);
 static ngx_int_t ngx_http_pdf_report_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static ngx_int_t ngx_http_pdf_report_load_users(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf, pdf_report_store_t *store);
 static ngx_int_t ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf);
 static ngx_int_t ngx_http_pdf_report_chown_store(ngx_cycle_t *cycle,
@@ -740,15 +745,21 @@ ngx_http_pdf_report_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * Only the path is kept, and the file checked to be a readable regular
+ * file: the master streams it into the store in prepare_store(), and
+ * "nginx -s reload"'s own process (which parses the configuration but
+ * runs no zone init) never reads it.
+ */
+
 static char *
 ngx_http_pdf_report_users(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_pdf_report_main_conf_t  *pmcf = conf;
 
-    char                *err;
-    size_t               line;
-    ngx_str_t           *value, text;
-    ngx_pool_cleanup_t  *cln;
+    ngx_fd_t          fd;
+    ngx_str_t        *value;
+    ngx_file_info_t   fi;
 
     if (pmcf->users_file.data != NULL) {
         return "is duplicate";
@@ -757,37 +768,50 @@ ngx_http_pdf_report_users(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
     pmcf->users_file = value[1];
 
-    if (ngx_http_pdf_report_read_file(cf, &pmcf->users_file, &text)
-        != NGX_OK)
-    {
+    if (ngx_conf_full_name(cf->cycle, &pmcf->users_file, 1) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    err = ngx_pnalloc(cf->pool, 256);
-    if (err == NULL) {
+    fd = ngx_open_file(pmcf->users_file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN,
+                       0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed",
+                           &pmcf->users_file);
         return NGX_CONF_ERROR;
     }
 
-    if (pdf_report_users_parse((char *) text.data, text.len, &pmcf->users,
-                               &line, err, 256)
-        != 0)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid user directory \"%V\", line %uz: %s",
-                           &pmcf->users_file, line, err);
-        return NGX_CONF_ERROR;
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed",
+                           &pmcf->users_file);
+        goto failed;
     }
 
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        pdf_report_users_free(&pmcf->users);
-        return NGX_CONF_ERROR;
+    if (!ngx_is_file(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" is not a file",
+                           &pmcf->users_file);
+        goto failed;
     }
 
-    cln->handler = ngx_http_pdf_report_users_cleanup;
-    cln->data = &pmcf->users;
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%V\" failed",
+                           &pmcf->users_file);
+    }
 
     return NGX_CONF_OK;
+
+failed:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%V\" failed",
+                           &pmcf->users_file);
+    }
+
+    return NGX_CONF_ERROR;
 }
 
 
@@ -1517,13 +1541,6 @@ ngx_http_pdf_report_jwks_cleanup(void *data)
 
 
 static void
-ngx_http_pdf_report_users_cleanup(void *data)
-{
-    pdf_report_users_free(data);
-}
-
-
-static void
 ngx_http_pdf_report_jwks_warn(void *data, const char *msg)
 {
     ngx_conf_t  *cf = data;
@@ -1611,25 +1628,17 @@ ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    if (!ngx_test_config) {
-        rc = pdf_report_store_users_replace(store, pmcf->users.entries,
-                                            pmcf->users.n);
-
-        if (rc != 0) {
-            pdf_report_store_close(store);
-            ngx_http_pdf_report_log_store_error(NGX_LOG_EMERG, cycle->log,
-                                                "cannot load the user "
-                                                "directory into",
-                                                &pmcf->store_dir, rc, 0);
-            return NGX_ERROR;
-        }
-
-        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                      "pdf_report: %uz users loaded from \"%V\"",
-                      pmcf->users.n, &pmcf->users_file);
+    if (ngx_http_pdf_report_load_users(cycle, pmcf, store) != NGX_OK) {
+        pdf_report_store_close(store);
+        return NGX_ERROR;
     }
 
     pdf_report_store_close(store);
+
+#if (__GLIBC__)
+    /* what the load freed goes back to the system before fork() */
+    (void) malloc_trim(0);
+#endif
 
     /* as nginx does for its temp paths: the workers' user owns them */
     if (geteuid() != 0 || ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT) {
@@ -1641,6 +1650,99 @@ ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
     }
 
     return ngx_http_pdf_report_preflight(cycle, pmcf);
+}
+
+
+/*
+ * The user directory into the store, streamed: as the difference to the
+ * last load, or not read at all when the file did not change since
+ * (pdf_report_store_users_load()).  "nginx -t" checks a changed file
+ * whole and writes nothing.  A refused line or a failed write keeps the
+ * directory the store has, and refuses this configuration.
+ */
+
+static ngx_int_t
+ngx_http_pdf_report_load_users(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf, pdf_report_store_t *store)
+{
+    int                       rc;
+    ngx_fd_t                  fd;
+    pdf_report_users_load_t   load;
+
+    fd = ngx_open_file(pmcf->users_file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN,
+                       0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      ngx_open_file_n " \"%V\" failed", &pmcf->users_file);
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&load, sizeof(pdf_report_users_load_t));
+
+    load.fd = fd;
+    load.check = ngx_test_config ? 1 : 0;
+    load.now_ms = pdf_report_now_ms();
+
+    rc = pdf_report_store_users_load(store, &load);
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &pmcf->users_file);
+    }
+
+    if (rc == PDF_REPORT_USERS_INVALID) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "invalid user directory \"%V\", line %uz: %s",
+                      &pmcf->users_file, load.line, load.err);
+        return NGX_ERROR;
+    }
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "pdf_report: cannot load the user directory \"%V\" "
+                      "into the store \"%V\": %s", &pmcf->users_file,
+                      &pmcf->store_dir, mdb_strerror(rc));
+        return NGX_ERROR;
+    }
+
+    switch (load.unchanged) {
+
+    case PDF_REPORT_USERS_SAME_STAT:
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "pdf_report: the user directory \"%V\" is unchanged "
+                      "since the last load (same inode, size and times): "
+                      "not loaded again", &pmcf->users_file);
+        break;
+
+    case PDF_REPORT_USERS_SAME_SHA:
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "pdf_report: the user directory \"%V\" is unchanged "
+                      "since the last load (same SHA-256): not loaded again",
+                      &pmcf->users_file);
+        break;
+
+    default:
+
+        if (load.check) {
+            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                          "pdf_report: the user directory \"%V\" is valid: "
+                          "%uz users; a load would add %uz, change %uz and "
+                          "remove %uz", &pmcf->users_file, load.users,
+                          load.added, load.changed, load.removed);
+            break;
+        }
+
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "pdf_report: %uz users loaded from \"%V\": %uz added, "
+                      "%uz changed, %uz removed, %uz connections revoked%s",
+                      load.users, &pmcf->users_file, load.added,
+                      load.changed, load.removed, load.revoked_pairs,
+                      load.second_read ? " (read twice: too large a "
+                                         "difference to keep)" : "");
+    }
+
+    return NGX_OK;
 }
 
 

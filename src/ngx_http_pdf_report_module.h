@@ -74,7 +74,6 @@ typedef struct {
     ngx_http_pdf_report_pool_t  render_pool;
     ngx_http_pdf_report_pool_t  store_pool;    /* store writes */
     pdf_report_jwks_t        *jwks;
-    pdf_report_users_t        users;
     ngx_cycle_t              *cycle;           /* the one being configured */
     ngx_uint_t                metrics_used;    /* a pdf_report_metrics */
     ngx_http_pdf_report_metrics_t  *metrics;   /* in the shared zone */

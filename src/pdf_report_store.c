@@ -3,7 +3,10 @@
  * The LMDB store; see pdf_report_store.h.
  *
  * Databases in one environment:
- *   meta     "format" -> u32 layout version
+ *   meta     "format" -> u32 layout version; "users_fp" -> the
+ *            fingerprint of the directory file last loaded (a key added
+ *            without a new layout version: a store without it loads
+ *            its next directory as a changed one)
  *   jobs     job id (36 bytes) -> encoded job record
  *   pending  org "\0" user -> job id, while that job is not terminal
  *   queue    created_ms (8 bytes, big-endian) job id -> "", every job that
@@ -13,7 +16,7 @@
  *   users    user id -> the user's record as one line of JSON
  *   access   org "\0" user id -> the user's filename stem, for every
  *            CONNECTED connection: steps 1 and 3 without a JSON parse;
- *            derived from users, and rebuilt with it
+ *            derived from users, and changed with it
  *
  * Write transactions are short and never span rendering or uploads;
  * LMDB serialises them across processes and threads.
@@ -25,10 +28,14 @@
 #include <limits.h>
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <openssl/rand.h>
 
 #include "pdf_report_store.h"
 #include "pdf_report_store_int.h"
+#include "pdf_report_users.h"
 
 
 #define PDF_REPORT_JOB_VERSION   1
@@ -236,60 +243,881 @@ pdf_report_store_path(pdf_report_store_t *store)
 }
 
 
-int
-pdf_report_store_users_replace(pdf_report_store_t *store,
-    const pdf_report_user_entry_t *users, size_t n)
-{
-    int          rc;
-    size_t       i, org_len;
-    MDB_txn     *txn;
-    MDB_val      k, v;
-    const char  *org;
-    char         key[PDF_REPORT_ORG_MAX + 1 + PDF_REPORT_USER_ID_MAX];
+/*
+ * The directory load (see pdf_report_store.h).  One pass over the file
+ * runs in one of three modes: CHECK counts what would change (nginx -t),
+ * COLLECT also keeps the changed lines and the ids of the users gone,
+ * APPLY writes in the write transaction.
+ */
 
-    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+#define PDF_REPORT_USERS_CHECK    0
+#define PDF_REPORT_USERS_COLLECT  1
+#define PDF_REPORT_USERS_APPLY    2
+
+#define PDF_REPORT_USERS_FP_VERSION  1
+#define PDF_REPORT_USERS_FP_LEN      (4 + 4 + 32 + 11 * 8)
+
+/* a file changed this close before it was read may change again unseen */
+#define PDF_REPORT_USERS_RACY_NS     2000000000LL
+
+
+typedef struct {
+    uint32_t        rules;
+    unsigned char   sha256[PDF_REPORT_SHA256_LEN];
+    uint64_t        dev;
+    uint64_t        ino;
+    uint64_t        size;
+    int64_t         mtime_ns;
+    int64_t         ctime_ns;
+    int64_t         loaded_ns;       /* when the file was read */
+    uint64_t        entries;         /* the users db that load left */
+    uint64_t        depth;
+    uint64_t        branch;
+    uint64_t        leaf;
+    uint64_t        overflow;
+} pdf_report_users_fp_t;
+
+
+typedef struct {
+    pdf_report_store_t          *store;
+    MDB_txn                     *txn;
+    pdf_report_users_load_t     *load;
+    unsigned                     mode;
+    unsigned                     overflow;   /* COLLECT: too much */
+    pdf_report_users_buf_t       diff;       /* changed lines, "\n" */
+    pdf_report_users_buf_t       gone;       /* removed ids, NUL */
+    size_t                       users;
+    size_t                       added;
+    size_t                       changed;
+    size_t                       removed;
+    pdf_report_user_rec_t        old;        /* a stored record's */
+} pdf_report_users_ctx_t;
+
+
+static int pdf_report_users_pass(pdf_report_users_ctx_t *ctx, int fd,
+    const char *mem, size_t mem_len, pdf_report_idset_t *set, int known,
+    unsigned char *sha256);
+static int pdf_report_users_known(void *data, const char *id,
+    size_t id_len, const char *json, size_t json_len, int *same);
+static int pdf_report_users_record(void *data, pdf_report_user_rec_t *rec);
+static int pdf_report_users_apply(pdf_report_users_ctx_t *ctx,
+    const pdf_report_user_rec_t *rec);
+static int pdf_report_users_absent(pdf_report_users_ctx_t *ctx,
+    pdf_report_idset_t *set);
+static int pdf_report_users_remove(pdf_report_users_ctx_t *ctx,
+    const char *id, size_t id_len);
+static int pdf_report_users_access_del(pdf_report_users_ctx_t *ctx,
+    const char *id, size_t id_len, const pdf_report_user_rec_t *keep);
+static size_t pdf_report_users_access_key(char *key, const char *org,
+    size_t org_len, const char *id, size_t id_len);
+static int pdf_report_users_revoke(pdf_report_users_ctx_t *ctx,
+    const char *org, size_t org_len, const char *user, size_t user_len);
+static int pdf_report_users_keep(pdf_report_users_ctx_t *ctx,
+    pdf_report_users_buf_t *buf, const char *p, size_t len, int sep);
+static int pdf_report_users_fp_get(pdf_report_store_t *store, MDB_txn *txn,
+    pdf_report_users_fp_t *fp);
+static int pdf_report_users_fp_put(pdf_report_store_t *store, MDB_txn *txn,
+    pdf_report_users_fp_t *fp);
+static int pdf_report_users_shape(pdf_report_store_t *store, MDB_txn *txn,
+    pdf_report_users_fp_t *fp);
+static int pdf_report_store_revoked(pdf_report_store_t *store, MDB_txn *txn,
+    const char *org, size_t org_len, const char *user, size_t user_len,
+    int64_t now_ms);
+
+
+int
+pdf_report_store_users_load(pdf_report_store_t *store,
+    pdf_report_users_load_t *load)
+{
+    int                      rc, trusted, first;
+    char                    *p;
+    size_t                   users;
+    MDB_txn                 *txn;
+    struct stat              st;
+    struct timespec          ts;
+    pdf_report_idset_t       set;
+    pdf_report_users_fp_t    fp, now;
+    pdf_report_users_ctx_t   ctx;
+    unsigned char            sha[PDF_REPORT_SHA256_LEN];
+
+    load->unchanged = PDF_REPORT_USERS_LOADED;
+    load->second_read = 0;
+    load->users = 0;
+    load->added = 0;
+    load->changed = 0;
+    load->removed = 0;
+    load->revoked_pairs = 0;
+    load->line = 0;
+    load->err[0] = '\0';
+
+    if (fstat(load->fd, &st) == -1
+        || clock_gettime(CLOCK_REALTIME, &ts) == -1)
+    {
+        return errno;
+    }
+
+    memset(&now, 0, sizeof(pdf_report_users_fp_t));
+    now.rules = PDF_REPORT_USERS_RULES;
+    now.dev = (uint64_t) st.st_dev;
+    now.ino = (uint64_t) st.st_ino;
+    now.size = (uint64_t) st.st_size;
+    now.mtime_ns = (int64_t) st.st_mtim.tv_sec * 1000000000
+                   + st.st_mtim.tv_nsec;
+    now.ctime_ns = (int64_t) st.st_ctim.tv_sec * 1000000000
+                   + st.st_ctim.tv_nsec;
+    now.loaded_ns = (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+
+    rc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0) {
         return rc;
     }
 
-    /* empty, not delete: readers see the old directory until commit */
-    rc = mdb_drop(txn, store->users, 0);
+    rc = pdf_report_users_fp_get(store, txn, &fp);
 
-    if (rc == 0) {
-        rc = mdb_drop(txn, store->access, 0);
+    if (rc == 0 || rc == PDF_REPORT_STORE_NOT_FOUND) {
+        trusted = (rc == 0);
+        rc = pdf_report_users_shape(store, txn, &now);
     }
 
-    for (i = 0; rc == 0 && i < n; i++) {
-        k.mv_data = (void *) users[i].id;
-        k.mv_size = users[i].id_len;
-        v.mv_data = (void *) users[i].json;
-        v.mv_size = users[i].json_len;
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
 
-        rc = mdb_put(txn, store->users, &k, &v, 0);
+    /*
+     * The records stored are those this fingerprint's load left, checked
+     * under these rules: nothing else wrote the users db since (its shape
+     * is the recorded one).
+     */
+    trusted = trusted && fp.rules == PDF_REPORT_USERS_RULES
+              && fp.entries == now.entries && fp.depth == now.depth
+              && fp.branch == now.branch && fp.leaf == now.leaf
+              && fp.overflow == now.overflow;
 
-        for (org = users[i].orgs;
-             rc == 0 && org < users[i].orgs + users[i].orgs_len;
-             org += org_len + 1)
-        {
-            org_len = strlen(org);
+    if (trusted && fp.dev == now.dev && fp.ino == now.ino
+        && fp.size == now.size && fp.mtime_ns == now.mtime_ns
+        && fp.ctime_ns == now.ctime_ns
+        && fp.mtime_ns < fp.loaded_ns - PDF_REPORT_USERS_RACY_NS
+        && fp.ctime_ns < fp.loaded_ns - PDF_REPORT_USERS_RACY_NS)
+    {
+        mdb_txn_abort(txn);
+        load->unchanged = PDF_REPORT_USERS_SAME_STAT;
+        return 0;
+    }
 
-            if (org_len > PDF_REPORT_ORG_MAX) {
-                continue;    /* no token can name it */
+    mdb_txn_abort(txn);
+
+    if (trusted) {
+        rc = pdf_report_users_digest(load->fd, sha);
+        if (rc != 0) {
+            return rc;
+        }
+
+        if (memcmp(sha, fp.sha256, PDF_REPORT_SHA256_LEN) == 0) {
+            load->unchanged = PDF_REPORT_USERS_SAME_SHA;
+
+            if (load->check) {
+                return 0;
             }
 
-            memcpy(key, org, org_len + 1);
-            memcpy(key + org_len + 1, users[i].id, users[i].id_len);
+            /* the same content: next time its new stat will do */
+            memcpy(now.sha256, sha, PDF_REPORT_SHA256_LEN);
 
-            k.mv_data = key;
-            k.mv_size = org_len + 1 + users[i].id_len;
-            v.mv_data = (void *) users[i].stem;
-            v.mv_size = users[i].stem_len;
+            rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+            if (rc != 0) {
+                return rc;
+            }
 
-            rc = mdb_put(txn, store->access, &k, &v, 0);
+            rc = pdf_report_users_shape(store, txn, &now);
+
+            if (rc == 0) {
+                rc = pdf_report_users_fp_put(store, txn, &now);
+            }
+
+            return pdf_report_commit(txn, rc);
+        }
+
+        if (lseek(load->fd, 0, SEEK_SET) == -1) {
+            return errno;
         }
     }
 
-    return pdf_report_commit(txn, rc);
+    first = 0;
+    users = 0;
+
+    memset(&ctx, 0, sizeof(pdf_report_users_ctx_t));
+    ctx.store = store;
+    ctx.load = load;
+    ctx.mode = load->check ? PDF_REPORT_USERS_CHECK
+                           : PDF_REPORT_USERS_COLLECT;
+
+    rc = pdf_report_idset_init(&set, (size_t) now.entries);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (now.entries == 0 && !load->check) {
+        /*
+         * Nothing to tell apart (a new store): every line is new, and one
+         * pass checks and writes, holding the writer while it parses.
+         */
+        first = 1;
+        ctx.mode = PDF_REPORT_USERS_APPLY;
+        ctx.overflow = 1;
+        goto write;
+    }
+
+    /* the whole file checked, with no lock held against the workers */
+
+    rc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &ctx.txn);
+
+    if (rc == 0) {
+        rc = pdf_report_users_pass(&ctx, load->fd, NULL, 0, &set, trusted,
+                                   now.sha256);
+        mdb_txn_abort(ctx.txn);
+    }
+
+    load->users = ctx.users;
+    load->added = ctx.added;
+    load->changed = ctx.changed;
+    load->removed = ctx.removed;
+
+    if (rc != 0 || load->check) {
+        goto done;
+    }
+
+    /* the difference, in one write transaction */
+
+    users = ctx.users;
+    ctx.mode = PDF_REPORT_USERS_APPLY;
+    ctx.users = 0;
+    ctx.added = 0;
+    ctx.changed = 0;
+    ctx.removed = 0;
+
+write:
+
+    rc = mdb_txn_begin(store->env, NULL, 0, &ctx.txn);
+    if (rc != 0) {
+        goto done;
+    }
+
+    if (!ctx.overflow) {
+        rc = pdf_report_users_pass(&ctx, -1, ctx.diff.data, ctx.diff.len,
+                                   NULL, 0, NULL);
+
+        for (p = ctx.gone.data;
+             rc == 0 && p != NULL && p < ctx.gone.data + ctx.gone.len;
+             p += strlen(p) + 1)
+        {
+            rc = pdf_report_users_remove(&ctx, p, strlen(p));
+        }
+
+    } else {
+        /* too large a difference to keep: read the file (again) */
+        if (!first) {
+            load->second_read = 1;
+            pdf_report_idset_free(&set);
+
+            rc = pdf_report_idset_init(&set, users);
+
+            if (rc == 0 && lseek(load->fd, 0, SEEK_SET) == -1) {
+                rc = errno;
+            }
+        }
+
+        if (rc == 0) {
+            rc = pdf_report_users_pass(&ctx, load->fd, NULL, 0, &set,
+                                       trusted, now.sha256);
+            users = ctx.users;
+        }
+    }
+
+    if (rc == 0) {
+        rc = pdf_report_users_shape(store, ctx.txn, &now);
+    }
+
+    if (rc == 0) {
+        rc = pdf_report_users_fp_put(store, ctx.txn, &now);
+    }
+
+    rc = pdf_report_commit(ctx.txn, rc);
+
+    if (rc == 0) {
+        load->users = users;
+        load->added = ctx.added;
+        load->changed = ctx.changed;
+        load->removed = ctx.removed;
+
+    } else {
+        load->revoked_pairs = 0;
+    }
+
+done:
+
+    pdf_report_idset_free(&set);
+    pdf_report_users_buf_free(&ctx.diff);
+    pdf_report_users_buf_free(&ctx.gone);
+    pdf_report_user_rec_free(&ctx.old);
+
+    return rc;
+}
+
+
+/* one pass over a file (fd) or the kept lines (mem), then the absent */
+
+static int
+pdf_report_users_pass(pdf_report_users_ctx_t *ctx, int fd, const char *mem,
+    size_t mem_len, pdf_report_idset_t *set, int known,
+    unsigned char *sha256)
+{
+    int                         rc;
+    pdf_report_users_scan_t     scan;
+    pdf_report_users_reader_t   r;
+
+    rc = pdf_report_users_reader_init(&r, fd, mem, mem_len,
+                                      ctx->load->chunk);
+    if (rc != 0) {
+        return rc;
+    }
+
+    scan.known = known ? pdf_report_users_known : NULL;
+    scan.record = pdf_report_users_record;
+    scan.data = ctx;
+
+    rc = pdf_report_users_scan(&r, set, &scan, &ctx->load->line,
+                               ctx->load->err, sizeof(ctx->load->err));
+
+    if (rc == 0 && sha256 != NULL) {
+        rc = pdf_report_users_reader_digest(&r, sha256);
+    }
+
+    pdf_report_users_reader_close(&r);
+
+    if (rc == 0 && set != NULL) {
+        rc = pdf_report_users_absent(ctx, set);
+    }
+
+    return rc;
+}
+
+
+static int
+pdf_report_users_known(void *data, const char *id, size_t id_len,
+    const char *json, size_t json_len, int *same)
+{
+    pdf_report_users_ctx_t  *ctx = data;
+
+    int      rc;
+    MDB_val  k, v;
+
+    k.mv_data = (void *) id;
+    k.mv_size = id_len;
+
+    rc = mdb_get(ctx->txn, ctx->store->users, &k, &v);
+
+    *same = (rc == 0 && v.mv_size == json_len
+             && memcmp(v.mv_data, json, json_len) == 0);
+
+    return (rc == MDB_NOTFOUND) ? 0 : rc;
+}
+
+
+static int
+pdf_report_users_record(void *data, pdf_report_user_rec_t *rec)
+{
+    pdf_report_users_ctx_t  *ctx = data;
+
+    int      rc;
+    MDB_val  k, v;
+
+    ctx->users++;
+
+    if (!rec->parsed) {
+        return 0;       /* stored as it is */
+    }
+
+    if (ctx->mode == PDF_REPORT_USERS_APPLY) {
+        return pdf_report_users_apply(ctx, rec);
+    }
+
+    k.mv_data = (void *) rec->e.id;
+    k.mv_size = rec->e.id_len;
+
+    rc = mdb_get(ctx->txn, ctx->store->users, &k, &v);
+
+    if (rc == 0 && v.mv_size == rec->e.json_len
+        && memcmp(v.mv_data, rec->e.json, rec->e.json_len) == 0)
+    {
+        return 0;
+    }
+
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    if (rc == 0) {
+        ctx->changed++;
+
+    } else {
+        ctx->added++;
+    }
+
+    return pdf_report_users_keep(ctx, &ctx->diff, rec->e.json,
+                                 rec->e.json_len, '\n');
+}
+
+
+/* a record of the file in the write transaction, unless stored as it is */
+
+static int
+pdf_report_users_apply(pdf_report_users_ctx_t *ctx,
+    const pdf_report_user_rec_t *rec)
+{
+    int          rc;
+    char         key[PDF_REPORT_ORG_MAX + 1 + PDF_REPORT_USER_ID_MAX];
+    size_t       org_len;
+    MDB_val      k, v;
+    const char  *org;
+
+    k.mv_data = (void *) rec->e.id;
+    k.mv_size = rec->e.id_len;
+
+    rc = mdb_get(ctx->txn, ctx->store->users, &k, &v);
+
+    if (rc == 0) {
+        if (v.mv_size == rec->e.json_len
+            && memcmp(v.mv_data, rec->e.json, rec->e.json_len) == 0)
+        {
+            return 0;
+        }
+
+        /* the orgs it was CONNECTED to and no longer is */
+        rc = pdf_report_users_access_del(ctx, rec->e.id, rec->e.id_len,
+                                         rec);
+        if (rc != 0) {
+            return rc;
+        }
+
+        ctx->changed++;
+
+    } else if (rc == MDB_NOTFOUND) {
+        ctx->added++;
+
+    } else {
+        return rc;
+    }
+
+    k.mv_data = (void *) rec->e.id;
+    k.mv_size = rec->e.id_len;
+    v.mv_data = (void *) rec->e.json;
+    v.mv_size = rec->e.json_len;
+
+    rc = mdb_put(ctx->txn, ctx->store->users, &k, &v, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (org = rec->e.orgs; org < rec->e.orgs + rec->e.orgs_len;
+         org += org_len + 1)
+    {
+        org_len = strlen(org);
+
+        if (org_len > PDF_REPORT_ORG_MAX) {
+            continue;    /* no token can name it */
+        }
+
+        k.mv_data = key;
+        k.mv_size = pdf_report_users_access_key(key, org, org_len,
+                                                rec->e.id, rec->e.id_len);
+        v.mv_data = (void *) rec->e.stem;
+        v.mv_size = rec->e.stem_len;
+
+        rc = mdb_put(ctx->txn, ctx->store->access, &k, &v, 0);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the stored users whose ids the file does not hold */
+
+static int
+pdf_report_users_absent(pdf_report_users_ctx_t *ctx,
+    pdf_report_idset_t *set)
+{
+    int          rc, in;
+    char         id[512];
+    size_t       id_len;
+    MDB_val      k, v;
+    MDB_cursor  *cur;
+
+    rc = mdb_cursor_open(ctx->txn, ctx->store->users, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+
+    while (rc == 0) {
+        in = pdf_report_idset_has(set, k.mv_data, k.mv_size);
+
+        if (in == -1) {
+            rc = EIO;
+            break;
+        }
+
+        if (in) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
+        }
+
+        if (ctx->mode == PDF_REPORT_USERS_CHECK) {
+            ctx->removed++;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
+        }
+
+        if (ctx->mode == PDF_REPORT_USERS_COLLECT) {
+            ctx->removed++;
+
+            if (k.mv_size > PDF_REPORT_USER_ID_MAX
+                || memchr(k.mv_data, '\0', k.mv_size) != NULL)
+            {
+                /* no load wrote it: only a second read removes it */
+                ctx->overflow = 1;
+            }
+
+            rc = pdf_report_users_keep(ctx, &ctx->gone, k.mv_data,
+                                       k.mv_size, '\0');
+            if (rc == 0) {
+                rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            }
+
+            continue;
+        }
+
+        /* APPLY: remove it, then go on from the key after it */
+
+        id_len = (k.mv_size < sizeof(id)) ? k.mv_size : sizeof(id) - 1;
+        memcpy(id, k.mv_data, id_len);
+
+        rc = pdf_report_users_remove(ctx, id, id_len);
+        if (rc != 0) {
+            break;
+        }
+
+        k.mv_data = id;
+        k.mv_size = id_len;
+
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    }
+
+    mdb_cursor_close(cur);
+
+    return (rc == MDB_NOTFOUND) ? 0 : rc;
+}
+
+
+static int
+pdf_report_users_remove(pdf_report_users_ctx_t *ctx, const char *id,
+    size_t id_len)
+{
+    int      rc;
+    MDB_val  k;
+
+    rc = pdf_report_users_access_del(ctx, id, id_len, NULL);
+
+    if (rc == PDF_REPORT_STORE_NOT_FOUND) {
+        return 0;
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    k.mv_data = (void *) id;
+    k.mv_size = id_len;
+
+    rc = mdb_del(ctx->txn, ctx->store->users, &k, NULL);
+    if (rc != 0) {
+        return rc;
+    }
+
+    ctx->removed++;
+
+    return 0;
+}
+
+
+/*
+ * The access entries of a stored user, but those of orgs keep is still
+ * CONNECTED to (keep NULL: all), are deleted and those pairs revoked.
+ * PDF_REPORT_STORE_NOT_FOUND when the user is not stored.
+ */
+
+static int
+pdf_report_users_access_del(pdf_report_users_ctx_t *ctx, const char *id,
+    size_t id_len, const pdf_report_user_rec_t *keep)
+{
+    int          rc;
+    char         key[PDF_REPORT_ORG_MAX + 1 + PDF_REPORT_USER_ID_MAX];
+    size_t       org_len;
+    MDB_val      k, v;
+    const char  *org;
+
+    k.mv_data = (void *) id;
+    k.mv_size = id_len;
+
+    rc = mdb_get(ctx->txn, ctx->store->users, &k, &v);
+
+    if (rc == MDB_NOTFOUND) {
+        return PDF_REPORT_STORE_NOT_FOUND;
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = pdf_report_user_access_of(v.mv_data, v.mv_size, &ctx->old);
+
+    if (rc == PDF_REPORT_USERS_INVALID) {
+        return MDB_CORRUPTED;
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (org = ctx->old.e.orgs; org < ctx->old.e.orgs + ctx->old.e.orgs_len;
+         org += org_len + 1)
+    {
+        org_len = strlen(org);
+
+        if (org_len > PDF_REPORT_ORG_MAX || id_len > PDF_REPORT_USER_ID_MAX
+            || (keep != NULL
+                && pdf_report_user_rec_has_org(keep, org, org_len)))
+        {
+            continue;
+        }
+
+        k.mv_data = key;
+        k.mv_size = pdf_report_users_access_key(key, org, org_len, id,
+                                                id_len);
+
+        rc = mdb_del(ctx->txn, ctx->store->access, &k, NULL);
+
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            return rc;
+        }
+
+        rc = pdf_report_users_revoke(ctx, org, org_len, id, id_len);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    return 0;
+}
+
+
+static size_t
+pdf_report_users_access_key(char *key, const char *org, size_t org_len,
+    const char *id, size_t id_len)
+{
+    memcpy(key, org, org_len);
+    key[org_len] = '\0';
+    memcpy(key + org_len + 1, id, id_len);
+
+    return org_len + 1 + id_len;
+}
+
+
+static int
+pdf_report_users_revoke(pdf_report_users_ctx_t *ctx, const char *org,
+    size_t org_len, const char *user, size_t user_len)
+{
+    ctx->load->revoked_pairs++;
+
+    if (ctx->load->revoked != NULL) {
+        ctx->load->revoked(ctx->load->data, org, org_len, user, user_len);
+    }
+
+    return pdf_report_store_revoked(ctx->store, ctx->txn, org, org_len,
+                                    user, user_len, ctx->load->now_ms);
+}
+
+
+/*
+ * A directory load found that user is no longer CONNECTED to org (its
+ * status changed, the connection is gone, or the user is gone): called
+ * once for each such pair, inside the load's write transaction, after
+ * the pair's access entry was deleted.  An error aborts the load.
+ *
+ * Erasure on revocation (pdf_report_erase_on_revoke) fills this in.
+ */
+
+static int
+pdf_report_store_revoked(pdf_report_store_t *store, MDB_txn *txn,
+    const char *org, size_t org_len, const char *user, size_t user_len,
+    int64_t now_ms)
+{
+    return 0;
+}
+
+
+/* COLLECT keeps what it can; past the limit, a second read applies */
+
+static int
+pdf_report_users_keep(pdf_report_users_ctx_t *ctx,
+    pdf_report_users_buf_t *buf, const char *p, size_t len, int sep)
+{
+    size_t  max;
+
+    if (ctx->mode != PDF_REPORT_USERS_COLLECT || ctx->overflow) {
+        return 0;
+    }
+
+    max = (ctx->load->diff_max != 0) ? ctx->load->diff_max
+                                     : PDF_REPORT_USERS_DIFF_MAX;
+
+    if (ctx->diff.len + ctx->gone.len + len + 1 > max) {
+        ctx->overflow = 1;
+        pdf_report_users_buf_free(&ctx->diff);
+        pdf_report_users_buf_free(&ctx->gone);
+        return 0;
+    }
+
+    return pdf_report_users_buf_add(buf, p, len, sep);
+}
+
+
+/*
+ * The fingerprint, big-endian: version u32, rules u32, sha256[32], then
+ * dev, ino, size, mtime_ns, ctime_ns, loaded_ns, entries, depth,
+ * branch, leaf and overflow pages of the users db (u64 each).
+ * PDF_REPORT_STORE_NOT_FOUND when there is none (or of another version).
+ */
+
+static int
+pdf_report_users_fp_get(pdf_report_store_t *store, MDB_txn *txn,
+    pdf_report_users_fp_t *fp)
+{
+    int                   rc, i;
+    MDB_val               k, v;
+    uint64_t             *u[11];
+    const unsigned char  *p;
+
+    k.mv_data = "users_fp";
+    k.mv_size = sizeof("users_fp") - 1;
+
+    rc = mdb_get(txn, store->meta, &k, &v);
+
+    if (rc == MDB_NOTFOUND) {
+        return PDF_REPORT_STORE_NOT_FOUND;
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    p = v.mv_data;
+
+    if (v.mv_size != PDF_REPORT_USERS_FP_LEN
+        || pdf_report_get_u32(p) != PDF_REPORT_USERS_FP_VERSION)
+    {
+        return PDF_REPORT_STORE_NOT_FOUND;
+    }
+
+    fp->rules = pdf_report_get_u32(p + 4);
+    memcpy(fp->sha256, p + 8, PDF_REPORT_SHA256_LEN);
+    p += 8 + PDF_REPORT_SHA256_LEN;
+
+    u[0] = &fp->dev;
+    u[1] = &fp->ino;
+    u[2] = &fp->size;
+    u[3] = (uint64_t *) &fp->mtime_ns;
+    u[4] = (uint64_t *) &fp->ctime_ns;
+    u[5] = (uint64_t *) &fp->loaded_ns;
+    u[6] = &fp->entries;
+    u[7] = &fp->depth;
+    u[8] = &fp->branch;
+    u[9] = &fp->leaf;
+    u[10] = &fp->overflow;
+
+    for (i = 0; i < 11; i++) {
+        *u[i] = pdf_report_get_u64(p + i * 8);
+    }
+
+    return 0;
+}
+
+
+static int
+pdf_report_users_fp_put(pdf_report_store_t *store, MDB_txn *txn,
+    pdf_report_users_fp_t *fp)
+{
+    int            i;
+    MDB_val        k, v;
+    uint64_t       u[11];
+    unsigned char  buf[PDF_REPORT_USERS_FP_LEN], *p;
+
+    p = buf;
+
+    pdf_report_put_u32(p, PDF_REPORT_USERS_FP_VERSION);
+    pdf_report_put_u32(p + 4, fp->rules);
+    memcpy(p + 8, fp->sha256, PDF_REPORT_SHA256_LEN);
+    p += 8 + PDF_REPORT_SHA256_LEN;
+
+    u[0] = fp->dev;
+    u[1] = fp->ino;
+    u[2] = fp->size;
+    u[3] = (uint64_t) fp->mtime_ns;
+    u[4] = (uint64_t) fp->ctime_ns;
+    u[5] = (uint64_t) fp->loaded_ns;
+    u[6] = fp->entries;
+    u[7] = fp->depth;
+    u[8] = fp->branch;
+    u[9] = fp->leaf;
+    u[10] = fp->overflow;
+
+    for (i = 0; i < 11; i++) {
+        pdf_report_put_u64(p + i * 8, u[i]);
+    }
+
+    k.mv_data = "users_fp";
+    k.mv_size = sizeof("users_fp") - 1;
+    v.mv_data = buf;
+    v.mv_size = sizeof(buf);
+
+    return mdb_put(txn, store->meta, &k, &v, 0);
+}
+
+
+/* the users db as txn sees it */
+
+static int
+pdf_report_users_shape(pdf_report_store_t *store, MDB_txn *txn,
+    pdf_report_users_fp_t *fp)
+{
+    int       rc;
+    MDB_stat  st;
+
+    rc = mdb_stat(txn, store->users, &st);
+    if (rc != 0) {
+        return rc;
+    }
+
+    fp->entries = st.ms_entries;
+    fp->depth = st.ms_depth;
+    fp->branch = st.ms_branch_pages;
+    fp->leaf = st.ms_leaf_pages;
+    fp->overflow = st.ms_overflow_pages;
+
+    return 0;
 }
 
 

@@ -30,6 +30,8 @@
 #define PDF_REPORT_STORE_LOST       (-1003)  /* the lease is not ours */
 #define PDF_REPORT_STORE_LIMITED    (-1004)  /* over the rate limit */
 #define PDF_REPORT_STORE_NOT_CONNECTED  (-1006)
+/* a line of the directory file is refused: its number and err say why */
+#define PDF_REPORT_USERS_INVALID    (-1101)
 #define PDF_REPORT_STORE_FULL       MDB_MAP_FULL
 
 #define PDF_REPORT_ORG_MAX          128
@@ -110,9 +112,66 @@ typedef struct {
     size_t       orgs_len;       /* bytes of orgs */
 } pdf_report_user_entry_t;
 
-/* replace the whole directory in one transaction */
-int pdf_report_store_users_replace(pdf_report_store_t *store,
-    const pdf_report_user_entry_t *users, size_t n);
+/*
+ * Load the directory file into the store (contract section 7): in
+ * proportion to what changed, not to its size.
+ *
+ * - The file's fingerprint is kept in the meta db ("users_fp": the
+ *   SHA-256 of its content, the rules version, its device, inode, size,
+ *   mtime and ctime, when it was read, and the shape of the users db it
+ *   left).  A file whose device, inode, size, mtime and ctime (in ns)
+ *   are the recorded ones, none of them within 2 s before that load
+ *   (git's "racily clean" rule), is not read at all; else its SHA-256
+ *   is compared; an equal one is not loaded again either.
+ * - A changed file is checked whole in a read transaction (a line
+ *   stored as it is was checked when stored and is not parsed again),
+ *   then applied as the difference in one write transaction: records
+ *   whose text changed are put, users no longer in the file deleted,
+ *   and their access entries follow; every (org, user) pair no longer
+ *   CONNECTED is revoked in that transaction.  A refused line writes
+ *   nothing.
+ * - check (nginx -t) checks a changed file whole and writes nothing.
+ *
+ * Memory: one read buffer and a set of 128-bit id hashes (both mmap()ed
+ * and unmapped at the end), and the changed lines until they apply (up
+ * to PDF_REPORT_USERS_DIFF_MAX; past that the file is read a second time
+ * inside the write transaction instead).
+ *
+ * Returns 0, PDF_REPORT_USERS_INVALID (line and err say why), or an
+ * errno or LMDB code.
+ */
+
+#define PDF_REPORT_USERS_DIFF_MAX   (64 * 1024 * 1024)
+
+#define PDF_REPORT_USERS_LOADED     0
+#define PDF_REPORT_USERS_SAME_STAT  1     /* not read */
+#define PDF_REPORT_USERS_SAME_SHA   2     /* read, not loaded */
+
+typedef struct {
+    /* in */
+    int           fd;            /* the file, read from its start */
+    unsigned      check;         /* nginx -t: write nothing */
+    int64_t       now_ms;        /* for the revocations */
+    size_t        chunk;         /* read size, 0: the default */
+    size_t        diff_max;      /* 0: PDF_REPORT_USERS_DIFF_MAX */
+    void        (*revoked)(void *data, const char *org, size_t org_len,
+                      const char *user, size_t user_len);
+    void         *data;          /* for revoked(), which may be NULL */
+
+    /* out */
+    unsigned      unchanged;     /* PDF_REPORT_USERS_* above */
+    unsigned      second_read;   /* the diff was too large to keep */
+    size_t        users;         /* records in the file, once read */
+    size_t        added;         /* (check: would be) */
+    size_t        changed;
+    size_t        removed;
+    size_t        revoked_pairs;
+    size_t        line;          /* PDF_REPORT_USERS_INVALID: where */
+    char          err[256];
+} pdf_report_users_load_t;
+
+int pdf_report_store_users_load(pdf_report_store_t *store,
+    pdf_report_users_load_t *load);
 
 /*
  * What steps 1 and 3 ask of the directory, without parsing a record:

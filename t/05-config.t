@@ -645,12 +645,16 @@ refused({
     at   => qr/pdf_report_users /,
 });
 
+# The file's lines are checked where the master loads them into the
+# store (the zone init, after the configuration was read): nginx -t
+# names the file and the line, not a line of nginx.conf.
+
 refused({
     name => 'pdf_report_users: a line that is not JSON',
     set  => { users => '@DATA@/config/users-bad-json.jsonl' },
     msg  => 'invalid user directory "@DATA@/config/users-bad-json.jsonl", '
             . 'line 3: invalid JSON at column 39: unexpected token',
-    at   => qr/pdf_report_users /,
+    init => 1,
 });
 
 refused({
@@ -658,7 +662,7 @@ refused({
     set  => { users => '@DATA@/config/users-no-id.jsonl' },
     msg  => 'invalid user directory "@DATA@/config/users-no-id.jsonl", '
             . 'line 2: not a JSON object with an "id" string',
-    at   => qr/pdf_report_users /,
+    init => 1,
 });
 
 refused({
@@ -666,7 +670,7 @@ refused({
     set  => { users => '@DATA@/config/users-id-number.jsonl' },
     msg  => 'invalid user directory "@DATA@/config/users-id-number.jsonl", '
             . 'line 3: not a JSON object with an "id" string',
-    at   => qr/pdf_report_users /,
+    init => 1,
 });
 
 refused({
@@ -674,7 +678,7 @@ refused({
     set  => { users => '@DATA@/config/users-not-object.jsonl' },
     msg  => 'invalid user directory "@DATA@/config/users-not-object.jsonl", '
             . 'line 1: not a JSON object with an "id" string',
-    at   => qr/pdf_report_users /,
+    init => 1,
 });
 
 refused({
@@ -682,7 +686,7 @@ refused({
     set  => { users => '@DATA@/config/users-empty-id.jsonl' },
     msg  => 'invalid user directory "@DATA@/config/users-empty-id.jsonl", '
             . 'line 1: "id" must be 1 to 64 bytes',
-    at   => qr/pdf_report_users /,
+    init => 1,
 });
 
 refused({
@@ -690,7 +694,7 @@ refused({
     set  => { users => '@DATA@/config/users-long-id.jsonl' },
     msg  => 'invalid user directory "@DATA@/config/users-long-id.jsonl", '
             . 'line 1: "id" must be 1 to 64 bytes',
-    at   => qr/pdf_report_users /,
+    init => 1,
 });
 
 refused({
@@ -698,7 +702,7 @@ refused({
     set  => { users => '@DATA@/config/users-dup-id.jsonl' },
     msg  => 'invalid user directory "@DATA@/config/users-dup-id.jsonl", '
             . 'line 4: duplicate "id" "USCONF0000000001"',
-    at   => qr/pdf_report_users /,
+    init => 1,
 });
 
 refused({
@@ -706,7 +710,7 @@ refused({
     set  => { users => '@DATA@/config/users-bad-type.jsonl' },
     msg  => 'invalid user directory "@DATA@/config/users-bad-type.jsonl", '
             . 'line 2: "selfie_liveness_score" must be a number or null',
-    at   => qr/pdf_report_users /,
+    init => 1,
 });
 
 refused({
@@ -715,7 +719,7 @@ refused({
     msg  => 'invalid user directory "@DATA@/config/users-bad-utf8.jsonl", '
             . 'line 2: invalid JSON at column 42: unable to decode byte '
             . '0xe9',
-    at   => qr/pdf_report_users /,
+    init => 1,
 });
 
 

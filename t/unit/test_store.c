@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <utime.h>
 #include <lmdb.h>
 
 #include "tap.h"
@@ -80,21 +82,340 @@ new_scan(int64_t now, int64_t timeout, unsigned max_claims)
 }
 
 
+/* ---- the user directory, loaded from files ---- */
+
+static char  revoked[4096];
+
+
+/* every pair a load revokes, in order: "org/user,org/user" */
+static void
+on_revoked(void *data, const char *org, size_t org_len, const char *user,
+    size_t user_len)
+{
+    size_t  n;
+
+    n = strlen(revoked);
+    snprintf(revoked + n, sizeof(revoked) - n, "%s%.*s/%.*s",
+             n ? "," : "", (int) org_len, org, (int) user_len, user);
+}
+
+
+/*
+ * Write text (unless NULL) to dir/users.jsonl as operators do (a new
+ * file renamed over the old one), then load it: chunk of 7 bytes, so
+ * that lines cross reads.
+ */
+static int
+load_users(pdf_report_store_t *st, const char *dir, const char *text,
+    unsigned check, size_t diff_max, pdf_report_users_load_t *load)
+{
+    int    rc, fd;
+    char   path[256], tmp[300];
+    FILE  *f;
+
+    snprintf(path, sizeof(path), "%s/users.jsonl", dir);
+
+    if (text != NULL) {
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        f = fopen(tmp, "w");
+        if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0
+            || rename(tmp, path) != 0)
+        {
+            return errno;
+        }
+    }
+
+    fd = open(path, O_RDONLY);
+    if (fd == -1) {
+        return errno;
+    }
+
+    memset(load, 0, sizeof(pdf_report_users_load_t));
+    load->fd = fd;
+    load->check = check;
+    load->now_ms = 1000;
+    load->chunk = 7;
+    load->diff_max = diff_max;
+    load->revoked = on_revoked;
+    revoked[0] = '\0';
+
+    rc = pdf_report_store_users_load(st, load);
+
+    close(fd);
+
+    return rc;
+}
+
+
+static int
+access_of(pdf_report_store_t *st, const char *org, const char *id,
+    char *stem)
+{
+    size_t  stem_len;
+
+    stem[0] = '\0';
+
+    return pdf_report_store_user_access(st, org, id, strlen(id), stem,
+                                        &stem_len);
+}
+
+
+/* the stored record of id, "" when none */
+static const char *
+record_of(pdf_report_store_t *st, const char *id)
+{
+    char         *json;
+    size_t        len;
+    static char   buf[1024];
+
+    buf[0] = '\0';
+
+    if (pdf_report_store_user_get(st, id, strlen(id), &json, &len) == 0) {
+        snprintf(buf, sizeof(buf), "%s", json);
+        free(json);
+    }
+
+    return buf;
+}
+
+
+#define U1  "{\"id\":\"US1\",\"first_name\":\"John\",\"last_name\":\"Smith\"," \
+            "\"connections\":[{\"org_id\":\"org_a\",\"connection_status\":" \
+            "\"CONNECTED\"},{\"org_id\":\"org_b\",\"connection_status\":"    \
+            "\"CONNECTED\"}]}"
+#define U1B "{\"id\":\"US1\",\"first_name\":\"Mary\",\"last_name\":\"Smith\"," \
+            "\"connections\":[{\"org_id\":\"org_a\",\"connection_status\":" \
+            "\"CONNECTED\"},{\"org_id\":\"org_b\",\"connection_status\":"    \
+            "\"REVOKED\"}]}"
+#define U2  "{\"id\":\"US2\"}"
+#define U2B "{\"id\":\"US2\",\"city\":\"Leeds\"}"
+#define U3  "{\"id\":\"US3\",\"connections\":[{\"org_id\":\"org_a\","      \
+            "\"connection_status\":\"CONNECTED\"}]}"
+#define U4  "{\"id\":\"US4\",\"connections\":[{\"org_id\":\"org_c\","      \
+            "\"connection_status\":\"CONNECTED\"}]}"
+#define U1D "{\"id\":\"US1\",\"connections\":["                             \
+            "{\"org_id\":\"org_a\",\"connection_status\":\"CONNECTED\"},"    \
+            "{\"org_id\":\"org_b\",\"connection_status\":\"CONNECTED\"},"    \
+            "{\"org_id\":\"org_a\",\"connection_status\":\"CONNECTED\"}]}"
+#define U1E "{\"id\":\"US1\",\"connections\":["                             \
+            "{\"org_id\":\"org_a\",\"connection_status\":\"REVOKED\"},"      \
+            "{\"org_id\":\"org_b\",\"connection_status\":\"CONNECTED\"},"    \
+            "{\"org_id\":\"org_a\",\"connection_status\":\"SUSPENDED\"}]}"
+
+
+static void
+test_directory(pdf_report_store_t **store, const char *dir)
+{
+    int                       rc;
+    char                      stem[PDF_REPORT_FILENAME_MAX], path[256];
+    unsigned                  fmt;
+    MDB_env                  *env;
+    MDB_txn                  *txn;
+    MDB_dbi                   dbi;
+    MDB_val                   k;
+    pdf_report_store_t       *st;
+    pdf_report_users_load_t   load;
+
+    st = *store;
+
+    /* a new store: one pass checks and writes; a bad line, nothing */
+
+    is_int(load_users(st, dir, U1 "\n" U2 "\n" U3 "\n{\"id\":7}\n", 0, 0,
+                      &load), PDF_REPORT_USERS_INVALID,
+           "dir: a first load with a bad line");
+    is_int(load.line, 4, "dir: on line 4");
+    is_str(record_of(st, "US1"), "", "dir: nothing written");
+
+    /* a first load: everything added */
+
+    is_int(load_users(st, dir, U1 "\n" U2 "\n" U3 "\n", 0, 0, &load), 0,
+           "dir: first load");
+    is_int(load.unchanged, PDF_REPORT_USERS_LOADED, "dir: loaded");
+    ok(load.users == 3 && load.added == 3 && load.changed == 0
+       && load.removed == 0, "dir: 3 users, 3 added (%zu %zu %zu %zu)",
+       load.users, load.added, load.changed, load.removed);
+    is_str(revoked, "", "dir: nothing revoked");
+    is_str(record_of(st, "US2"), U2, "dir: US2's record");
+
+    is_int(access_of(st, "org_b", "US1", stem), 0,
+           "access: US1 is connected to its second org");
+    is_str(stem, "SQR_J_Smith_", "access: with its filename stem");
+    is_int(access_of(st, "org_a", "US1", stem), 0, "access: and its first");
+    is_int(access_of(st, "org_c", "US1", stem),
+           PDF_REPORT_STORE_NOT_CONNECTED, "access: not to another");
+    is_int(access_of(st, "org_a", "US2", stem),
+           PDF_REPORT_STORE_NOT_CONNECTED,
+           "access: a user with no connection exists, not connected");
+    is_int(access_of(st, "org_a", "US9", stem), PDF_REPORT_STORE_NOT_FOUND,
+           "access: an unknown user");
+    is_int(pdf_report_store_user_access(st, "org_a", "US1", 2, stem,
+                                        (size_t *) &rc),
+           PDF_REPORT_STORE_NOT_FOUND, "access: keys are exact");
+
+    /* the same file again: not loaded (read: it was written just now) */
+
+    is_int(load_users(st, dir, NULL, 0, 0, &load), 0, "dir: same file");
+    is_int(load.unchanged, PDF_REPORT_USERS_SAME_SHA,
+           "dir: unchanged, by its SHA-256 (too new for its stat)");
+    is_int(load.users, 0, "dir: not parsed");
+
+    /* nginx -t on a changed file: counted, nothing written */
+
+    is_int(load_users(st, dir, U1B "\n" U2 "\n" U4 "\n", 1, 0, &load), 0,
+           "dir: check a changed file");
+    ok(load.unchanged == PDF_REPORT_USERS_LOADED && load.users == 3
+       && load.added == 1 && load.changed == 1 && load.removed == 1,
+       "dir: would add 1, change 1, remove 1 (%zu %zu %zu)",
+       load.added, load.changed, load.removed);
+    is_str(revoked, "", "dir: check revokes nothing");
+    is_int(access_of(st, "org_b", "US1", stem), 0, "dir: check wrote nothing");
+    is_str(record_of(st, "US4"), "", "dir: US4 not added by the check");
+
+    /* the same, loaded: the difference */
+
+    is_int(load_users(st, dir, NULL, 0, 0, &load), 0, "dir: changed file");
+    ok(load.unchanged == PDF_REPORT_USERS_LOADED && load.users == 3
+       && load.added == 1 && load.changed == 1 && load.removed == 1
+       && load.revoked_pairs == 2 && !load.second_read,
+       "dir: added 1, changed 1, removed 1, 2 revoked (%zu %zu %zu %zu)",
+       load.added, load.changed, load.removed, load.revoked_pairs);
+    is_str(revoked, "org_b/US1,org_a/US3",
+           "dir: revoked: US1's REVOKED org, US3's org (US3 gone)");
+    is_int(access_of(st, "org_b", "US1", stem),
+           PDF_REPORT_STORE_NOT_CONNECTED, "dir: US1 not connected to org_b");
+    is_int(access_of(st, "org_a", "US1", stem), 0, "dir: still to org_a");
+    is_str(stem, "SQR_M_Smith_", "dir: with the new stem (Mary)");
+    is_int(access_of(st, "org_a", "US3", stem), PDF_REPORT_STORE_NOT_FOUND,
+           "dir: US3 gone");
+    is_int(access_of(st, "org_c", "US4", stem), 0, "dir: US4 connected");
+    is_str(record_of(st, "US1"), U1B, "dir: US1's new record");
+    is_str(record_of(st, "US2"), U2, "dir: US2 as it was");
+
+    /* a bad line in a changed file: nothing written */
+
+    is_int(load_users(st, dir, U1 "\n" U2B "\n{\"id\":\"US4\",\n", 0, 0,
+                      &load), PDF_REPORT_USERS_INVALID,
+           "dir: a bad line refused");
+    is_int(load.line, 3, "dir: on line 3");
+    ok(strncmp(load.err, "invalid JSON at column", 22) == 0,
+       "dir: invalid JSON: %s", load.err);
+    is_str(revoked, "", "dir: nothing revoked");
+    is_str(record_of(st, "US2"), U2, "dir: US2 kept (line 2 not applied)");
+    is_str(record_of(st, "US1"), U1B, "dir: US1 kept");
+    is_int(access_of(st, "org_c", "US4", stem), 0, "dir: US4 kept");
+
+    is_int(load_users(st, dir, U1B "\n" U2 "\n" U4 "\n" U2B "\n", 0, 0,
+                      &load), PDF_REPORT_USERS_INVALID,
+           "dir: a stored line and a changed copy of its id: refused");
+    is_int(load.line, 4, "dir: the later line");
+    is_str(load.err, "duplicate \"id\" \"US2\"", "dir: duplicate id");
+    is_str(record_of(st, "US2"), U2, "dir: US2 kept");
+
+    /* only a blank line more: read, nothing to change */
+
+    is_int(load_users(st, dir, U1B "\n\n" U2 "\n" U4 "\n", 0, 0, &load), 0,
+           "dir: a blank line added");
+    ok(load.unchanged == PDF_REPORT_USERS_LOADED && load.users == 3
+       && load.added + load.changed + load.removed == 0,
+       "dir: nothing added, changed or removed");
+    is_int(load_users(st, dir, NULL, 0, 0, &load), 0, "dir: again");
+    is_int(load.unchanged, PDF_REPORT_USERS_SAME_SHA, "dir: unchanged");
+
+    /* back to the first file, the difference too large to keep */
+
+    is_int(load_users(st, dir, U1 "\n" U2 "\n" U3 "\n", 0, 10, &load), 0,
+           "dir: a difference past diff_max");
+    ok(load.second_read && load.users == 3 && load.added == 1
+       && load.changed == 1 && load.removed == 1,
+       "dir: read twice; added 1, changed 1, removed 1 (%zu %zu %zu)",
+       load.added, load.changed, load.removed);
+    is_str(revoked, "org_c/US4", "dir: revoked US4's org");
+    is_int(access_of(st, "org_b", "US1", stem), 0, "dir: US1 and org_b again");
+    is_int(access_of(st, "org_a", "US3", stem), 0, "dir: US3 back");
+    is_str(record_of(st, "US4"), "", "dir: US4 gone");
+
+    /* an org listed twice; then one of its statuses changes */
+
+    is_int(load_users(st, dir, U1D "\n" U2 "\n" U3 "\n", 0, 0, &load), 0,
+           "dir: org_a listed twice");
+    ok(load.changed == 1 && load.revoked_pairs == 0,
+       "dir: changed, nothing revoked");
+    is_int(load_users(st, dir, U1E "\n" U2 "\n" U3 "\n", 0, 0, &load), 0,
+           "dir: org_a REVOKED and SUSPENDED");
+    is_str(revoked, "org_a/US1", "dir: the pair revoked once");
+    is_int(access_of(st, "org_a", "US1", stem),
+           PDF_REPORT_STORE_NOT_CONNECTED, "dir: US1 not connected to org_a");
+    is_int(access_of(st, "org_b", "US1", stem), 0, "dir: still to org_b");
+
+    /* once its times are 2 s older than its load: not even read */
+
+    sleep(3);
+
+    is_int(load_users(st, dir, NULL, 0, 0, &load), 0, "dir: later");
+    is_int(load.unchanged, PDF_REPORT_USERS_SAME_SHA,
+           "dir: still read once (its load was too close to its change)");
+    is_int(load_users(st, dir, NULL, 0, 0, &load), 0, "dir: later again");
+    is_int(load.unchanged, PDF_REPORT_USERS_SAME_STAT,
+           "dir: unchanged by its inode, size and times");
+
+    snprintf(path, sizeof(path), "%s/users.jsonl", dir);
+    is_int(utime(path, NULL), 0, "dir: touched");
+    is_int(load_users(st, dir, NULL, 0, 0, &load), 0, "dir: touched file");
+    is_int(load.unchanged, PDF_REPORT_USERS_SAME_SHA,
+           "dir: read again, the same content");
+
+    /*
+     * Something else changed the users db (as an older module would):
+     * the fingerprint no longer vouches for it, the file is read whole.
+     */
+
+    pdf_report_store_close(st);
+
+    rc = mdb_env_create(&env);
+    (void) mdb_env_set_maxdbs(env, 16);
+    rc = rc ? rc : mdb_env_open(env, dir, 0, 0600);
+    rc = rc ? rc : mdb_txn_begin(env, NULL, 0, &txn);
+    rc = rc ? rc : mdb_dbi_open(txn, "users", 0, &dbi);
+    k.mv_data = "US2";
+    k.mv_size = 3;
+    rc = rc ? rc : mdb_del(txn, dbi, &k, NULL);
+    rc = rc ? rc : mdb_txn_commit(txn);
+    mdb_env_close(env);
+    is_int(rc, 0, "dir: US2 deleted behind the store's back");
+
+    is_int(pdf_report_store_open(&st, dir, 16 * 1024 * 1024, &fmt), 0,
+           "dir: reopened");
+    *store = st;
+
+    is_int(load_users(st, dir, NULL, 0, 0, &load), 0,
+           "dir: the same file, a changed store");
+    ok(load.unchanged == PDF_REPORT_USERS_LOADED && load.added == 1
+       && load.changed == 0 && load.removed == 0,
+       "dir: read whole, US2 added again (%zu %zu %zu)",
+       load.added, load.changed, load.removed);
+    is_str(record_of(st, "US2"), U2, "dir: US2 back");
+
+    is_int(load_users(st, dir, "", 0, 0, &load), 0, "dir: an empty file");
+    ok(load.users == 0 && load.removed == 3, "dir: everyone removed");
+    is_str(revoked, "org_b/US1,org_a/US3", "dir: their pairs revoked");
+    is_int(access_of(st, "org_a", "US3", stem), PDF_REPORT_STORE_NOT_FOUND,
+           "dir: US3 unknown now");
+}
+
+
 int
 main(void)
 {
     int                       rc, i;
     char                      dir[] = "/tmp/pdf-report-store-XXXXXX";
-    char                      pending[PDF_REPORT_UUID_LEN + 1], *json;
+    char                      pending[PDF_REPORT_UUID_LEN + 1];
     char                      cmd[256];
-    size_t                    len;
     unsigned                  fmt;
     pdf_report_store_t       *st;
     pdf_report_job_t          job, got, claims[4], done;
     pdf_report_rate_t         rate;
     pdf_report_scan_t         scan;
     pdf_report_scan_result_t  res;
-    pdf_report_user_entry_t   users[2];
 
     const char  *a = "11111111-1111-4111-8111-111111111111";
     const char  *b = "22222222-2222-4222-8222-222222222222";
@@ -260,69 +581,7 @@ main(void)
 
     /* user directory */
 
-    memset(users, 0, sizeof(users));
-    users[0].id = "US1";
-    users[0].id_len = 3;
-    users[0].json = "{\"id\":\"US1\"}";
-    users[0].json_len = strlen(users[0].json);
-    users[0].stem = "SQR_J_Smith_";
-    users[0].stem_len = 12;
-    users[0].orgs = "org_a\0org_b";
-    users[0].orgs_len = 12;
-    users[1].id = "US2";
-    users[1].id_len = 3;
-    users[1].json = "{\"id\":\"US2\"}";
-    users[1].json_len = strlen(users[1].json);
-    users[1].stem = "SQR_X_X_";
-    users[1].stem_len = 8;
-
-    is_int(pdf_report_store_users_replace(st, users, 2), 0, "load users");
-    is_int(pdf_report_store_user_get(st, "US2", 3, &json, &len), 0,
-           "get US2");
-    is_str(json, "{\"id\":\"US2\"}", "US2 record");
-    free(json);
-
-    {
-        char    stem[PDF_REPORT_FILENAME_MAX];
-        size_t  stem_len;
-
-        is_int(pdf_report_store_user_access(st, "org_b", "US1", 3, stem,
-                                            &stem_len),
-               0, "access: US1 is connected to its second org");
-        is_str(stem, "SQR_J_Smith_", "access: with its filename stem");
-        is_int(stem_len, 12, "access: stem length");
-        is_int(pdf_report_store_user_access(st, "org_a", "US1", 3, stem,
-                                            &stem_len),
-               0, "access: and to its first");
-        is_int(pdf_report_store_user_access(st, "org_c", "US1", 3, stem,
-                                            &stem_len),
-               PDF_REPORT_STORE_NOT_CONNECTED, "access: not to another");
-        is_int(pdf_report_store_user_access(st, "org_a", "US2", 3, stem,
-                                            &stem_len),
-               PDF_REPORT_STORE_NOT_CONNECTED,
-               "access: a user with no connection exists, not connected");
-        is_int(pdf_report_store_user_access(st, "org_a", "US9", 3, stem,
-                                            &stem_len),
-               PDF_REPORT_STORE_NOT_FOUND, "access: an unknown user");
-        is_int(pdf_report_store_user_access(st, "org_a", "US1", 2, stem,
-                                            &stem_len),
-               PDF_REPORT_STORE_NOT_FOUND, "access: keys are exact");
-
-        users[0].orgs_len = 6;
-
-        is_int(pdf_report_store_users_replace(st, users, 1), 0,
-               "reload users: US1 keeps org_a only, US2 gone");
-        is_int(pdf_report_store_user_access(st, "org_b", "US1", 3, stem,
-                                            &stem_len),
-               PDF_REPORT_STORE_NOT_CONNECTED,
-               "access: a connection gone after reload is gone");
-        is_int(pdf_report_store_user_access(st, "org_a", "US2", 3, stem,
-                                            &stem_len),
-               PDF_REPORT_STORE_NOT_FOUND, "access: US2 unknown now");
-    }
-
-    is_int(pdf_report_store_user_get(st, "US2", 3, &json, &len),
-           PDF_REPORT_STORE_NOT_FOUND, "US2 gone after reload");
+    test_directory(&st, dir);
 
     /* finished jobs imported in one transaction, all or nothing */
     {
