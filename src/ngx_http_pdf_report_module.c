@@ -676,7 +676,7 @@ ngx_http_pdf_report_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_pdf_report_main_conf_t  *pmcf = conf;
 
-    ssize_t     size;
+    off_t       size;
     ngx_str_t  *value, s;
 
     if (pmcf->store_dir.data != NULL) {
@@ -701,9 +701,12 @@ ngx_http_pdf_report_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         s.data = value[2].data + 5;
         s.len = value[2].len - 5;
 
-        size = ngx_parse_size(&s);
+        /* ngx_parse_offset(): k, m and g, as max_size= of a cache */
+        size = ngx_parse_offset(&s);
 
-        if (size == NGX_ERROR || size < 1024 * 1024) {
+        if (size == NGX_ERROR || size < 1024 * 1024
+            || (uint64_t) size > (uint64_t) NGX_MAX_SIZE_T_VALUE)
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid store size \"%V\", at least 1m",
                                &value[2]);

@@ -351,6 +351,7 @@ sub mdb_load {
 }
 
 my $have_mdb_load = grep { -x "$_/mdb_load" } File::Spec->path;
+my $have_mdb_stat = grep { -x "$_/mdb_stat" } File::Spec->path;
 
 my $CONF = "$DATA/config";
 my $ENOENT = '(2: No such file or directory)';
@@ -538,6 +539,43 @@ refused({
     name => 'pdf_report_store: size that is not a size',
     set  => { store => '@TMP@/store size=lots' },
     msg  => 'invalid store size "size=lots", at least 1m',
+    at   => qr/pdf_report_store /,
+});
+
+# nginx's size units, g included, as "max_size=10g" of proxy_cache_path
+for my $size (qw(8g 2G 1024k 64M)) {
+    my %bytes = ('8g' => 8 << 30, '2G' => 2 << 30, '1024k' => 1 << 20,
+                 '64M' => 64 << 20);
+
+    accepted({
+        name  => "pdf_report_store: size=$size",
+        set   => { store => "\@TMP\@/store size=$size" },
+        check => sub {
+            my ($r) = @_;
+
+            SKIP: {
+                skip 'mdb_stat (lmdb-utils) is not installed', 1
+                    unless $have_mdb_stat;
+
+                my $info = `mdb_stat -e '$r->{tmp}/store'`;
+                like($info, qr/^\s*Map size: $bytes{$size}$/m,
+                     "the store's map is $bytes{$size} bytes");
+            }
+        },
+    });
+}
+
+refused({
+    name => 'pdf_report_store: size=0g',
+    set  => { store => '@TMP@/store size=0g' },
+    msg  => 'invalid store size "size=0g", at least 1m',
+    at   => qr/pdf_report_store /,
+});
+
+refused({
+    name => 'pdf_report_store: size=1t, a unit nginx does not have',
+    set  => { store => '@TMP@/store size=1t' },
+    msg  => 'invalid store size "size=1t", at least 1m',
     at   => qr/pdf_report_store /,
 });
 
