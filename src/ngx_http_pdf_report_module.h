@@ -63,6 +63,9 @@ typedef struct {
     ngx_str_t                 font_regular;
     ngx_str_t                 font_bold;
 
+    /* lifecycle (contract section 7) */
+    time_t                    retention;       /* seconds, 0 when off */
+
     /* set while parsing */
     ngx_uint_t                enabled;         /* a pdf_report_api exists */
     ngx_str_t                 api_file;        /* where the first one is */
@@ -145,6 +148,10 @@ ngx_int_t ngx_http_pdf_report_jobs_init_worker(ngx_cycle_t *cycle,
 void ngx_http_pdf_report_jobs_kick(ngx_http_pdf_report_main_conf_t *pmcf);
 void ngx_http_pdf_report_jobs_run(ngx_http_pdf_report_main_conf_t *pmcf,
     pdf_report_job_t *claims, ngx_uint_t n);
+
+/* ngx_http_pdf_report_purge.c */
+ngx_int_t ngx_http_pdf_report_purge_init_worker(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf);
 
 /* ngx_http_pdf_report_preflight.c */
 ngx_int_t ngx_http_pdf_report_preflight(ngx_cycle_t *cycle,
