@@ -312,6 +312,13 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
       0,
       NULL },
 
+    { ngx_string("pdf_report_erase_on_revoke"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, erase_on_revoke),
+      NULL },
+
     { ngx_string("pdf_report_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_pdf_report_api,
@@ -452,6 +459,7 @@ ngx_http_pdf_report_create_main_conf(ngx_conf_t *cf)
     pmcf->url_ttl = NGX_CONF_UNSET;
     pmcf->s3_path_style = NGX_CONF_UNSET;
     pmcf->retention = NGX_CONF_UNSET;
+    pmcf->erase_on_revoke = NGX_CONF_UNSET;
 
     if (ngx_array_init(&pmcf->api_locations, cf->pool, 2,
                        sizeof(ngx_http_pdf_report_api_loc_t))
@@ -517,6 +525,7 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_value(pmcf->s3_path_style, 1);
     ngx_conf_init_value(pmcf->retention, 30 * 86400);
+    ngx_conf_init_value(pmcf->erase_on_revoke, 1);
 
     if (pmcf->font_regular.data == NULL) {
         ngx_str_set(&pmcf->font_regular, NGX_HTTP_PDF_REPORT_DEFAULT_FONT);
@@ -1568,6 +1577,7 @@ ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf)
 {
     int                  rc;
+    size_t               pairs, erased;
     u_char              *dir, *p;
     unsigned             format;
     ngx_err_t            err;
@@ -1630,6 +1640,16 @@ ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                       "pdf_report: %uz users loaded from \"%V\"",
                       pmcf->users.n, &pmcf->users_file);
+
+        pdf_report_store_revoked_count(store, &pairs, &erased);
+
+        if (pairs) {
+            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                          "pdf_report: %uz (org, user) pairs with jobs are "
+                          "no longer connected: %uz of their jobs erased, "
+                          "their reports are deleted from S3 next",
+                          pairs, erased);
+        }
     }
 
     pdf_report_store_close(store);
@@ -1648,7 +1668,8 @@ ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
 
 
 /*
- * Before the directory load: a store of layout version 1 upgraded.  Not in "nginx -t": a running nginx of the version
+ * Before the directory load: erasure on or off, and a store of layout
+ * version 1 upgraded.  Not in "nginx -t": a running nginx of the version
  * before may still be writing the store the old way.
  */
 
@@ -1659,6 +1680,8 @@ ngx_http_pdf_report_lifecycle_store(ngx_cycle_t *cycle,
 {
     int     rc;
     size_t  jobs;
+
+    pdf_report_store_set_erase_on_revoke(store, pmcf->erase_on_revoke);
 
     if (format == PDF_REPORT_STORE_FORMAT) {
         return NGX_OK;

@@ -65,6 +65,7 @@ typedef struct {
 
     /* lifecycle (contract section 7) */
     time_t                    retention;       /* seconds, 0 when off */
+    ngx_flag_t                erase_on_revoke;
 
     /* set while parsing */
     ngx_uint_t                enabled;         /* a pdf_report_api exists */

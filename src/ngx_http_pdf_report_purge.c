@@ -9,7 +9,12 @@
  * outcome in a second write transaction: the records of the jobs whose
  * objects are gone (S3's 404 counts) go with every entry they have; a
  * failed delete comes back after a backoff (2 s doubling to an hour, with
- * jitter).  The first failure ends the
+ * jitter).  A job erased before it ended, while an upload of it may still be
+ * under way (a worker told to exit by the very reload that revoked the pair
+ * cancels its upload, and S3 may store it all the same), is deleted twice:
+ * at once, and again once every upload attempt of it has ended, its
+ * createdAt + pdf_report_job_timeout + 15 s; its record (404 to the API
+ * from the start) goes after that second delete.  The first failure ends the
  * batch: what S3 refused once it would refuse again now, and a batch of
  * deletes that each time out would hold a thread for minutes.  A lease that
  * outlives its worker runs out and another worker takes the jobs over.  The
@@ -35,6 +40,9 @@
 /* longer than a batch can take: then the jobs are another pass's */
 #define NGX_HTTP_PDF_REPORT_PURGE_LEASE     300000
 
+/* after a job's deadline, when an upload of it can no longer land */
+#define NGX_HTTP_PDF_REPORT_LATE_PUT_MS     15000
+
 /* a failed delete: again after 2 s, doubling up to an hour */
 #define NGX_HTTP_PDF_REPORT_RETRY_BASE      2000
 #define NGX_HTTP_PDF_REPORT_RETRY_CAP       3600000
@@ -48,6 +56,7 @@ typedef struct {
     pdf_report_store_t               *store;
     pdf_report_s3_conf_t              s3;
     int64_t                           retention_ms;   /* -1: off */
+    int64_t                           last_put_ms;    /* after createdAt */
 
     pdf_report_purge_t                items[NGX_HTTP_PDF_REPORT_PURGE_BATCH];
     size_t                            n;
@@ -118,6 +127,8 @@ ngx_http_pdf_report_purge_init_worker(ngx_cycle_t *cycle,
     t->s3.cancelled = ngx_http_pdf_report_purge_cancelled;
     t->retention_ms = pmcf->retention ? (int64_t) pmcf->retention * 1000
                                       : -1;
+    t->last_put_ms = (int64_t) pmcf->job_timeout
+                     + NGX_HTTP_PDF_REPORT_LATE_PUT_MS;
 
     task->handler = ngx_http_pdf_report_purge_handler;
     task->event.handler = ngx_http_pdf_report_purge_done;
@@ -288,6 +299,15 @@ ngx_http_pdf_report_purge_handler(void *data, ngx_log_t *log)
 
         if (rc == 0) {
             it->outcome = PDF_REPORT_PURGE_GONE;
+
+            /* erased in time for an upload to land still: once more */
+            if (it->cut_short
+                && it->created_ms + t->last_put_ms > pdf_report_now_ms())
+            {
+                it->outcome = PDF_REPORT_PURGE_UNTRIED;
+                it->next_ms = it->created_ms + t->last_put_ms;
+            }
+
             continue;
         }
 

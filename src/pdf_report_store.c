@@ -1890,6 +1890,7 @@ pdf_report_store_revoked(pdf_report_store_t *store, MDB_txn *txn,
                                 "The user is no longer connected to this "
                                 "organisation.");
             job.lease_token = 0;
+            job.flags |= PDF_REPORT_JOB_CUT_SHORT;
 
             rc = pdf_report_job_write(store, txn, &job);
 
@@ -2386,6 +2387,8 @@ pdf_report_purge_take_txn(pdf_report_store_t *store, MDB_txn *txn,
         memcpy(it->org, job.org, sizeof(it->org));
         it->attempts = attempts;
         it->erased = (job.flags & PDF_REPORT_JOB_ERASED) ? 1 : 0;
+        it->cut_short = (job.flags & PDF_REPORT_JOB_CUT_SHORT) ? 1 : 0;
+        it->created_ms = job.created_ms;
         it->lease_ms = now_ms + lease_ms;
     }
 

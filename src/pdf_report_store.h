@@ -54,6 +54,8 @@ typedef enum {
 #define PDF_REPORT_JOB_ERASED       0x01     /* its pair was revoked: gone
                                                 for the API, its object
                                                 and record being deleted */
+#define PDF_REPORT_JOB_CUT_SHORT    0x02     /* erased before it ended: an
+                                                upload may be under way */
 
 
 typedef struct {
@@ -61,7 +63,7 @@ typedef struct {
     char        org[PDF_REPORT_ORG_MAX + 1];
     char        user[PDF_REPORT_USER_ID_MAX + 1];
     uint32_t    status;
-    uint32_t    flags;           /* PDF_REPORT_JOB_ERASED */
+    uint32_t    flags;           /* PDF_REPORT_JOB_* */
     uint32_t    attempts;        /* claims so far */
     int64_t     created_ms;
     int64_t     updated_ms;
@@ -324,6 +326,8 @@ typedef struct {
     char        org[PDF_REPORT_ORG_MAX + 1];
     uint32_t    attempts;        /* failed deletes before this one */
     unsigned    erased;          /* revoked, rather than retention */
+    unsigned    cut_short;       /* erased before it ended */
+    int64_t     created_ms;      /* the job's createdAt */
     int64_t     lease_ms;        /* the entry's key while leased */
 
     /* set by the caller for _done() */
@@ -339,12 +343,12 @@ int pdf_report_store_purge_due(pdf_report_store_t *store, int64_t now_ms,
     int64_t retention_ms);
 
 /*
- * One write transaction: moves up to max retain entries that are due
- * into purge, then leases up to max due purge entries and copies them to
- * items (*n of them).  max is at most 64, and less in a map under 16 MB,
- * so that a pass still fits in a full map.  An entry whose job is gone
- * is dropped; a job not erased whose retention (as now configured) has
- * not run out after all goes back to retain.  *more is set when due entries were left for
+ * One write transaction: moves up to max retain entries that are due into
+ * purge, then leases up to max due purge entries and copies them to items
+ * (*n of them).  max is at most 64, and less in a map under 16 MB, so that a
+ * pass still fits in a full map.  An entry whose job is gone is dropped; a
+ * job not erased whose retention (as now configured) has not run out after
+ * all goes back to retain.  *more is set when due entries were left for
  * another pass.
  */
 int pdf_report_store_purge_take(pdf_report_store_t *store, int64_t now_ms,

@@ -434,6 +434,7 @@ accepted({
         fonts          => '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf '
                           . '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf',
         retention      => '30d',
+        erase_on_revoke => 'on',
     },
 });
 
@@ -463,6 +464,7 @@ accepted({
         jwt_cache     => 'off',
         read_scope    => 'off',
         retention     => 'off',
+        erase_on_revoke => 'off',
         scan_interval => '5s',
         worker_jobs   => '1',
         url_ttl       => '1s',
@@ -1194,7 +1196,10 @@ for my $t (['url_ttl', '0',
            ['retention', '500ms',
             'invalid retention "500ms", a time of at least 1s or "off"'],
            ['retention', 'forever',
-            'invalid retention "forever", a time of at least 1s or "off"'])
+            'invalid retention "forever", a time of at least 1s or "off"'],
+           ['erase_on_revoke', 'yes',
+            'invalid value "yes" in "pdf_report_erase_on_revoke" directive, '
+            . 'it must be "on" or "off"'])
 {
     my ($name, $value, $msg, $at) = @$t;
 
@@ -1320,6 +1325,7 @@ my %dup_value = (
     fonts          => '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf '
                       . '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf',
     retention      => '7d',
+    erase_on_revoke => 'off',
 );
 
 for my $name (sort keys %dup_value) {
@@ -1331,6 +1337,7 @@ for my $name (sort keys %dup_value) {
         s3_region => 'us-east-1', s3_prefix => 'reports/',
         s3_path_style => 'on', fonts => $dup_value{fonts},
         store_thread_pool => 'pdf_report', retention => '30d',
+        erase_on_revoke => 'on',
     );
 
     refused({

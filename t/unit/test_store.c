@@ -369,6 +369,10 @@ test_erasure(const char *dir)
     is_int(got.status, PDF_REPORT_FAILED, "j2 FAILED");
     is_str(got.error_code, "NOT_CONNECTED", "j2 NOT_CONNECTED");
     ok(got.flags & PDF_REPORT_JOB_ERASED, "j2 flagged erased");
+    ok(got.flags & PDF_REPORT_JOB_CUT_SHORT, "j2 flagged cut short");
+    is_int(pdf_report_store_job_record(st, j1, &got), 0, "j1's record");
+    is_int(got.flags, PDF_REPORT_JOB_ERASED, "j1 erased, not cut short");
+    is_int(got.status, PDF_REPORT_COMPLETE, "j1 still COMPLETE inside");
 
     job = claim;
     job.status = PDF_REPORT_COMPLETE;
@@ -394,6 +398,9 @@ test_erasure(const char *dir)
            0, "take");
     is_int(n, 2, "take: both erased jobs");
     ok(items[0].erased && items[1].erased, "take: as erased");
+    ok(!items[0].cut_short && items[1].cut_short,
+       "take: j2 as cut short, j1 not");
+    is_int(items[1].created_ms, 3000, "take: with its createdAt");
     is_int(purge_done_all(st, items, n, PDF_REPORT_PURGE_GONE, 0, &ret,
                           &rev),
            0, "done: objects gone");

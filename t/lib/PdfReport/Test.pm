@@ -98,10 +98,12 @@ sub start_black_hole {
 # nginx runs: "pass" relays to the real server, "hang" accepts and never
 # answers, "close" drops the connection at once, "reset" reads part of
 # the request and resets the connection, "slow:MS" relays but holds the
-# answer MS milliseconds, "reply:STATUS:CODE" answers with an S3 XML
-# error.  The mode file may hold several lines: each connection takes the
-# first, and removes it while more than one is left, so "reply:500:X"
-# twice then "pass" fails two attempts and lets the third through.
+# answer MS milliseconds, "stall:MS" holds the request MS milliseconds
+# before it relays it (S3 gets it late), "reply:STATUS:CODE" answers with
+# an S3 XML error.  The mode file may hold several lines: each connection
+# takes the first, and removes it while more than one is left, so
+# "reply:500:X" twice then "pass" fails two attempts and lets the third
+# through.
 
 sub start_proxy {
     my ($target) = @_;
@@ -203,6 +205,8 @@ sub proxy_connection {
         or return;
 
     my $delay = $mode =~ /^slow:(\d+)$/ ? $1 / 1000 : 0;
+
+    Time::HiRes::sleep($1 / 1000) if $mode =~ /^stall:(\d+)$/;
 
     require IO::Select;
     my $sel = IO::Select->new($c, $up);
