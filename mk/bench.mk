@@ -9,16 +9,21 @@
 #   make bench-render         render-only time and size (bench/render)
 #   make bench-soak           100,000 reads and 2,000 jobs through one
 #                             worker, twice, with its RSS (bench/soak)
+#   make bench-soak-retention jobs at a steady rate for 4 minutes, with
+#                             retention off and at 5 s: store pages,
+#                             bucket objects, status p99 over time
+#                             (bench/soak-retention)
 
 BENCH_N ?= 200
 
-.PHONY: bench bench-deps bench-api bench-pipeline bench-render bench-soak
+.PHONY: bench bench-deps bench-api bench-pipeline bench-render bench-soak \
+        bench-soak-retention
 
 bench-deps: deps node
 	tools/install-deps wrk
 
 bench: bench-deps
-	$(MAKE) -s bench-api bench-pipeline bench-soak
+	$(MAKE) -s bench-api bench-pipeline bench-soak bench-soak-retention
 
 bench-api: bench-deps module tools
 	bench/api
@@ -31,3 +36,6 @@ bench-render: tools
 
 bench-soak: bench-deps module
 	bench/soak
+
+bench-soak-retention: bench-deps module
+	bench/soak-retention

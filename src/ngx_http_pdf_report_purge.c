@@ -69,6 +69,8 @@ typedef struct {
     const char                       *store_what;
     int64_t                           retry_s;
     int64_t                           took_ms;
+    int64_t                           take_ms;    /* the two store writes, */
+    int64_t                           done_ms;    /* waits for the lock in */
 
     /* the failed delete, for the log */
     char                              id[PDF_REPORT_UUID_LEN + 1];
@@ -246,6 +248,10 @@ ngx_http_pdf_report_purge_handler(void *data, ngx_log_t *log)
                                      t->items,
                                      NGX_HTTP_PDF_REPORT_PURGE_BATCH, &t->n,
                                      &t->more);
+
+    t->take_ms = pdf_report_now_ms() - start;
+    t->done_ms = 0;
+
     if (rc != 0) {
         t->store_rc = rc;
         t->store_what = "lease";
@@ -332,8 +338,13 @@ ngx_http_pdf_report_purge_handler(void *data, ngx_log_t *log)
 
     pdf_report_s3_conn_free(conn);
 
+    now = pdf_report_now_ms();
+
     rc = pdf_report_store_purge_done(t->store, t->items, t->n, &t->retention,
                                      &t->revoked);
+
+    t->done_ms = pdf_report_now_ms() - now;
+
     if (rc != 0) {
         /* the leases run out and another pass takes the jobs over */
         t->store_rc = rc;
@@ -403,9 +414,10 @@ ngx_http_pdf_report_purge_done(ngx_event_t *ev)
     } else if (t->retention + t->revoked) {
         ngx_log_error(NGX_LOG_INFO, pmcf->log, 0,
                       "pdf_report: deleted %ud jobs and their objects "
-                      "(%ud for retention, %ud revoked) in %L ms",
+                      "(%ud for retention, %ud revoked) in %L ms (store "
+                      "writes: lease %L ms, record %L ms)",
                       t->retention + t->revoked, t->retention, t->revoked,
-                      t->took_ms);
+                      t->took_ms, t->take_ms, t->done_ms);
     }
 
     if (t->failed) {
