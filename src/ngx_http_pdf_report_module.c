@@ -1352,11 +1352,6 @@ ngx_http_pdf_report_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/*
- * Whatever S3 will be asked must make a valid URL: the bucket as a host
- * name for virtual-hosted URLs, and a pre-signed URL that can be built.
- */
-
 /* "off", or how long a terminal job is kept: at least 1s */
 
 static char *
@@ -1393,6 +1388,11 @@ ngx_http_pdf_report_retention(ngx_conf_t *cf, ngx_command_t *cmd,
     return NGX_CONF_OK;
 }
 
+
+/*
+ * Whatever S3 will be asked must make a valid URL: the bucket as a host
+ * name for virtual-hosted URLs, and a pre-signed URL that can be built.
+ */
 
 static ngx_int_t
 ngx_http_pdf_report_check_s3(ngx_conf_t *cf,
