@@ -7,6 +7,7 @@ BEGIN { push @INC, "$FindBin::Bin/lib" }   # our runner only if Test::Nginx is a
 use Test::Nginx::Socket 'no_plan';
 use PdfReport::Test qw(api wait_job token);
 use JSON::PP;
+use Time::HiRes ();
 
 no_long_string();
 log_level('info');
@@ -153,6 +154,27 @@ sub failed_upload {
 }
 
 
+# the lines of the error log that match: the task records a job's end in
+# the store before the event loop logs it, so a poll may see FAILED first
+
+sub log_lines {
+    my ($re, $want) = @_;
+    my $log = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log";
+    my $deadline = Time::HiRes::time() + 10;
+    my @lines;
+
+    while (1) {
+        open my $fh, '<', $log or die "$log: $!";
+        @lines = grep { /$re/ } <$fh>;
+        close $fh;
+        last if @lines >= $want || Time::HiRes::time() > $deadline;
+        Time::HiRes::sleep(0.1);
+    }
+
+    return @lines;
+}
+
+
 # a cause that means the configuration is wrong: every job fails alike,
 # one [error] line a window names it, the others are at [warn]
 
@@ -173,9 +195,7 @@ sub failed_alike {
         is($job->{errorCode}, 'UPLOAD_FAILED', "$name - $id: UPLOAD_FAILED");
     }
 
-    my $log = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log";
-    open my $fh, '<', $log or die "$log: $!";
-    my @lines = grep { /failed: UPLOAD_FAILED/ } <$fh>;
+    my @lines = log_lines(qr/failed: UPLOAD_FAILED/, 3);
 
     my @error = grep { /\[error\]/ } @lines;
     my @warn = grep { /\[warn\]/ } @lines;
@@ -216,13 +236,11 @@ sub font_gone {
        . 'later, or contact support if it fails again.',
        "$name - no path for the client");
 
-    my $log = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log";
-    open my $fh, '<', $log or die "$log: $!";
     my $want = qr/\[error\] .*pdf_report: job $job->{jobId} failed: /
                . qr/RENDER_FAILED: cannot open the TrueType font /
                . qr/"\Q$::fonts\E\/bold\.ttf": No such file or directory; /
                . qr/org "org_acme"; check pdf_report_fonts/;
-    is(scalar(grep { /$want/ } <$fh>), 1,
+    is(scalar(log_lines($want, 1)), 1,
        "$name - [error] with strerror and what to check");
 }
 

@@ -41,6 +41,24 @@ sub scrape {
 }
 
 
+# a scrape once the counters of the jobs waited for have moved: a task
+# records a job's end in the store before the event loop counts it
+sub scrape_when {
+    my ($port, $name, $at_least) = @_;
+    my $deadline = Time::HiRes::time() + 10;
+    my $m;
+
+    while (1) {
+        $m = scrape($port);
+        last if ($m->{$name} // 0) >= $at_least
+                || Time::HiRes::time() > $deadline;
+        Time::HiRes::sleep(0.1);
+    }
+
+    return $m;
+}
+
+
 sub delta {
     my ($before, $after, $name) = @_;
     return ($after->{$name} // 0) - ($before->{$name} // 0);
@@ -88,7 +106,7 @@ sub created_and_limited {
 
     is(wait_job($_)->{status}, 'COMPLETE', "$name - $_ complete") for @ids;
 
-    my $after = scrape();
+    my $after = scrape_when(undef, $complete, ($before->{$complete} // 0) + 2);
 
     # the polls of wait_job are status reads too: counted, not pinned
     moved($block, $before, $after, $created => 2, $c202 => 2, $c429 => 1,
@@ -118,7 +136,8 @@ sub failed_upload {
     is(wait_job($j->{jobId})->{errorCode}, 'UPLOAD_FAILED',
        "$name - UPLOAD_FAILED");
 
-    my $after = scrape();
+    my $after = scrape_when(undef, $put_error,
+                            ($before->{$put_error} // 0) + 1);
 
     moved($block, $before, $after, $created => 1, $complete => 0,
           'pdf_report_jobs_finished_total{status="FAILED",'
@@ -142,7 +161,7 @@ sub retried {
     is(wait_job($j->{jobId}, timeout => 30)->{status}, 'COMPLETE',
        "$name - complete on the second attempt");
 
-    my $after = scrape();
+    my $after = scrape_when(undef, $complete, ($before->{$complete} // 0) + 1);
 
     moved($block, $before, $after, $put_retry => 1, $put_ok => 1,
           $put_error => 0, $complete => 1);
