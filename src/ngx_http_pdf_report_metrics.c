@@ -211,6 +211,7 @@ ngx_http_pdf_report_metrics_handler(ngx_http_request_t *r)
     u_char                         *p;
     size_t                          size;
     ngx_int_t                       rc;
+    ngx_uint_t                      i, j, n;
     ngx_buf_t                      *b;
     ngx_chain_t                     out;
     ngx_http_pdf_report_metrics_t  *m;
@@ -229,8 +230,20 @@ ngx_http_pdf_report_metrics_handler(ngx_http_request_t *r)
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    /* every line at its longest: 160 bytes a series */
-    size = 160 * (40 + 3 * 500 + NGX_HTTP_PDF_REPORT_M_BUCKETS);
+    /*
+     * 160 bytes a line, more than the longest: the 48 fixed lines, the
+     * buckets, the statuses seen so far and 16 that other workers may
+     * add before they are printed (ngx_slprintf() stops at the end)
+     */
+    n = 48 + 16 + NGX_HTTP_PDF_REPORT_M_BUCKETS;
+
+    for (i = 0; i < 3; i++) {
+        for (j = 0; j < 500; j++) {
+            n += (m->responses[i][j] != 0);
+        }
+    }
+
+    size = 160 * n;
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
