@@ -16,17 +16,22 @@
 #                             1 % changed, memory against 10 users
 #                             (bench/directory; DIR_USERS=n for another
 #                             size)
+#   make bench-soak-retention jobs at a steady rate for 4 minutes, with
+#                             retention off and at 5 s: store pages,
+#                             bucket objects, status p99 over time
+#                             (bench/soak-retention)
 
 BENCH_N ?= 200
 
 .PHONY: bench bench-deps bench-api bench-pipeline bench-render bench-soak \
-        bench-metrics bench-directory
+        bench-metrics bench-directory bench-soak-retention
 
 bench-deps: deps node
 	tools/install-deps wrk
 
 bench: bench-deps
-	$(MAKE) -s bench-api bench-pipeline bench-soak bench-directory
+	$(MAKE) -s bench-api bench-pipeline bench-soak bench-directory \
+	    bench-soak-retention
 
 bench-api: bench-deps module tools
 	bench/api
@@ -45,3 +50,6 @@ bench-metrics: bench-deps module
 
 bench-directory: bench-deps module
 	bench/directory
+
+bench-soak-retention: bench-deps module
+	bench/soak-retention

@@ -41,6 +41,12 @@ typedef struct {
     int                               store_rc;
     int                               s3_attempts;
 
+    /* the job was erased or ended elsewhere after an upload: 1 when the
+     * object was deleted again, 2 when that failed (res says why) */
+    ngx_uint_t                        unput;
+    const char                       *unput_why;
+    pdf_report_s3_result_t            unput_res;
+
     /* a failure: what only the error log gets, never the client */
     char                              detail[512];
     char                              cause[96];   /* "": not the conf */
@@ -77,6 +83,7 @@ static void ngx_http_pdf_report_upload_failed(ngx_http_pdf_report_task_t *t,
     pdf_report_s3_result_t *res);
 static void ngx_http_pdf_report_task_finish(ngx_http_pdf_report_task_t *t);
 static void ngx_http_pdf_report_task_release(ngx_http_pdf_report_task_t *t);
+static void ngx_http_pdf_report_task_unput(ngx_http_pdf_report_task_t *t);
 static int ngx_http_pdf_report_cancelled(void);
 static void ngx_http_pdf_report_task_done(ngx_event_t *ev);
 static void ngx_http_pdf_report_log_failure(ngx_http_pdf_report_task_t *t);
@@ -397,6 +404,8 @@ ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
 
     if (rc != 0) {
         if (t->outcome == NGX_HTTP_PDF_REPORT_TASK_LOST) {
+            /* an attempt that timed out may have been stored anyway */
+            ngx_http_pdf_report_task_unput(t);
             return;
         }
 
@@ -545,13 +554,77 @@ ngx_http_pdf_report_task_finish(ngx_http_pdf_report_task_t *t)
     if (rc == 0) {
         t->outcome = NGX_HTTP_PDF_REPORT_TASK_DONE;
 
-    } else if (rc == PDF_REPORT_STORE_LOST) {
+    } else if (rc == PDF_REPORT_STORE_LOST
+               || rc == PDF_REPORT_STORE_NOT_FOUND)
+    {
         t->outcome = NGX_HTTP_PDF_REPORT_TASK_LOST;
+
+        if (t->result.status == PDF_REPORT_COMPLETE) {
+            ngx_http_pdf_report_task_unput(t);
+        }
 
     } else {
         t->outcome = NGX_HTTP_PDF_REPORT_TASK_STORE_ERROR;
         t->store_rc = rc;
     }
+}
+
+
+/*
+ * An upload done for a claim that is no longer the job's must not leave
+ * a report behind: when the job was erased (its pair revoked), failed
+ * (it timed out) or is gone (its deletion ran while the upload did),
+ * the object goes again, with a few tries.  A job that another claim
+ * took over keeps it: same key, same bytes, and that claim uploads them
+ * again anyway.  A failure here is logged with the key to delete.
+ */
+
+#define NGX_HTTP_PDF_REPORT_UNPUT_TRIES  3
+
+static void
+ngx_http_pdf_report_task_unput(ngx_http_pdf_report_task_t *t)
+{
+    int                    rc;
+    ngx_uint_t             i;
+    pdf_report_job_t       job;
+    pdf_report_s3_conn_t  *conn;
+
+    rc = pdf_report_store_job_record(t->store, t->job.id, &job);
+
+    if (rc == PDF_REPORT_STORE_NOT_FOUND) {
+        t->unput_why = "was deleted";
+
+    } else if (rc != 0) {
+        return;         /* retention deletes the object in the end */
+
+    } else if (job.flags & PDF_REPORT_JOB_ERASED) {
+        t->unput_why = "was erased (its user's connection was revoked)";
+
+    } else if (job.status == PDF_REPORT_FAILED) {
+        t->unput_why = "failed";
+
+    } else {
+        return;
+    }
+
+    conn = NULL;
+
+    for (i = 0; i < NGX_HTTP_PDF_REPORT_UNPUT_TRIES; i++) {
+        if (i > 0) {
+            ngx_msleep(1000 * i);
+        }
+
+        rc = pdf_report_s3_delete(&t->s3, t->key, pdf_report_now_ms() + 10000,
+                                  &conn, &t->unput_res);
+
+        if (rc == 0 || ngx_http_pdf_report_cancelled()) {
+            break;
+        }
+    }
+
+    pdf_report_s3_conn_free(conn);
+
+    t->unput = (rc == 0) ? 1 : 2;
 }
 
 
@@ -650,6 +723,25 @@ ngx_http_pdf_report_task_done(ngx_event_t *ev)
         break;
 
     case NGX_HTTP_PDF_REPORT_TASK_LOST:
+        if (t->unput == 1) {
+            ngx_log_error(NGX_LOG_NOTICE, pmcf->log, 0,
+                          "pdf_report: job %s %s while its upload ran; "
+                          "the report it stored was deleted again",
+                          t->job.id, t->unput_why);
+            break;
+        }
+
+        if (t->unput == 2) {
+            ngx_log_error(NGX_LOG_ERR, pmcf->log, 0,
+                          "pdf_report: job %s %s while its upload ran, and "
+                          "the report it stored could not be deleted: %d "
+                          "%s %s; delete \"%s\" from the bucket",
+                          t->job.id, t->unput_why,
+                          t->unput_res.http_status, t->unput_res.code,
+                          t->unput_res.message, t->key);
+            break;
+        }
+
         ngx_log_error(NGX_LOG_NOTICE, pmcf->log, 0,
                       "pdf_report: job %s was taken over or timed out; "
                       "this attempt's result is dropped", t->job.id);

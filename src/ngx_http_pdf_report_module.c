@@ -76,6 +76,11 @@ static char *ngx_http_pdf_report_bucket_post(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_pdf_report_thread_pool(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_pdf_report_retention(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_pdf_report_lifecycle_store(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf, pdf_report_store_t *store,
+    unsigned format);
 static ngx_int_t ngx_http_pdf_report_check_s3(ngx_conf_t *cf,
     ngx_http_pdf_report_main_conf_t *pmcf);
 static ngx_int_t ngx_http_pdf_report_read_file(ngx_conf_t *cf,
@@ -307,6 +312,20 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
       0,
       NULL },
 
+    { ngx_string("pdf_report_retention"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_pdf_report_retention,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pdf_report_erase_on_revoke"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, erase_on_revoke),
+      NULL },
+
     { ngx_string("pdf_report_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_pdf_report_api,
@@ -461,6 +480,8 @@ ngx_http_pdf_report_create_main_conf(ngx_conf_t *cf)
     pmcf->jwt_cache_slots = NGX_CONF_UNSET_UINT;
     pmcf->url_ttl = NGX_CONF_UNSET;
     pmcf->s3_path_style = NGX_CONF_UNSET;
+    pmcf->retention = NGX_CONF_UNSET;
+    pmcf->erase_on_revoke = NGX_CONF_UNSET;
 
     if (ngx_array_init(&pmcf->api_locations, cf->pool, 2,
                        sizeof(ngx_http_pdf_report_api_loc_t))
@@ -525,6 +546,8 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     ngx_conf_init_value(pmcf->s3_path_style, 1);
+    ngx_conf_init_value(pmcf->retention, 30 * 86400);
+    ngx_conf_init_value(pmcf->erase_on_revoke, 1);
 
     if (pmcf->font_regular.data == NULL) {
         ngx_str_set(&pmcf->font_regular, NGX_HTTP_PDF_REPORT_DEFAULT_FONT);
@@ -704,7 +727,7 @@ ngx_http_pdf_report_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_pdf_report_main_conf_t  *pmcf = conf;
 
-    ssize_t     size;
+    off_t       size;
     ngx_str_t  *value, s;
 
     if (pmcf->store_dir.data != NULL) {
@@ -729,9 +752,12 @@ ngx_http_pdf_report_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         s.data = value[2].data + 5;
         s.len = value[2].len - 5;
 
-        size = ngx_parse_size(&s);
+        /* ngx_parse_offset(): k, m and g, as max_size= of a cache */
+        size = ngx_parse_offset(&s);
 
-        if (size == NGX_ERROR || size < 1024 * 1024) {
+        if (size == NGX_ERROR || size < 1024 * 1024
+            || (uint64_t) size > (uint64_t) NGX_MAX_SIZE_T_VALUE)
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid store size \"%V\", at least 1m",
                                &value[2]);
@@ -1396,6 +1422,43 @@ ngx_http_pdf_report_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* "off", or how long a terminal job is kept: at least 1s */
+
+static char *
+ngx_http_pdf_report_retention(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_pdf_report_main_conf_t  *pmcf = conf;
+
+    time_t      sec;
+    ngx_str_t  *value;
+
+    if (pmcf->retention != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        pmcf->retention = 0;
+        return NGX_CONF_OK;
+    }
+
+    sec = ngx_parse_time(&value[1], 1);
+
+    if (sec == (time_t) NGX_ERROR || sec < 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid retention \"%V\", a time of at least 1s "
+                           "or \"off\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    pmcf->retention = sec;
+
+    return NGX_CONF_OK;
+}
+
+
 /*
  * Whatever S3 will be asked must make a valid URL: the bucket as a host
  * name for virtual-hosted URLs, and a pre-signed URL that can be built.
@@ -1628,7 +1691,10 @@ ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    if (ngx_http_pdf_report_load_users(cycle, pmcf, store) != NGX_OK) {
+    if (ngx_http_pdf_report_lifecycle_store(cycle, pmcf, store, format)
+        != NGX_OK
+        || ngx_http_pdf_report_load_users(cycle, pmcf, store) != NGX_OK)
+    {
         pdf_report_store_close(store);
         return NGX_ERROR;
     }
@@ -1650,6 +1716,57 @@ ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
     }
 
     return ngx_http_pdf_report_preflight(cycle, pmcf);
+}
+
+
+/*
+ * Before the directory load: erasure on or off, and a store of layout
+ * version 1 upgraded.  Not in "nginx -t": a running nginx of the version
+ * before may still be writing the store the old way.
+ */
+
+static ngx_int_t
+ngx_http_pdf_report_lifecycle_store(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf, pdf_report_store_t *store,
+    unsigned format)
+{
+    int     rc;
+    size_t  jobs;
+
+    pdf_report_store_set_erase_on_revoke(store, pmcf->erase_on_revoke);
+
+    if (format == PDF_REPORT_STORE_FORMAT) {
+        return NGX_OK;
+    }
+
+    if (ngx_test_config) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "pdf_report: the store \"%V\" has layout version %ud; "
+                      "nginx upgrades it to version %d when it starts",
+                      &pmcf->store_dir, format, PDF_REPORT_STORE_FORMAT);
+        return NGX_OK;
+    }
+
+    rc = pdf_report_store_migrate(store, &jobs);
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "pdf_report: cannot upgrade the store \"%V\" from "
+                      "layout version %ud to %d: %s%s", &pmcf->store_dir,
+                      format, PDF_REPORT_STORE_FORMAT, mdb_strerror(rc),
+                      rc == MDB_MAP_FULL
+                      ? "; the new indexes need more room: raise size= of "
+                        "pdf_report_store" : "");
+        return NGX_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                  "pdf_report: the store \"%V\" was upgraded from layout "
+                  "version %ud to %d: %uz jobs indexed for retention and "
+                  "erasure", &pmcf->store_dir, format,
+                  PDF_REPORT_STORE_FORMAT, jobs);
+
+    return NGX_OK;
 }
 
 
@@ -1740,6 +1857,14 @@ ngx_http_pdf_report_load_users(ngx_cycle_t *cycle,
                       load.changed, load.removed, load.revoked_pairs,
                       load.second_read ? " (read twice: too large a "
                                          "difference to keep)" : "");
+
+        if (load.erased_pairs) {
+            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                          "pdf_report: %uz (org, user) pairs with jobs are "
+                          "no longer connected: %uz of their jobs erased, "
+                          "their reports are deleted from S3 next",
+                          load.erased_pairs, load.erased_jobs);
+        }
     }
 
     return NGX_OK;
@@ -1831,6 +1956,15 @@ ngx_http_pdf_report_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    /* the master upgrades it before the workers start */
+    if (format != PDF_REPORT_STORE_FORMAT) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "pdf_report: the store \"%V\" has layout version %ud, "
+                      "not %d: it was not upgraded", &pmcf->store_dir,
+                      format, PDF_REPORT_STORE_FORMAT);
+        return NGX_ERROR;
+    }
+
     /* slots of readers that died holding them, e.g. a SIGKILLed worker */
     rc = pdf_report_store_reader_check(pmcf->store, &dead);
 
@@ -1857,7 +1991,11 @@ ngx_http_pdf_report_init_process(ngx_cycle_t *cycle)
 
     ngx_http_pdf_report_running = 1;
 
-    return ngx_http_pdf_report_jobs_init_worker(cycle, pmcf);
+    if (ngx_http_pdf_report_jobs_init_worker(cycle, pmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_pdf_report_purge_init_worker(cycle, pmcf);
 }
 
 

@@ -66,6 +66,10 @@ typedef struct {
     ngx_str_t                 font_regular;
     ngx_str_t                 font_bold;
 
+    /* lifecycle (contract section 7) */
+    time_t                    retention;       /* seconds, 0 when off */
+    ngx_flag_t                erase_on_revoke;
+
     /* set while parsing */
     ngx_uint_t                enabled;         /* a pdf_report_api exists */
     ngx_str_t                 api_file;        /* where the first one is */
@@ -172,6 +176,10 @@ void ngx_http_pdf_report_metrics_s3(ngx_http_pdf_report_main_conf_t *pmcf,
     ngx_uint_t op, ngx_uint_t result, ngx_uint_t n);
 void ngx_http_pdf_report_metrics_deleted(
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_uint_t reason, ngx_uint_t n);
+
+/* ngx_http_pdf_report_purge.c */
+ngx_int_t ngx_http_pdf_report_purge_init_worker(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf);
 
 /* ngx_http_pdf_report_preflight.c */
 ngx_int_t ngx_http_pdf_report_preflight(ngx_cycle_t *cycle,

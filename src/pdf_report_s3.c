@@ -41,6 +41,9 @@
 #define PDF_REPORT_S3_CONNECT_MAX_MS  10000
 
 #define PDF_REPORT_S3_UNSIGNED        "UNSIGNED-PAYLOAD"
+/* SHA-256 of no bytes: the payload hash of a DELETE */
+#define PDF_REPORT_S3_EMPTY_SHA256                                          \
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define PDF_REPORT_S3_CONTENT_TYPE    "application/pdf"
 
 
@@ -72,6 +75,14 @@ typedef struct {
 } pdf_report_s3_reply_t;
 
 
+struct pdf_report_s3_conn_s {
+    CURL                    *curl;
+    pdf_report_s3_reply_t    reply;
+    pdf_report_s3_target_t   target;
+    char                     errbuf[CURL_ERROR_SIZE];
+};
+
+
 static int pdf_report_s3_target(const pdf_report_s3_conf_t *conf,
     const char *key, pdf_report_s3_target_t *t);
 static int pdf_report_s3_conf_ok(const pdf_report_s3_conf_t *conf);
@@ -82,6 +93,10 @@ static int pdf_report_s3_put_attempt(CURL *curl,
     char *sig, CURLcode *cc);
 static int pdf_report_s3_header(struct curl_slist **list, const char *fmt,
     ...);
+static pdf_report_s3_conn_t *pdf_report_s3_conn_create(void);
+static int pdf_report_s3_delete_attempt(pdf_report_s3_conn_t *c,
+    const pdf_report_s3_conf_t *conf, const char *url, int64_t now_ms,
+    int64_t remaining_ms, char *sig, CURLcode *cc);
 static void pdf_report_s3_error_reply(pdf_report_s3_result_t *res,
     const pdf_report_s3_reply_t *reply);
 static int pdf_report_s3_retryable_curl(CURLcode cc);
@@ -689,6 +704,176 @@ done:
 
 
 int
+pdf_report_s3_delete(const pdf_report_s3_conf_t *conf, const char *key,
+    int64_t deadline_ms, pdf_report_s3_conn_t **conn,
+    pdf_report_s3_result_t *res)
+{
+    int                    rc;
+    long                   status;
+    char                  *url;
+    char                   sig[PDF_REPORT_SHA256_HEX + 1];
+    size_t                 url_size;
+    int64_t                now, remaining;
+    CURLcode               cc;
+    pdf_report_s3_conn_t  *c;
+
+    if (res == NULL) {
+        return -1;
+    }
+
+    memset(res, 0, sizeof(pdf_report_s3_result_t));
+
+    if (conf == NULL || key == NULL || conn == NULL
+        || !pdf_report_s3_conf_ok(conf))
+    {
+        snprintf(res->code, sizeof(res->code), "InvalidArgument");
+        snprintf(res->message, sizeof(res->message),
+                 "incomplete S3 configuration or request");
+        return -1;
+    }
+
+    if (*conn == NULL) {
+        *conn = pdf_report_s3_conn_create();
+
+        if (*conn == NULL) {
+            snprintf(res->code, sizeof(res->code), "CURLE_FAILED_INIT");
+            snprintf(res->message, sizeof(res->message),
+                     "cannot set up a curl handle");
+            res->retry = 1;
+            return -1;
+        }
+    }
+
+    c = *conn;
+
+    if (pdf_report_s3_target(conf, key, &c->target) != 0) {
+        snprintf(res->code, sizeof(res->code), "InvalidArgument");
+        snprintf(res->message, sizeof(res->message),
+                 "bad S3 endpoint, bucket or object key");
+        return -1;
+    }
+
+    now = pdf_report_now_ms();
+    remaining = deadline_ms - now;
+
+    if (remaining <= 0) {
+        snprintf(res->code, sizeof(res->code), "DeadlineExceeded");
+        snprintf(res->message, sizeof(res->message),
+                 "no time left for the delete");
+        res->retry = 1;
+        return -1;
+    }
+
+    url_size = sizeof("https://") + strlen(c->target.host)
+               + strlen(c->target.uri);
+
+    url = malloc(url_size);
+    if (url == NULL) {
+        snprintf(res->code, sizeof(res->code), "OutOfMemory");
+        snprintf(res->message, sizeof(res->message), "out of memory");
+        res->retry = 1;
+        return -1;
+    }
+
+    snprintf(url, url_size, "%s://%s%s", c->target.https ? "https" : "http",
+             c->target.host, c->target.uri);
+
+    res->attempts = 1;
+    c->reply.len = 0;
+    c->reply.data[0] = '\0';
+    c->errbuf[0] = '\0';
+    sig[0] = '\0';
+    status = 0;
+
+    rc = pdf_report_s3_delete_attempt(c, conf, url, now, remaining, sig, &cc);
+
+    free(url);
+
+    if (rc != 0) {
+        snprintf(res->code, sizeof(res->code), "InternalError");
+        snprintf(res->message, sizeof(res->message),
+                 "cannot build the signed request (memory or crypto)");
+        res->retry = 1;
+        return -1;
+    }
+
+    if (cc == CURLE_OK
+        && curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status)
+           != CURLE_OK)
+    {
+        status = 0;
+    }
+
+    res->http_status = (int) status;
+
+    if (pdf_report_s3_is_cancelled(conf)) {
+        res->http_status = 0;
+        snprintf(res->code, sizeof(res->code), "Cancelled");
+        snprintf(res->message, sizeof(res->message),
+                 "the delete was cancelled by the caller");
+        res->retry = 1;
+        return -1;
+    }
+
+    if (cc != CURLE_OK) {
+        if (pdf_report_s3_curl_name(cc) != NULL) {
+            snprintf(res->code, sizeof(res->code), "%s",
+                     pdf_report_s3_curl_name(cc));
+
+        } else {
+            snprintf(res->code, sizeof(res->code), "CURLE_%d", (int) cc);
+        }
+
+        snprintf(res->message, sizeof(res->message), "%s",
+                 c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(cc));
+        res->retry = pdf_report_s3_retryable_curl(cc);
+
+        pdf_report_s3_scrub(res, conf, sig);
+
+        return -1;
+    }
+
+    if ((status >= 200 && status < 300) || status == 404) {
+        if (status == 404) {
+            pdf_report_s3_error_reply(res, &c->reply);
+            pdf_report_s3_scrub(res, conf, sig);
+        }
+
+        return 0;
+    }
+
+    pdf_report_s3_error_reply(res, &c->reply);
+
+    if (res->code[0] == '\0') {
+        snprintf(res->code, sizeof(res->code), "HTTP%ld", status);
+    }
+
+    if (res->message[0] == '\0') {
+        snprintf(res->message, sizeof(res->message), "S3 answered HTTP %ld",
+                 status);
+    }
+
+    res->retry = (status >= 500 || strcmp(res->code, "SlowDown") == 0);
+
+    pdf_report_s3_scrub(res, conf, sig);
+
+    return -1;
+}
+
+
+void
+pdf_report_s3_conn_free(pdf_report_s3_conn_t *conn)
+{
+    if (conn == NULL) {
+        return;
+    }
+
+    curl_easy_cleanup(conn->curl);
+    free(conn);
+}
+
+
+int
 pdf_report_aws_credentials_parse(const char *text, size_t len,
     const char *profile, char *access_key, size_t access_size,
     char *secret_key, size_t secret_size, char *token, size_t token_size,
@@ -1210,6 +1395,161 @@ pdf_report_s3_put_attempt(CURL *curl, const pdf_report_s3_conf_t *conf,
 
     /* the list is freed below: the handle must not keep pointing at it */
     (void) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+
+done:
+
+    curl_slist_free_all(headers);
+    free(canonical);
+
+    return rc;
+}
+
+
+/*
+ * A handle for DELETEs: no body, the answer's first bytes kept (S3's
+ * error document), the same rules as a PUT's handle otherwise.
+ */
+
+static pdf_report_s3_conn_t *
+pdf_report_s3_conn_create(void)
+{
+    pdf_report_s3_conn_t  *c;
+
+    c = calloc(1, sizeof(pdf_report_s3_conn_t));
+    if (c == NULL) {
+        return NULL;
+    }
+
+    c->curl = curl_easy_init();
+
+    if (c->curl == NULL
+        || curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK
+        || curl_easy_setopt(c->curl, CURLOPT_PATH_AS_IS, 1L) != CURLE_OK
+        || curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L)
+           != CURLE_OK
+#if (LIBCURL_VERSION_NUM >= 0x075500)
+        || curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https")
+           != CURLE_OK
+#endif
+        || curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, "DELETE")
+           != CURLE_OK
+        || curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION,
+                            pdf_report_s3_write) != CURLE_OK
+        || curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->reply)
+           != CURLE_OK
+        || curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf)
+           != CURLE_OK
+        || curl_easy_setopt(c->curl, CURLOPT_USERAGENT,
+                            "ngx_http_pdf_report_module") != CURLE_OK)
+    {
+        pdf_report_s3_conn_free(c);
+        return NULL;
+    }
+
+    return c;
+}
+
+
+/* one signed DELETE on the kept handle, as _put_attempt() does a PUT */
+
+static int
+pdf_report_s3_delete_attempt(pdf_report_s3_conn_t *c,
+    const pdf_report_s3_conf_t *conf, const char *url, int64_t now_ms,
+    int64_t remaining_ms, char *sig, CURLcode *cc)
+{
+    int                 rc, len, have_token;
+    long                connect_ms;
+    char               *canonical;
+    char                amz_date[17];
+    size_t              size;
+    const char         *signed_headers;
+    struct curl_slist  *headers;
+
+    have_token = (conf->session_token != NULL
+                  && conf->session_token[0] != '\0');
+
+    pdf_report_sigv4_amz_date(amz_date, (time_t) (now_ms / 1000));
+
+    signed_headers = have_token
+        ? "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
+        : "host;x-amz-content-sha256;x-amz-date";
+
+    rc = -1;
+    headers = NULL;
+
+    size = 256 + strlen(c->target.host) + PDF_REPORT_SHA256_HEX
+           + (have_token ? strlen(conf->session_token) : 0);
+
+    canonical = malloc(size);
+    if (canonical == NULL) {
+        return -1;
+    }
+
+    len = snprintf(canonical, size,
+                   "host:%s\n"
+                   "x-amz-content-sha256:" PDF_REPORT_S3_EMPTY_SHA256 "\n"
+                   "x-amz-date:%s\n"
+                   "%s%s%s",
+                   c->target.host, amz_date,
+                   have_token ? "x-amz-security-token:" : "",
+                   have_token ? conf->session_token : "",
+                   have_token ? "\n" : "");
+    if (len < 0 || (size_t) len >= size) {
+        goto done;
+    }
+
+    if (pdf_report_sigv4_signature(conf->secret_key, conf->region, "s3",
+                                   amz_date, "DELETE", c->target.uri, "",
+                                   canonical, signed_headers,
+                                   PDF_REPORT_S3_EMPTY_SHA256, sig)
+        != 0)
+    {
+        goto done;
+    }
+
+    if (pdf_report_s3_header(&headers, "Host: %s", c->target.host) != 0
+        || pdf_report_s3_header(&headers, "x-amz-content-sha256: %s",
+                                PDF_REPORT_S3_EMPTY_SHA256) != 0
+        || pdf_report_s3_header(&headers, "x-amz-date: %s", amz_date) != 0
+        || (have_token
+            && pdf_report_s3_header(&headers, "x-amz-security-token: %s",
+                                    conf->session_token) != 0)
+        || pdf_report_s3_header(&headers,
+                                "Authorization: AWS4-HMAC-SHA256 "
+                                "Credential=%s/%.8s/%s/s3/aws4_request, "
+                                "SignedHeaders=%s, Signature=%s",
+                                conf->access_key, amz_date, conf->region,
+                                signed_headers, sig) != 0)
+    {
+        goto done;
+    }
+
+    connect_ms = (long) (remaining_ms < PDF_REPORT_S3_CONNECT_MAX_MS
+                         ? remaining_ms : PDF_REPORT_S3_CONNECT_MAX_MS);
+
+    if (curl_easy_setopt(c->curl, CURLOPT_URL, url) != CURLE_OK
+        || curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers)
+           != CURLE_OK
+        || curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, (long) remaining_ms)
+           != CURLE_OK
+        || curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms)
+           != CURLE_OK
+        || curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS,
+                            conf->cancelled != NULL ? 0L : 1L) != CURLE_OK
+        || (conf->cancelled != NULL
+            && (curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION,
+                                 pdf_report_s3_progress) != CURLE_OK
+                || curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA,
+                                    (void *) conf) != CURLE_OK)))
+    {
+        goto done;
+    }
+
+    *cc = curl_easy_perform(c->curl);
+    rc = 0;
+
+    /* the list is freed below: the handle must not keep pointing at it */
+    (void) curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 
 done:
 

@@ -36,6 +36,8 @@ typedef struct {
 typedef struct {
     int          http_status;     /* last HTTP status, 0: no response */
     int          attempts;
+    int          retry;           /* DELETE: a network error, 5xx or
+                                     SlowDown, worth another try soon */
     char         code[64];        /* S3 <Code>, or a curl error name */
     char         message[256];    /* one line, never a secret */
 } pdf_report_s3_result_t;
@@ -145,6 +147,24 @@ int pdf_report_s3_put(const pdf_report_s3_conf_t *conf, const char *key,
     const unsigned char *data, size_t len, const char *sha256_hex,
     int64_t deadline_ms, pdf_report_s3_between_pt between, void *bdata,
     pdf_report_s3_result_t *res);
+
+/* a connection kept between DELETEs (a curl handle) */
+typedef struct pdf_report_s3_conn_s  pdf_report_s3_conn_t;
+
+/*
+ * DELETE key, one attempt, SigV4-signed (host, x-amz-content-sha256 of
+ * the empty payload, x-amz-date, and the session token when there is
+ * one), its timeouts ending at deadline_ms.  Returns 0 when the object
+ * is gone: a 2xx, or a 404 (S3's 404 counts as deleted); -1 otherwise
+ * with res filled, res->retry set for network errors, 5xx and SlowDown.
+ * *conn is NULL at first and keeps the connection open for the next
+ * call (a batch of deletes); pdf_report_s3_conn_free() closes it.
+ * Thread-safe as pdf_report_s3_put is.
+ */
+int pdf_report_s3_delete(const pdf_report_s3_conf_t *conf, const char *key,
+    int64_t deadline_ms, pdf_report_s3_conn_t **conn,
+    pdf_report_s3_result_t *res);
+void pdf_report_s3_conn_free(pdf_report_s3_conn_t *conn);
 
 /*
  * Parse an AWS shared-credentials INI text for profile ("default" when

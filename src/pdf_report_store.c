@@ -17,6 +17,20 @@
  *   access   org "\0" user id -> the user's filename stem, for every
  *            CONNECTED connection: steps 1 and 3 without a JSON parse;
  *            derived from users, and changed with it
+ *   byuser   org "\0" user "\0" job id -> "", every job: a pair's jobs,
+ *            for erasure when the pair is revoked
+ *   retain   terminal_ms (8, BE) job id -> "", every terminal job whose
+ *            deletion has not started, oldest first: retention's queue
+ *            (the time it became terminal, not when it is due, so that a
+ *            reload that changes the retention applies to every job)
+ *   purge    not_before_ms (8, BE) job id -> u32 failed attempts, every
+ *            job being deleted (due under retention, or erased), in the
+ *            order its next delete may start; a pass leases an entry by
+ *            moving its key to now + lease
+ *
+ * A job is in byuser while its record exists; a terminal one is in
+ * exactly one of retain and purge; a job that is not terminal is in
+ * pending and queue.
  *
  * Write transactions are short and never span rendering or uploads;
  * LMDB serialises them across processes and threads.
@@ -43,6 +57,10 @@
 #define PDF_REPORT_SCAN_BATCH    64
 #define PDF_REPORT_RATE_VAL_LEN  12
 #define PDF_REPORT_QUEUE_KEY_LEN (8 + PDF_REPORT_UUID_LEN)
+#define PDF_REPORT_TIME_KEY_LEN  (8 + PDF_REPORT_UUID_LEN)
+#define PDF_REPORT_BYUSER_KEY_MAX                                           \
+    (PDF_REPORT_ORG_MAX + 1 + PDF_REPORT_USER_ID_MAX + 1 + PDF_REPORT_UUID_LEN)
+#define PDF_REPORT_PURGE_BATCH   64
 
 
 typedef enum {
@@ -86,6 +104,27 @@ static void pdf_report_job_fail(pdf_report_job_t *job, int64_t now_ms,
     const char *code, const char *message);
 static int pdf_report_commit(MDB_txn *txn, int rc);
 static int pdf_report_nearly_full(pdf_report_store_t *store, MDB_txn *txn);
+static int64_t pdf_report_terminal_ms(const pdf_report_job_t *job);
+static void pdf_report_time_key(int64_t ms, const char *id,
+    unsigned char *buf);
+static size_t pdf_report_byuser_key(const pdf_report_job_t *job,
+    unsigned char *buf);
+static int pdf_report_job_terminal(pdf_report_store_t *store, MDB_txn *txn,
+    const pdf_report_job_t *job);
+static int pdf_report_purge_put(pdf_report_store_t *store, MDB_txn *txn,
+    int64_t not_before_ms, const char *id, uint32_t attempts);
+static int pdf_report_job_delete(pdf_report_store_t *store, MDB_txn *txn,
+    const pdf_report_job_t *job);
+static int pdf_report_store_revoked(pdf_report_store_t *store,
+    MDB_txn *txn, const char *org, size_t org_len, const char *user,
+    size_t user_len, int64_t now_ms, pdf_report_users_load_t *load);
+static int pdf_report_purge_take_txn(pdf_report_store_t *store,
+    MDB_txn *txn, int64_t now_ms, int64_t retention_ms, int64_t lease_ms,
+    pdf_report_purge_t *items, size_t max, size_t *n, unsigned *more);
+static int pdf_report_purge_done_txn(pdf_report_store_t *store,
+    const pdf_report_purge_t *items, size_t n, unsigned *retention,
+    unsigned *revoked);
+static size_t pdf_report_purge_room(pdf_report_store_t *store);
 
 
 int
@@ -120,7 +159,7 @@ pdf_report_store_open(pdf_report_store_t **store, const char *dir,
         return rc;
     }
 
-    (void) mdb_env_set_maxdbs(st->env, 8);
+    (void) mdb_env_set_maxdbs(st->env, 16);
 
     /* reader slots: every worker's event loop and pool threads */
     (void) mdb_env_set_maxreaders(st->env, 1024);
@@ -151,11 +190,19 @@ pdf_report_store_open(pdf_report_store_t **store, const char *dir,
                               &st->rate)) != 0
         || (rc = mdb_dbi_open(txn, "users", MDB_CREATE, &st->users)) != 0
         || (rc = mdb_dbi_open(txn, "access", MDB_CREATE, &st->access))
+           != 0
+        || (rc = mdb_dbi_open(txn, "retain", MDB_CREATE, &st->retain))
+           != 0
+        || (rc = mdb_dbi_open(txn, "purge", MDB_CREATE, &st->purge)) != 0
+        || (rc = mdb_dbi_open(txn, "byuser", MDB_CREATE, &st->byuser))
            != 0)
     {
         mdb_txn_abort(txn);
         goto failed;
     }
+
+    /* the module sets it from pdf_report_erase_on_revoke (default on) */
+    st->erase_on_revoke = 0;
 
     k.mv_data = "format";
     k.mv_size = sizeof("format") - 1;
@@ -186,18 +233,27 @@ pdf_report_store_open(pdf_report_store_t **store, const char *dir,
             goto failed;
         }
 
+        st->format = PDF_REPORT_STORE_FORMAT;
+
     } else if (rc != 0) {
         mdb_txn_abort(txn);
         goto failed;
 
     } else if (v.mv_size != 4
-               || pdf_report_get_u32(v.mv_data) != PDF_REPORT_STORE_FORMAT)
+               || (pdf_report_get_u32(v.mv_data) != PDF_REPORT_STORE_FORMAT
+                   && pdf_report_get_u32(v.mv_data) != 1))
     {
         *found_format = v.mv_size == 4 ? pdf_report_get_u32(v.mv_data) : 0;
         mdb_txn_abort(txn);
         rc = PDF_REPORT_STORE_EXISTS;
         goto failed;
+
+    } else {
+        /* this version, or 1: pdf_report_store_migrate() upgrades it */
+        st->format = pdf_report_get_u32(v.mv_data);
     }
+
+    *found_format = st->format;
 
     rc = mdb_txn_commit(txn);
     if (rc != 0) {
@@ -240,6 +296,102 @@ const char *
 pdf_report_store_path(pdf_report_store_t *store)
 {
     return store->path;
+}
+
+
+/*
+ * Version 1 had no lifecycle indexes: each job gets its byuser entry,
+ * and each terminal one its retain entry, as if it had been written by
+ * this version; the mark goes to this version in the same transaction.
+ */
+
+int
+pdf_report_store_migrate(pdf_report_store_t *store, size_t *jobs)
+{
+    int               rc;
+    MDB_txn          *txn;
+    MDB_val           k, v;
+    MDB_cursor       *cur;
+    unsigned char     fmt[4], key[PDF_REPORT_BYUSER_KEY_MAX];
+    pdf_report_job_t  job;
+
+    *jobs = 0;
+
+    if (store->format == PDF_REPORT_STORE_FORMAT) {
+        return 0;
+    }
+
+    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = mdb_cursor_open(txn, store->jobs, &cur);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+         rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    {
+        if (k.mv_size != PDF_REPORT_UUID_LEN
+            || pdf_report_job_decode(&v, &job) != 0)
+        {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+
+        memcpy(job.id, k.mv_data, PDF_REPORT_UUID_LEN);
+        job.id[PDF_REPORT_UUID_LEN] = '\0';
+
+        k.mv_data = key;
+        k.mv_size = pdf_report_byuser_key(&job, key);
+        v.mv_data = "";
+        v.mv_size = 0;
+
+        rc = mdb_put(txn, store->byuser, &k, &v, 0);
+
+        if (rc == 0 && (job.status == PDF_REPORT_COMPLETE
+                        || job.status == PDF_REPORT_FAILED))
+        {
+            rc = pdf_report_job_terminal(store, txn, &job);
+        }
+
+        if (rc != 0) {
+            break;
+        }
+
+        (*jobs)++;
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        *jobs = 0;
+        return rc;
+    }
+
+    k.mv_data = "format";
+    k.mv_size = sizeof("format") - 1;
+    pdf_report_put_u32(fmt, PDF_REPORT_STORE_FORMAT);
+    v.mv_data = fmt;
+    v.mv_size = sizeof(fmt);
+
+    rc = mdb_put(txn, store->meta, &k, &v, 0);
+
+    rc = pdf_report_commit(txn, rc);
+
+    if (rc != 0) {
+        *jobs = 0;
+        return rc;
+    }
+
+    store->format = PDF_REPORT_STORE_FORMAT;
+
+    return 0;
 }
 
 
@@ -320,9 +472,6 @@ static int pdf_report_users_fp_put(pdf_report_store_t *store, MDB_txn *txn,
     pdf_report_users_fp_t *fp);
 static int pdf_report_users_shape(pdf_report_store_t *store, MDB_txn *txn,
     pdf_report_users_fp_t *fp);
-static int pdf_report_store_revoked(pdf_report_store_t *store, MDB_txn *txn,
-    const char *org, size_t org_len, const char *user, size_t user_len,
-    int64_t now_ms);
 
 
 int
@@ -347,6 +496,8 @@ pdf_report_store_users_load(pdf_report_store_t *store,
     load->changed = 0;
     load->removed = 0;
     load->revoked_pairs = 0;
+    load->erased_pairs = 0;
+    load->erased_jobs = 0;
     load->line = 0;
     load->err[0] = '\0';
 
@@ -551,6 +702,8 @@ write:
 
     } else {
         load->revoked_pairs = 0;
+        load->erased_pairs = 0;
+        load->erased_jobs = 0;
     }
 
 done:
@@ -947,25 +1100,8 @@ pdf_report_users_revoke(pdf_report_users_ctx_t *ctx, const char *org,
     }
 
     return pdf_report_store_revoked(ctx->store, ctx->txn, org, org_len,
-                                    user, user_len, ctx->load->now_ms);
-}
-
-
-/*
- * A directory load found that user is no longer CONNECTED to org (its
- * status changed, the connection is gone, or the user is gone): called
- * once for each such pair, inside the load's write transaction, after
- * the pair's access entry was deleted.  An error aborts the load.
- *
- * Erasure on revocation (pdf_report_erase_on_revoke) fills this in.
- */
-
-static int
-pdf_report_store_revoked(pdf_report_store_t *store, MDB_txn *txn,
-    const char *org, size_t org_len, const char *user, size_t user_len,
-    int64_t now_ms)
-{
-    return 0;
+                                    user, user_len, ctx->load->now_ms,
+                                    ctx->load);
 }
 
 
@@ -1400,6 +1536,7 @@ pdf_report_create_txn(pdf_report_store_t *store, MDB_txn *txn,
     MDB_val         k, v;
     unsigned char   pkey[PDF_REPORT_ORG_MAX + 1 + PDF_REPORT_USER_ID_MAX];
     unsigned char   qkey[PDF_REPORT_QUEUE_KEY_LEN];
+    unsigned char   ukey[PDF_REPORT_BYUSER_KEY_MAX];
     pdf_report_job_t  other;
 
     if (pdf_report_nearly_full(store, txn)) {
@@ -1440,6 +1577,7 @@ pdf_report_create_txn(pdf_report_store_t *store, MDB_txn *txn,
     }
 
     job->status = PDF_REPORT_PENDING;
+    job->flags = 0;
     job->updated_ms = job->created_ms;
 
     rc = pdf_report_job_write(store, txn, job);
@@ -1464,12 +1602,46 @@ pdf_report_create_txn(pdf_report_store_t *store, MDB_txn *txn,
         rc = mdb_put(txn, store->queue, &k, &v, 0);
     }
 
+    if (rc == 0) {
+        k.mv_data = ukey;
+        k.mv_size = pdf_report_byuser_key(job, ukey);
+        v.mv_data = "";
+        v.mv_size = 0;
+
+        rc = mdb_put(txn, store->byuser, &k, &v, 0);
+    }
+
     return rc;
 }
 
 
 int
 pdf_report_store_job_get(pdf_report_store_t *store, const char *id,
+    pdf_report_job_t *job)
+{
+    int       rc;
+    MDB_txn  *txn;
+
+    rc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = pdf_report_job_read(store, txn, id, job);
+
+    mdb_txn_abort(txn);
+
+    /* revoked: gone for the API at once, whatever is left to delete */
+    if (rc == 0 && (job->flags & PDF_REPORT_JOB_ERASED)) {
+        return PDF_REPORT_STORE_NOT_FOUND;
+    }
+
+    return rc;
+}
+
+
+int
+pdf_report_store_job_record(pdf_report_store_t *store, const char *id,
     pdf_report_job_t *job)
 {
     int       rc;
@@ -1650,6 +1822,10 @@ pdf_report_store_job_finish(pdf_report_store_t *store,
         rc = pdf_report_job_retire(store, txn, &job);
     }
 
+    if (rc == 0) {
+        rc = pdf_report_job_terminal(store, txn, &job);
+    }
+
     return pdf_report_commit(txn, rc);
 }
 
@@ -1711,6 +1887,7 @@ pdf_report_store_jobs_import(pdf_report_store_t *store,
     MDB_txn        *txn;
     MDB_val         k, v;
     unsigned char   buf[PDF_REPORT_JOB_ENC_MAX];
+    unsigned char   ukey[PDF_REPORT_BYUSER_KEY_MAX];
 
     for (i = 0; i < n; i++) {
         if (jobs[i].status != PDF_REPORT_COMPLETE
@@ -1732,6 +1909,19 @@ pdf_report_store_jobs_import(pdf_report_store_t *store,
         v.mv_size = pdf_report_job_encode(&jobs[i], buf);
 
         rc = mdb_put(txn, store->jobs, &k, &v, MDB_NOOVERWRITE);
+
+        if (rc == 0) {
+            k.mv_data = ukey;
+            k.mv_size = pdf_report_byuser_key(&jobs[i], ukey);
+            v.mv_data = "";
+            v.mv_size = 0;
+
+            rc = mdb_put(txn, store->byuser, &k, &v, 0);
+        }
+
+        if (rc == 0) {
+            rc = pdf_report_job_terminal(store, txn, &jobs[i]);
+        }
     }
 
     return pdf_report_commit(txn, rc == MDB_KEYEXIST
@@ -1949,7 +2139,12 @@ pdf_report_scan_apply(pdf_report_store_t *store, MDB_txn *txn,
         return rc;
     }
 
-    return pdf_report_job_retire(store, txn, &job);
+    rc = pdf_report_job_retire(store, txn, &job);
+    if (rc != 0) {
+        return rc;
+    }
+
+    return pdf_report_job_terminal(store, txn, &job);
 }
 
 
@@ -2076,8 +2271,9 @@ pdf_report_job_write(pdf_report_store_t *store, MDB_txn *txn,
 
 
 /*
- * Job record layout (big-endian): version u8, status u8, two reserved
- * bytes, attempts u32, duration u32, created, updated, completed,
+ * Job record layout (big-endian): version u8, status u8, flags u8 (0
+ * in layout version 1, which wrote it as reserved), a reserved byte,
+ * attempts u32, duration u32, created, updated, completed,
  * generated, claimed, lease_until (i64 each), lease_token u64, size u64,
  * sha256[32], then org, user, template, error code (u8 length + bytes)
  * and error message (u16 length + bytes).  The id is the key.
@@ -2097,7 +2293,7 @@ pdf_report_job_encode(const pdf_report_job_t *job, unsigned char *buf)
 
     *p++ = PDF_REPORT_JOB_VERSION;
     *p++ = (unsigned char) job->status;
-    *p++ = 0;
+    *p++ = (unsigned char) job->flags;
     *p++ = 0;
     pdf_report_put_u32(p, job->attempts); p += 4;
     pdf_report_put_u32(p, job->duration_ms); p += 4;
@@ -2152,6 +2348,7 @@ pdf_report_job_decode(const MDB_val *v, pdf_report_job_t *job)
     memset(job, 0, sizeof(pdf_report_job_t));
 
     job->status = p[1];
+    job->flags = p[2];
     p += 4;
     job->attempts = pdf_report_get_u32(p); p += 4;
     job->duration_ms = pdf_report_get_u32(p); p += 4;
@@ -2209,29 +2406,41 @@ pdf_report_job_decode(const MDB_val *v, pdf_report_job_t *job)
 
 
 /*
- * New jobs stop while a tenth of the map is still free, so that the jobs
- * already accepted can always be claimed, finished or timed out: an
- * update needs fresh pages too (copy-on-write).  Pages on LMDB's free
- * list count as free; they are only added up once the file has grown
- * past the mark.
+ * New jobs stop while a tenth of the map is still free, plus what the
+ * jobs not yet terminal need to become terminal (a record that grows by
+ * its error message, and a retain entry each), so that the jobs already
+ * accepted can always be claimed, finished or timed out: an update needs
+ * fresh pages too (copy-on-write).  Pages on LMDB's free list count as
+ * free; they are only added up once the file has grown past the mark.
+ * LMDB refuses a cursor on the free list in a write transaction, so they
+ * are counted in a read transaction of the last commit (MDB_NOTLS lets a
+ * thread have one beside its write transaction): what deletion freed.
  */
+
+#define PDF_REPORT_TERMINAL_NEED  192    /* bytes a job not yet terminal */
 
 static int
 pdf_report_nearly_full(pdf_report_store_t *store, MDB_txn *txn)
 {
-    size_t        limit, free_pages, n;
+    size_t        limit, free_pages, n, reserve;
+    MDB_txn      *rtxn;
     MDB_val       k, v;
-    MDB_stat      st;
+    MDB_stat      st, qst;
     MDB_cursor   *cur;
     MDB_envinfo   info;
 
     if (mdb_env_info(store->env, &info) != 0
-        || mdb_env_stat(store->env, &st) != 0)
+        || mdb_env_stat(store->env, &st) != 0
+        || mdb_stat(txn, store->queue, &qst) != 0)
     {
         return 0;
     }
 
-    limit = info.me_mapsize / st.ms_psize / 10 * 9;
+    reserve = info.me_mapsize / st.ms_psize / 10
+              + qst.ms_entries * PDF_REPORT_TERMINAL_NEED / st.ms_psize;
+
+    limit = info.me_mapsize / st.ms_psize;
+    limit = reserve < limit ? limit - reserve : 0;
 
     if (info.me_last_pgno + 1 < limit) {
         return 0;
@@ -2240,18 +2449,724 @@ pdf_report_nearly_full(pdf_report_store_t *store, MDB_txn *txn)
     free_pages = 0;
 
     /* database 0 is the free list: each value starts with its count */
-    if (mdb_cursor_open(txn, 0, &cur) == 0) {
-        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
-            if (v.mv_size >= sizeof(size_t)) {
-                memcpy(&n, v.mv_data, sizeof(size_t));
-                free_pages += n;
+    if (mdb_txn_begin(store->env, NULL, MDB_RDONLY, &rtxn) == 0) {
+        if (mdb_cursor_open(rtxn, 0, &cur) == 0) {
+            while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+                if (v.mv_size >= sizeof(size_t)) {
+                    memcpy(&n, v.mv_data, sizeof(size_t));
+                    free_pages += n;
+                }
+            }
+
+            mdb_cursor_close(cur);
+        }
+
+        mdb_txn_abort(rtxn);
+    }
+
+    return info.me_last_pgno + 1 < limit + free_pages ? 0 : 1;
+}
+
+
+/* ---- lifecycle: retention and erasure ---- */
+
+
+/* when retention starts: completedAt, or updatedAt for FAILED */
+
+static int64_t
+pdf_report_terminal_ms(const pdf_report_job_t *job)
+{
+    return job->status == PDF_REPORT_COMPLETE ? job->completed_ms
+                                              : job->updated_ms;
+}
+
+
+static void
+pdf_report_time_key(int64_t ms, const char *id, unsigned char *buf)
+{
+    pdf_report_put_u64(buf, (uint64_t) (ms < 0 ? 0 : ms));
+    memcpy(buf + 8, id, PDF_REPORT_UUID_LEN);
+}
+
+
+static size_t
+pdf_report_byuser_key(const pdf_report_job_t *job, unsigned char *buf)
+{
+    size_t  len;
+
+    len = pdf_report_pending_key(job, buf);
+    buf[len++] = '\0';
+    memcpy(buf + len, job->id, PDF_REPORT_UUID_LEN);
+
+    return len + PDF_REPORT_UUID_LEN;
+}
+
+
+/* a job just became terminal: its retention starts */
+
+static int
+pdf_report_job_terminal(pdf_report_store_t *store, MDB_txn *txn,
+    const pdf_report_job_t *job)
+{
+    MDB_val        k, v;
+    unsigned char  key[PDF_REPORT_TIME_KEY_LEN];
+
+    pdf_report_time_key(pdf_report_terminal_ms(job), job->id, key);
+
+    k.mv_data = key;
+    k.mv_size = sizeof(key);
+    v.mv_data = "";
+    v.mv_size = 0;
+
+    return mdb_put(txn, store->retain, &k, &v, 0);
+}
+
+
+static int
+pdf_report_purge_put(pdf_report_store_t *store, MDB_txn *txn,
+    int64_t not_before_ms, const char *id, uint32_t attempts)
+{
+    MDB_val        k, v;
+    unsigned char  key[PDF_REPORT_TIME_KEY_LEN], val[4];
+
+    pdf_report_time_key(not_before_ms, id, key);
+    pdf_report_put_u32(val, attempts);
+
+    k.mv_data = key;
+    k.mv_size = sizeof(key);
+    v.mv_data = val;
+    v.mv_size = sizeof(val);
+
+    return mdb_put(txn, store->purge, &k, &v, 0);
+}
+
+
+/*
+ * The record and every entry of a job whose object is gone; its purge
+ * entry is the caller's.
+ */
+
+static int
+pdf_report_job_delete(pdf_report_store_t *store, MDB_txn *txn,
+    const pdf_report_job_t *job)
+{
+    int            rc;
+    MDB_val        k;
+    unsigned char  key[PDF_REPORT_BYUSER_KEY_MAX];
+
+    k.mv_data = (void *) job->id;
+    k.mv_size = PDF_REPORT_UUID_LEN;
+
+    rc = mdb_del(txn, store->jobs, &k, NULL);
+
+    if (rc == 0 || rc == MDB_NOTFOUND) {
+        k.mv_data = key;
+        k.mv_size = pdf_report_byuser_key(job, key);
+
+        rc = mdb_del(txn, store->byuser, &k, NULL);
+    }
+
+    if (rc == 0 || rc == MDB_NOTFOUND) {
+        pdf_report_time_key(pdf_report_terminal_ms(job), job->id, key);
+        k.mv_data = key;
+        k.mv_size = PDF_REPORT_TIME_KEY_LEN;
+
+        rc = mdb_del(txn, store->retain, &k, NULL);
+    }
+
+    if (rc == 0 || rc == MDB_NOTFOUND) {
+        rc = pdf_report_job_retire(store, txn, job);
+    }
+
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+
+void
+pdf_report_store_set_erase_on_revoke(pdf_report_store_t *store, int on)
+{
+    store->erase_on_revoke = on ? 1 : 0;
+}
+
+
+/*
+ * (org, user) is no longer connected: every job of the pair is erased,
+ * in the caller's write transaction.  A job not yet terminal fails with
+ * NOT_CONNECTED at once (its lease is void: a running task's result is
+ * refused as LOST, and the task deletes what it uploaded); every job of
+ * the pair answers 404 from now on and is due for deletion now.  A job
+ * whose deletion had already started keeps its place in purge.
+ */
+
+static int
+pdf_report_store_revoked(pdf_report_store_t *store, MDB_txn *txn,
+    const char *org, size_t org_len, const char *user, size_t user_len,
+    int64_t now_ms, pdf_report_users_load_t *load)
+{
+    int               rc;
+    size_t            plen, jobs;
+    MDB_val           k, v;
+    MDB_cursor       *cur;
+    unsigned char     prefix[PDF_REPORT_BYUSER_KEY_MAX];
+    unsigned char     rkey[PDF_REPORT_TIME_KEY_LEN];
+    pdf_report_job_t  job;
+    char              id[PDF_REPORT_UUID_LEN + 1];
+
+    if (!store->erase_on_revoke
+        || org_len > PDF_REPORT_ORG_MAX || user_len > PDF_REPORT_USER_ID_MAX)
+    {
+        return 0;     /* off, or no job can have been created for it */
+    }
+
+    memcpy(prefix, org, org_len);
+    prefix[org_len] = '\0';
+    memcpy(prefix + org_len + 1, user, user_len);
+    prefix[org_len + 1 + user_len] = '\0';
+    plen = org_len + 1 + user_len + 1;
+    jobs = load->erased_jobs;
+
+    rc = mdb_cursor_open(txn, store->byuser, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    k.mv_data = prefix;
+    k.mv_size = plen;
+
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    {
+        if (k.mv_size != plen + PDF_REPORT_UUID_LEN
+            || memcmp(k.mv_data, prefix, plen) != 0)
+        {
+            /* past the pair's entries */
+            if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) {
+                break;
+            }
+
+            continue;
+        }
+
+        memcpy(id, (char *) k.mv_data + plen, PDF_REPORT_UUID_LEN);
+        id[PDF_REPORT_UUID_LEN] = '\0';
+
+        rc = pdf_report_job_read(store, txn, id, &job);
+
+        if (rc == PDF_REPORT_STORE_NOT_FOUND) {
+            continue;
+        }
+
+        if (rc != 0) {
+            break;
+        }
+
+        if ((job.flags & PDF_REPORT_JOB_ERASED)
+            || strlen(job.org) != org_len
+            || memcmp(job.org, org, org_len) != 0
+            || strlen(job.user) != user_len
+            || memcmp(job.user, user, user_len) != 0)
+        {
+            continue;
+        }
+
+        job.flags |= PDF_REPORT_JOB_ERASED;
+
+        if (load->erased_jobs++ == jobs) {
+            load->erased_pairs++;
+        }
+
+        if (job.status == PDF_REPORT_PENDING
+            || job.status == PDF_REPORT_IN_PROGRESS)
+        {
+            pdf_report_job_fail(&job, now_ms, "NOT_CONNECTED",
+                                "The user is no longer connected to this "
+                                "organisation.");
+            job.lease_token = 0;
+            job.flags |= PDF_REPORT_JOB_CUT_SHORT;
+
+            rc = pdf_report_job_write(store, txn, &job);
+
+            if (rc == 0) {
+                rc = pdf_report_job_retire(store, txn, &job);
+            }
+
+            if (rc == 0) {
+                rc = pdf_report_purge_put(store, txn, now_ms, job.id, 0);
+            }
+
+        } else {
+            rc = pdf_report_job_write(store, txn, &job);
+
+            if (rc == 0) {
+                pdf_report_time_key(pdf_report_terminal_ms(&job), job.id,
+                                    rkey);
+                k.mv_data = rkey;
+                k.mv_size = sizeof(rkey);
+
+                rc = mdb_del(txn, store->retain, &k, NULL);
+
+                /* not in retain: its deletion started, it is in purge */
+                if (rc == 0) {
+                    rc = pdf_report_purge_put(store, txn, now_ms, job.id, 0);
+
+                } else if (rc == MDB_NOTFOUND) {
+                    rc = 0;
+                }
             }
         }
 
-        mdb_cursor_close(cur);
+        if (rc != 0) {
+            break;
+        }
     }
 
-    return info.me_last_pgno + 1 - free_pages >= limit;
+    mdb_cursor_close(cur);
+
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+
+/*
+ * Jobs one purge transaction may take or delete: each dirties two or
+ * three pages (its record's leaf, its byuser entry's, branches), and the
+ * pages a transaction frees are only reused after the next commit, so a
+ * batch stays a small part of the tenth of the map that new jobs leave
+ * free: 64 from a map of 16 MB up, 4 in a map of 1 MB.
+ */
+
+static size_t
+pdf_report_purge_room(pdf_report_store_t *store)
+{
+    size_t        room;
+    MDB_stat      st;
+    MDB_envinfo   info;
+
+    if (mdb_env_info(store->env, &info) != 0
+        || mdb_env_stat(store->env, &st) != 0)
+    {
+        return 1;
+    }
+
+    room = info.me_mapsize / st.ms_psize / 64;
+
+    return room < 1 ? 1 : room > PDF_REPORT_PURGE_BATCH
+                          ? PDF_REPORT_PURGE_BATCH : room;
+}
+
+
+int
+pdf_report_store_purge_due(pdf_report_store_t *store, int64_t now_ms,
+    int64_t retention_ms)
+{
+    int          rc;
+    MDB_txn     *txn;
+    MDB_val      k, v;
+    MDB_cursor  *cur;
+
+    rc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = mdb_cursor_open(txn, store->purge, &cur);
+
+    if (rc == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        mdb_cursor_close(cur);
+
+        if (rc == 0) {
+            rc = (k.mv_size == PDF_REPORT_TIME_KEY_LEN
+                  && (int64_t) pdf_report_get_u64(k.mv_data) > now_ms)
+                 ? MDB_NOTFOUND : 1;
+        }
+    }
+
+    if (rc == MDB_NOTFOUND && retention_ms >= 0) {
+        rc = mdb_cursor_open(txn, store->retain, &cur);
+
+        if (rc == 0) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+            mdb_cursor_close(cur);
+
+            if (rc == 0) {
+                rc = (k.mv_size == PDF_REPORT_TIME_KEY_LEN
+                      && (int64_t) pdf_report_get_u64(k.mv_data)
+                         > now_ms - retention_ms)
+                     ? MDB_NOTFOUND : 1;
+            }
+        }
+    }
+
+    mdb_txn_abort(txn);
+
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+
+int
+pdf_report_store_purge_take(pdf_report_store_t *store, int64_t now_ms,
+    int64_t retention_ms, int64_t lease_ms, pdf_report_purge_t *items,
+    size_t max, size_t *n, unsigned *more)
+{
+    int       rc;
+    size_t    room;
+    MDB_txn  *txn;
+
+    room = pdf_report_purge_room(store);
+
+    if (max > room) {
+        max = room;
+    }
+
+    /*
+     * In a nearly full map the moves may not fit: smaller batches then,
+     * down to one entry, so that deletion still frees room.
+     */
+    for ( ;; ) {
+        *n = 0;
+        *more = 0;
+
+        rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+        if (rc != 0) {
+            return rc;
+        }
+
+        rc = pdf_report_purge_take_txn(store, txn, now_ms, retention_ms,
+                                       lease_ms, items, max, n, more);
+        rc = pdf_report_commit(txn, rc);
+
+        if (rc != MDB_MAP_FULL || max == 1) {
+            break;
+        }
+
+        max /= 2;
+    }
+
+    if (rc != 0) {
+        *n = 0;
+        *more = 0;
+    }
+
+    return rc;
+}
+
+
+static int
+pdf_report_purge_take_txn(pdf_report_store_t *store, MDB_txn *txn,
+    int64_t now_ms, int64_t retention_ms, int64_t lease_ms,
+    pdf_report_purge_t *items, size_t max, size_t *n, unsigned *more)
+{
+    int                 rc;
+    size_t              i, nkeys;
+    uint32_t            attempts;
+    MDB_val             k, v;
+    MDB_cursor         *cur;
+    pdf_report_job_t    job;
+    pdf_report_purge_t *it;
+    unsigned char       keys[PDF_REPORT_PURGE_BATCH][PDF_REPORT_TIME_KEY_LEN];
+    uint32_t            vals[PDF_REPORT_PURGE_BATCH];
+    char                id[PDF_REPORT_UUID_LEN + 1];
+
+    /* retention ran out: from retain into purge, due now */
+
+    nkeys = 0;
+
+    if (retention_ms >= 0) {
+        rc = mdb_cursor_open(txn, store->retain, &cur);
+        if (rc != 0) {
+            return rc;
+        }
+
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+             rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        {
+            if (k.mv_size == PDF_REPORT_TIME_KEY_LEN
+                && (int64_t) pdf_report_get_u64(k.mv_data)
+                   > now_ms - retention_ms)
+            {
+                break;
+            }
+
+            if (nkeys == max) {
+                *more = 1;
+                break;
+            }
+
+            /* a malformed key is dropped below, and nothing else */
+            memset(keys[nkeys], 0, PDF_REPORT_TIME_KEY_LEN);
+            memcpy(keys[nkeys], k.mv_data,
+                   k.mv_size < PDF_REPORT_TIME_KEY_LEN
+                   ? k.mv_size : PDF_REPORT_TIME_KEY_LEN);
+            vals[nkeys] = (uint32_t) k.mv_size;
+            nkeys++;
+        }
+
+        mdb_cursor_close(cur);
+
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            return rc;
+        }
+
+        for (i = 0; i < nkeys; i++) {
+            if (vals[i] != PDF_REPORT_TIME_KEY_LEN) {
+                continue;
+            }
+
+            k.mv_data = keys[i];
+            k.mv_size = PDF_REPORT_TIME_KEY_LEN;
+
+            rc = mdb_del(txn, store->retain, &k, NULL);
+
+            if (rc == 0) {
+                memcpy(id, keys[i] + 8, PDF_REPORT_UUID_LEN);
+                id[PDF_REPORT_UUID_LEN] = '\0';
+
+                rc = pdf_report_purge_put(store, txn, now_ms, id, 0);
+            }
+
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+
+    /* due deletes, oldest first: leased to this pass */
+
+    nkeys = 0;
+
+    rc = mdb_cursor_open(txn, store->purge, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+         rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    {
+        if (k.mv_size == PDF_REPORT_TIME_KEY_LEN
+            && (int64_t) pdf_report_get_u64(k.mv_data) > now_ms)
+        {
+            break;
+        }
+
+        if (nkeys == max) {
+            *more = 1;
+            break;
+        }
+
+        if (k.mv_size != PDF_REPORT_TIME_KEY_LEN) {
+            /* not ours to read: dropped */
+            rc = mdb_cursor_del(cur, 0);
+            if (rc != 0) {
+                break;
+            }
+
+            continue;
+        }
+
+        memcpy(keys[nkeys], k.mv_data, PDF_REPORT_TIME_KEY_LEN);
+        vals[nkeys] = v.mv_size == 4 ? pdf_report_get_u32(v.mv_data) : 0;
+        nkeys++;
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    for (i = 0; i < nkeys; i++) {
+        k.mv_data = keys[i];
+        k.mv_size = PDF_REPORT_TIME_KEY_LEN;
+
+        rc = mdb_del(txn, store->purge, &k, NULL);
+        if (rc != 0) {
+            return rc;
+        }
+
+        memcpy(id, keys[i] + 8, PDF_REPORT_UUID_LEN);
+        id[PDF_REPORT_UUID_LEN] = '\0';
+
+        rc = pdf_report_job_read(store, txn, id, &job);
+
+        if (rc == PDF_REPORT_STORE_NOT_FOUND) {
+            continue;                      /* nothing left to delete */
+        }
+
+        if (rc != 0) {
+            return rc;
+        }
+
+        /* a reload turned retention off or made it longer */
+        if (!(job.flags & PDF_REPORT_JOB_ERASED)
+            && (retention_ms < 0
+                || pdf_report_terminal_ms(&job) > now_ms - retention_ms))
+        {
+            rc = pdf_report_job_terminal(store, txn, &job);
+            if (rc != 0) {
+                return rc;
+            }
+
+            continue;
+        }
+
+        attempts = vals[i];
+
+        rc = pdf_report_purge_put(store, txn, now_ms + lease_ms, id,
+                                  attempts);
+        if (rc != 0) {
+            return rc;
+        }
+
+        it = &items[(*n)++];
+
+        memset(it, 0, sizeof(pdf_report_purge_t));
+        memcpy(it->id, id, sizeof(it->id));
+        memcpy(it->org, job.org, sizeof(it->org));
+        it->attempts = attempts;
+        it->erased = (job.flags & PDF_REPORT_JOB_ERASED) ? 1 : 0;
+        it->cut_short = (job.flags & PDF_REPORT_JOB_CUT_SHORT) ? 1 : 0;
+        it->created_ms = job.created_ms;
+        it->lease_ms = now_ms + lease_ms;
+    }
+
+    return 0;
+}
+
+
+/*
+ * A batch may touch more pages than a nearly full map has free (each
+ * job's record and byuser entry are on leaves of their own): then in
+ * halves, down to one job a transaction, so that deletion still frees
+ * room.
+ */
+
+int
+pdf_report_store_purge_done(pdf_report_store_t *store,
+    const pdf_report_purge_t *items, size_t n, unsigned *retention,
+    unsigned *revoked)
+{
+    int       rc;
+    size_t    i, chunk;
+    unsigned  ret, rev;
+
+    *retention = 0;
+    *revoked = 0;
+
+    chunk = pdf_report_purge_room(store);
+
+    for (i = 0; i < n; /* void */) {
+        if (chunk > n - i) {
+            chunk = n - i;
+        }
+
+        rc = pdf_report_purge_done_txn(store, items + i, chunk, &ret, &rev);
+
+        if (rc == MDB_MAP_FULL && chunk > 1) {
+            chunk /= 2;
+            continue;
+        }
+
+        if (rc != 0) {
+            return rc;
+        }
+
+        *retention += ret;
+        *revoked += rev;
+        i += chunk;
+    }
+
+    return 0;
+}
+
+
+static int
+pdf_report_purge_done_txn(pdf_report_store_t *store,
+    const pdf_report_purge_t *items, size_t n, unsigned *retention,
+    unsigned *revoked)
+{
+    int                        rc;
+    size_t                     i;
+    MDB_txn                   *txn;
+    MDB_val                    k, v;
+    uint32_t                   attempts;
+    pdf_report_job_t           job;
+    const pdf_report_purge_t  *it;
+    unsigned char              key[PDF_REPORT_TIME_KEY_LEN];
+
+    *retention = 0;
+    *revoked = 0;
+
+    if (n == 0) {
+        return 0;
+    }
+
+    rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (i = 0; rc == 0 && i < n; i++) {
+        it = &items[i];
+
+        pdf_report_time_key(it->lease_ms, it->id, key);
+        k.mv_data = key;
+        k.mv_size = sizeof(key);
+
+        rc = mdb_get(txn, store->purge, &k, &v);
+
+        if (rc == MDB_NOTFOUND) {
+            /* the lease ran out and another pass has the entry now */
+            rc = 0;
+            continue;
+        }
+
+        if (rc != 0) {
+            break;
+        }
+
+        attempts = v.mv_size == 4 ? pdf_report_get_u32(v.mv_data) : 0;
+
+        rc = mdb_del(txn, store->purge, &k, NULL);
+        if (rc != 0) {
+            break;
+        }
+
+        if (it->outcome == PDF_REPORT_PURGE_GONE) {
+            rc = pdf_report_job_read(store, txn, it->id, &job);
+
+            if (rc == 0) {
+                if (job.flags & PDF_REPORT_JOB_ERASED) {
+                    (*revoked)++;
+
+                } else {
+                    (*retention)++;
+                }
+
+                rc = pdf_report_job_delete(store, txn, &job);
+
+            } else if (rc == PDF_REPORT_STORE_NOT_FOUND) {
+                rc = 0;
+            }
+
+            continue;
+        }
+
+        if (it->outcome == PDF_REPORT_PURGE_FAILED) {
+            attempts++;
+        }
+
+        rc = pdf_report_purge_put(store, txn, it->next_ms, it->id, attempts);
+    }
+
+    if (rc != 0) {
+        *retention = 0;
+        *revoked = 0;
+    }
+
+    return pdf_report_commit(txn, rc);
 }
 
 

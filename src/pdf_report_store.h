@@ -22,8 +22,12 @@
 #include "pdf_report_util.h"
 
 
-/* bumped whenever the on-disk layout changes; kept in the "meta" db */
-#define PDF_REPORT_STORE_FORMAT     1
+/*
+ * bumped whenever the on-disk layout changes; kept in the "meta" db.
+ * 2: the lifecycle indexes (retain, purge, byuser); a version-1 store
+ * is migrated by pdf_report_store_migrate().
+ */
+#define PDF_REPORT_STORE_FORMAT     2
 
 #define PDF_REPORT_STORE_NOT_FOUND  (-1001)
 #define PDF_REPORT_STORE_EXISTS     (-1002)
@@ -48,11 +52,20 @@ typedef enum {
 } pdf_report_status_e;
 
 
+/* pdf_report_job_t.flags */
+#define PDF_REPORT_JOB_ERASED       0x01     /* its pair was revoked: gone
+                                                for the API, its object
+                                                and record being deleted */
+#define PDF_REPORT_JOB_CUT_SHORT    0x02     /* erased before it ended: an
+                                                upload may be under way */
+
+
 typedef struct {
     char        id[PDF_REPORT_UUID_LEN + 1];
     char        org[PDF_REPORT_ORG_MAX + 1];
     char        user[PDF_REPORT_USER_ID_MAX + 1];
     uint32_t    status;
+    uint32_t    flags;           /* PDF_REPORT_JOB_* */
     uint32_t    attempts;        /* claims so far */
     int64_t     created_ms;
     int64_t     updated_ms;
@@ -84,11 +97,22 @@ typedef struct pdf_report_store_s  pdf_report_store_t;
 
 /*
  * Open (creating files if missing) the environment in dir.  Each process
- * opens its own after fork.  A store written by another format version
- * is refused with PDF_REPORT_STORE_EXISTS and *found_format set.
+ * opens its own after fork.  *found_format is the layout version found
+ * (PDF_REPORT_STORE_FORMAT for a new store).  A store of a newer version,
+ * or with jobs and no version, is refused with PDF_REPORT_STORE_EXISTS;
+ * one of version 1 opens, and is upgraded by pdf_report_store_migrate()
+ * before anything else uses it.
  */
 int pdf_report_store_open(pdf_report_store_t **store, const char *dir,
     size_t map_size, unsigned *found_format);
+
+/*
+ * Bring a version-1 store to this version in one write transaction:
+ * the byuser entry of every job and the retain entry of every terminal
+ * job.  *jobs is how many jobs were indexed (0: nothing to do).
+ * MDB_MAP_FULL when the map has no room for the indexes.
+ */
+int pdf_report_store_migrate(pdf_report_store_t *store, size_t *jobs);
 void pdf_report_store_close(pdf_report_store_t *store);
 
 /* clears reader slots left by dead processes; *dead is how many */
@@ -166,12 +190,26 @@ typedef struct {
     size_t        changed;
     size_t        removed;
     size_t        revoked_pairs;
+    size_t        erased_pairs;  /* of those, with jobs erased */
+    size_t        erased_jobs;   /* (pdf_report_erase_on_revoke on) */
     size_t        line;          /* PDF_REPORT_USERS_INVALID: where */
     char          err[256];
 } pdf_report_users_load_t;
 
 int pdf_report_store_users_load(pdf_report_store_t *store,
     pdf_report_users_load_t *load);
+
+/*
+ * pdf_report_erase_on_revoke: when on (the directive's default; a store
+ * is opened with it off, until the caller says), a directory load
+ * that shows an (org, user) pair no longer connected erases every job
+ * of the pair in the same transaction (pdf_report_store_revoked() in
+ * pdf_report_store.c): a running one fails with NOT_CONNECTED, all of
+ * them answer 404 at once and are deleted with their objects by the
+ * next purge pass.  The load counts them in erased_jobs.
+ */
+void pdf_report_store_set_erase_on_revoke(pdf_report_store_t *store,
+    int on);
 
 /*
  * What steps 1 and 3 ask of the directory, without parsing a record:
@@ -216,7 +254,12 @@ int pdf_report_store_job_create(pdf_report_store_t *store,
 
 /* ---- steps 2 and 3 ---- */
 
+/* an erased job (its pair was revoked) is PDF_REPORT_STORE_NOT_FOUND */
 int pdf_report_store_job_get(pdf_report_store_t *store, const char *id,
+    pdf_report_job_t *job);
+
+/* the record as it is, erased or not (flags say) */
+int pdf_report_store_job_record(pdf_report_store_t *store, const char *id,
     pdf_report_job_t *job);
 
 
@@ -327,6 +370,69 @@ int pdf_report_store_jobs_import(pdf_report_store_t *store,
  */
 int pdf_report_store_usage(pdf_report_store_t *store, size_t *used,
     size_t *size);
+
+/* ---- lifecycle: retention and erasure ---- */
+
+/*
+ * Every terminal job has an entry in "retain", keyed by the time it
+ * became terminal (completedAt, or updatedAt for FAILED), until its
+ * deletion starts; it then has one in "purge", keyed by the time its
+ * next delete may start.  A purge pass takes the due entries (retain:
+ * terminal time + retention <= now, with the retention of the caller's
+ * configuration; purge: not-before <= now), leases them (the key moves
+ * to now + lease, so no other worker takes them), deletes the objects
+ * and then records the outcome with pdf_report_store_purge_done().
+ */
+
+#define PDF_REPORT_PURGE_GONE       1    /* the object is gone: delete */
+#define PDF_REPORT_PURGE_FAILED     2    /* a delete failed: next_ms */
+#define PDF_REPORT_PURGE_UNTRIED    3    /* not tried: next_ms */
+
+typedef struct {
+    char        id[PDF_REPORT_UUID_LEN + 1];
+    char        org[PDF_REPORT_ORG_MAX + 1];
+    uint32_t    attempts;        /* failed deletes before this one */
+    unsigned    erased;          /* revoked, rather than retention */
+    unsigned    cut_short;       /* erased before it ended */
+    int64_t     created_ms;      /* the job's createdAt */
+    int64_t     lease_ms;        /* the entry's key while leased */
+
+    /* set by the caller for _done() */
+    unsigned    outcome;         /* PDF_REPORT_PURGE_* */
+    int64_t     next_ms;         /* FAILED, UNTRIED: when to try again */
+} pdf_report_purge_t;
+
+/*
+ * Whether a pass would find anything due: read-only, for the event loop.
+ * retention_ms < 0: retention off.  Returns 1, 0 or an LMDB error.
+ */
+int pdf_report_store_purge_due(pdf_report_store_t *store, int64_t now_ms,
+    int64_t retention_ms);
+
+/*
+ * One write transaction: moves up to max retain entries that are due into
+ * purge, then leases up to max due purge entries and copies them to items
+ * (*n of them).  max is at most 64, and less in a map under 16 MB, so that a
+ * pass still fits in a full map.  An entry whose job is gone is dropped; a
+ * job not erased whose retention (as now configured) has not run out after
+ * all goes back to retain.  *more is set when due entries were left for
+ * another pass.
+ */
+int pdf_report_store_purge_take(pdf_report_store_t *store, int64_t now_ms,
+    int64_t retention_ms, int64_t lease_ms, pdf_report_purge_t *items,
+    size_t max, size_t *n, unsigned *more);
+
+/*
+ * One write transaction: a GONE item's job goes with every entry it has
+ * (jobs, byuser, retain, purge, pending, queue); a FAILED one is due
+ * again at next_ms with one more attempt, an UNTRIED one at next_ms.
+ * An item whose lease another pass has taken over meanwhile is left to
+ * that pass.  *retention and *revoked count the jobs deleted.  As many
+ * transactions as a full map needs.
+ */
+int pdf_report_store_purge_done(pdf_report_store_t *store,
+    const pdf_report_purge_t *items, size_t n, unsigned *retention,
+    unsigned *revoked);
 
 /* one-line name of a status, "PENDING" ... */
 const char *pdf_report_status_name(uint32_t status);

@@ -351,6 +351,7 @@ sub mdb_load {
 }
 
 my $have_mdb_load = grep { -x "$_/mdb_load" } File::Spec->path;
+my $have_mdb_stat = grep { -x "$_/mdb_stat" } File::Spec->path;
 
 my $CONF = "$DATA/config";
 my $ENOENT = '(2: No such file or directory)';
@@ -432,6 +433,8 @@ accepted({
         s3_credentials => '@DATA@/aws-credentials default',
         fonts          => '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf '
                           . '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf',
+        retention      => '30d',
+        erase_on_revoke => 'on',
     },
 });
 
@@ -460,6 +463,8 @@ accepted({
         rate_limit    => 'off',
         jwt_cache     => 'off',
         read_scope    => 'off',
+        retention     => 'off',
+        erase_on_revoke => 'off',
         scan_interval => '5s',
         worker_jobs   => '1',
         url_ttl       => '1s',
@@ -541,6 +546,43 @@ refused({
     at   => qr/pdf_report_store /,
 });
 
+# nginx's size units, g included, as "max_size=10g" of proxy_cache_path
+for my $size (qw(8g 2G 1024k 64M)) {
+    my %bytes = ('8g' => 8 << 30, '2G' => 2 << 30, '1024k' => 1 << 20,
+                 '64M' => 64 << 20);
+
+    accepted({
+        name  => "pdf_report_store: size=$size",
+        set   => { store => "\@TMP\@/store size=$size" },
+        check => sub {
+            my ($r) = @_;
+
+            SKIP: {
+                skip 'mdb_stat (lmdb-utils) is not installed', 1
+                    unless $have_mdb_stat;
+
+                my $info = `mdb_stat -e '$r->{tmp}/store'`;
+                like($info, qr/^\s*Map size: $bytes{$size}$/m,
+                     "the store's map is $bytes{$size} bytes");
+            }
+        },
+    });
+}
+
+refused({
+    name => 'pdf_report_store: size=0g',
+    set  => { store => '@TMP@/store size=0g' },
+    msg  => 'invalid store size "size=0g", at least 1m',
+    at   => qr/pdf_report_store /,
+});
+
+refused({
+    name => 'pdf_report_store: size=1t, a unit nginx does not have',
+    set  => { store => '@TMP@/store size=1t' },
+    msg  => 'invalid store size "size=1t", at least 1m',
+    at   => qr/pdf_report_store /,
+});
+
 refused({
     name => 'pdf_report_store: size below 1m',
     set  => { store => '@TMP@/store size=512k' },
@@ -588,13 +630,13 @@ refused({
 });
 
 SKIP: {
-    skip 'mdb_load (lmdb-utils) is not installed', 2 unless $have_mdb_load;
+    skip 'mdb_load (lmdb-utils) is not installed', 3 unless $have_mdb_load;
 
     refused({
         name  => 'pdf_report_store: a store of another layout version',
         setup => sub { mdb_load("$CONF/store-v99.dump", "$_[0]/store") },
         msg   => 'pdf_report: cannot open the store "@TMP@/store": it has '
-                 . 'layout version 99, this module reads version 1; move it '
+                 . 'layout version 99, this module reads version 2; move it '
                  . 'aside or point pdf_report_store elsewhere',
         init  => 1,
         check => sub {
@@ -602,6 +644,20 @@ SKIP: {
             my $dump = `mdb_dump -p -s meta '$r->{tmp}/store'`;
             like($dump, qr/^ \\00\\00\\00c$/m,
                  'the store still has version 99: nothing was overwritten');
+        },
+    });
+
+    # a store of the layout before retention and erasure: accepted, and
+    # left as it is (a running nginx of that version may still write it)
+    # until nginx starts (t/46-migrate.t)
+    accepted({
+        name  => 'pdf_report_store: a store of layout version 1',
+        setup => sub { mdb_load("$CONF/store-v1.dump", "$_[0]/store") },
+        check => sub {
+            my ($r) = @_;
+            my $dump = `mdb_dump -p -s meta '$r->{tmp}/store'`;
+            like($dump, qr/^ \\00\\00\\00\\01$/m,
+                 'the store is still of version 1');
         },
     });
 
@@ -1138,6 +1194,15 @@ for my $t (['url_ttl', '0',
             '"pdf_report_job_timeout" directive invalid value'],
            ['s3_path_style', 'maybe',
             'invalid value "maybe" in "pdf_report_s3_path_style" directive, '
+            . 'it must be "on" or "off"'],
+           ['retention', '0',
+            'invalid retention "0", a time of at least 1s or "off"'],
+           ['retention', '500ms',
+            'invalid retention "500ms", a time of at least 1s or "off"'],
+           ['retention', 'forever',
+            'invalid retention "forever", a time of at least 1s or "off"'],
+           ['erase_on_revoke', 'yes',
+            'invalid value "yes" in "pdf_report_erase_on_revoke" directive, '
             . 'it must be "on" or "off"'])
 {
     my ($name, $value, $msg, $at) = @$t;
@@ -1263,6 +1328,8 @@ my %dup_value = (
     s3_credentials => '@DATA@/aws-credentials',
     fonts          => '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf '
                       . '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf',
+    retention      => '7d',
+    erase_on_revoke => 'off',
 );
 
 for my $name (sort keys %dup_value) {
@@ -1273,7 +1340,8 @@ for my $name (sort keys %dup_value) {
         scan_interval => '1s', worker_jobs => '8', url_ttl => '300s',
         s3_region => 'us-east-1', s3_prefix => 'reports/',
         s3_path_style => 'on', fonts => $dup_value{fonts},
-        store_thread_pool => 'pdf_report',
+        store_thread_pool => 'pdf_report', retention => '30d',
+        erase_on_revoke => 'on',
     );
 
     refused({

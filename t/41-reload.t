@@ -1,6 +1,7 @@
 # The user directory is reloaded with "nginx -s reload": consent withdrawn
 # in the directory takes effect on the next step 3 (403), while jobs and
-# their status stay.
+# their status stay, with pdf_report_erase_on_revoke off (on, the
+# default, erases them instead: t/45-erasure.t).
 
 use FindBin;
 BEGIN { push @INC, "$FindBin::Bin/lib" }   # our runner only if Test::Nginx is absent
@@ -105,11 +106,11 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: consent withdrawn, reload: step 3 answers 403
+=== TEST 1: consent withdrawn, reload: step 3 answers 403 (erasure off)
 --- user_files eval
 ">>> users.jsonl\n$::connected\n$::other\n"
 --- http_config eval
-PdfReport::Test::http_config(users => $::users)
+PdfReport::Test::http_config(users => $::users, erase_on_revoke => 'off')
 --- request
 POST /v1/document/api
 {"userId":"USRELOAD00000001"}

@@ -5,7 +5,8 @@
 #   (the start read it too soon after it was written to trust its
 #   times), then by its inode, size and times without reading it;
 # - one line changed: applied as the difference (one user changed, one
-#   connection revoked), and step 3 answers 403 for that user's job;
+#   connection revoked), and step 3 answers 403 for that user's job
+#   (with pdf_report_erase_on_revoke off: t/45 covers it on);
 # - a bad line in a changed file: the reload is refused with the file
 #   and the line in the log, the old directory still answers, and
 #   "nginx -t" names the same line.
@@ -210,7 +211,8 @@ __DATA__
 ">>> users.jsonl\n" . main::users_text()
 --- http_config eval
 PdfReport::Test::http_config(users => $::users,
-                             store => "$::root/pdf_report_temp size=256m")
+                             store => "$::root/pdf_report_temp size=256m",
+                             erase_on_revoke => "off")
 --- request
 POST /v1/document/api
 {"userId":"US43000000000001"}

@@ -1,6 +1,7 @@
 # pdf_report_metrics (contract section 9): Prometheus text whose counters
 # move by exactly what known actions do, summed over both workers (the
-# counters are in shared memory) and kept across a reload.
+# counters are in shared memory) and kept across a reload; a retention
+# delete, retried once, moves the delete counters.
 
 use FindBin;
 BEGIN { push @INC, "$FindBin::Bin/lib" }   # our runner only if Test::Nginx is absent
@@ -216,6 +217,40 @@ sub both_workers_and_reload {
        "$name - the count is kept across a reload");
 }
 
+
+# retention (1 s) deletes the job: its first DELETE gets a 500 through the
+# fault proxy and is counted as a retry, the next (2 s later) as ok
+sub retention_deleted {
+    my ($block) = @_;
+    my $name = $block->name;
+    my $before = scrape();
+    my $del_ok = 'pdf_report_s3_requests_total{op="delete",result="ok"}';
+    my $del_retry =
+        'pdf_report_s3_requests_total{op="delete",result="retry"}';
+    my $del_error =
+        'pdf_report_s3_requests_total{op="delete",result="error"}';
+    my $by_retention = 'pdf_report_jobs_deleted_total{reason="retention"}';
+
+    my ($status, undef, undef, $j) =
+        api(POST => '/v1/document/api',
+            body => { userId => 'US1A2B3C4D5E6F78' });
+    is($status, 202, "$name - 202");
+    is(wait_job($j->{jobId})->{status}, 'COMPLETE', "$name - COMPLETE");
+
+    PdfReport::Test::proxy_mode($PdfReport::Test::PROXY_DIR,
+                                'reply:500:InternalError', 'pass');
+
+    my $after = scrape_when(undef, $by_retention,
+                            ($before->{$by_retention} // 0) + 1);
+
+    moved($block, $before, $after, $by_retention => 1,
+          'pdf_report_jobs_deleted_total{reason="revoked"}' => 0,
+          $del_retry => 1, $del_ok => 1, $del_error => 0, $put_ok => 1);
+
+    ($status) = api(GET => "/v1/document/api/$j->{jobId}");
+    is($status, 404, "$name - the job answers 404");
+}
+
 run_tests();
 
 __DATA__
@@ -295,3 +330,17 @@ location = /metrics { pdf_report_metrics; deny all; }
 --- request
 GET /metrics
 --- error_code: 403
+
+
+
+=== TEST 6: a retention delete, retried once: its counters
+--- http_config eval
+PdfReport::Test::http_config(s3_endpoint => $::proxy, retention => '1s')
+--- config
+location /v1/document/api { pdf_report_api; }
+location = /metrics { pdf_report_metrics; }
+--- request
+GET /metrics
+--- error_code: 200
+--- flow: retention_deleted
+--- timeout: 40

@@ -6,7 +6,9 @@
  * caller's hook between attempts, fail-fast 4xx with S3's <Code>, network
  * errors retried until the deadline, and the deadline bounding an attempt
  * that never gets an answer.  And the object key: the org always one
- * segment, plain ids unchanged, no two orgs with one key.
+ * segment, plain ids unchanged, no two orgs with one key.  And the
+ * DELETE of retention and erasure: its signed request, 2xx and 404 as
+ * gone, what is worth retrying, the connection kept between deletes.
  */
 
 
@@ -1125,6 +1127,205 @@ test_put_network(void)
 }
 
 
+static const char  reply_204[] =
+    "HTTP/1.1 204 No Content\r\n"
+    "Connection: close\r\n\r\n";
+
+static const char  reply_404_key[] =
+    "HTTP/1.1 404 Not Found\r\n"
+    "Content-Type: application/xml\r\n"
+    "Connection: close\r\n\r\n"
+    "<Error><Code>NoSuchKey</Code><Message>The specified key does not "
+    "exist.</Message></Error>";
+
+static const char  reply_403_denied[] =
+    "HTTP/1.1 403 Forbidden\r\n"
+    "Content-Type: application/xml\r\n"
+    "Connection: close\r\n\r\n"
+    "<Error><Code>AccessDenied</Code><Message>Access Denied</Message>"
+    "</Error>";
+
+
+/* the DELETE: its request, and what each answer means */
+
+static void
+test_delete(void)
+{
+    int                     rc;
+    char                    endpoint[64], date[32], auth[512], host[64];
+    char                    csha[80], want[600], canonical[512], sig[65];
+    char                    tok[128], empty[65];
+    fake_t                  f;
+    int64_t                 start, elapsed;
+    pdf_report_s3_conf_t    conf;
+    pdf_report_s3_conn_t   *conn;
+    pdf_report_s3_result_t  res;
+
+    sha256_hex("", 0, empty);
+
+    memset(&f, 0, sizeof(f));
+    f.replies[0] = reply_204;
+    f.replies[1] = reply_404_key;
+    f.replies[2] = reply_slowdown;
+    f.replies[3] = reply_500;
+    f.replies[4] = reply_403_denied;
+    f.replies[5] = reply_404;
+    f.nreplies = 6;
+
+    if (fake_start(&f) != 0) {
+        ok(0, "delete: fake server");
+        return;
+    }
+
+    put_conf(&conf, endpoint, sizeof(endpoint), f.port);
+    conn = NULL;
+
+    rc = pdf_report_s3_delete(&conf, "reports/org 1/a+b.pdf",
+                              pdf_report_now_ms() + 5000, &conn, &res);
+    is_int(rc, 0, "delete: 204 is gone");
+    is_int(res.http_status, 204, "delete: status kept");
+    ok(conn != NULL, "delete: the connection is kept for the next");
+
+    rc = pdf_report_s3_delete(&conf, "reports/org_1/b.pdf",
+                              pdf_report_now_ms() + 5000, &conn, &res);
+    is_int(rc, 0, "delete: 404 NoSuchKey counts as gone");
+    is_int(res.http_status, 404, "delete: 404 kept");
+    is_str(res.code, "NoSuchKey", "delete: S3's code kept");
+
+    rc = pdf_report_s3_delete(&conf, "c.pdf", pdf_report_now_ms() + 5000,
+                              &conn, &res);
+    ok(rc == -1 && res.retry == 1, "delete: 503 SlowDown fails, to retry");
+    is_str(res.code, "SlowDown", "delete: SlowDown");
+    is_int(res.attempts, 1, "delete: one attempt, the caller retries");
+
+    rc = pdf_report_s3_delete(&conf, "c.pdf", pdf_report_now_ms() + 5000,
+                              &conn, &res);
+    ok(rc == -1 && res.retry == 1, "delete: 500 fails, to retry");
+    is_str(res.code, "HTTP500", "delete: a 5xx without a body");
+
+    rc = pdf_report_s3_delete(&conf, "c.pdf", pdf_report_now_ms() + 5000,
+                              &conn, &res);
+    ok(rc == -1 && res.retry == 0, "delete: 403 fails, not a transient");
+    is_str(res.code, "AccessDenied", "delete: S3's code");
+    is_int(res.http_status, 403, "delete: 403 kept");
+
+    rc = pdf_report_s3_delete(&conf, "c.pdf", pdf_report_now_ms() + 5000,
+                              &conn, &res);
+    is_int(rc, 0, "delete: 404 NoSuchBucket counts as gone too");
+
+    pdf_report_s3_conn_free(conn);
+    fake_stop(&f);
+
+    is_int(f.served, 6, "delete: six requests served");
+    ok(strncmp(f.head[0],
+               "DELETE /sqr-reports/reports/org%201/a%2Bb.pdf HTTP/1.1\r\n",
+               56) == 0,
+       "delete: path-style request line, key encoded per segment");
+    is_int((long) f.body_len[0], 0, "delete: no body");
+    ok(header_value(f.head[0], "Host", host, sizeof(host)) == 0
+       && header_value(f.head[0], "x-amz-content-sha256", csha,
+                       sizeof(csha)) == 0
+       && header_value(f.head[0], "x-amz-date", date, sizeof(date)) == 0
+       && header_value(f.head[0], "Authorization", auth, sizeof(auth)) == 0,
+       "delete: all signed headers sent");
+    is_str(csha, empty, "delete: x-amz-content-sha256 of no bytes");
+    ok(strcasestr(f.head[0], "x-amz-security-token") == NULL,
+       "delete: no token header without a token");
+
+    snprintf(canonical, sizeof(canonical),
+             "host:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n", host, csha,
+             date);
+
+    if (pdf_report_sigv4_signature(TEST_SECRET, "us-east-1", "s3", date,
+                                   "DELETE",
+                                   "/sqr-reports/reports/org%201/a%2Bb.pdf",
+                                   "", canonical,
+                                   "host;x-amz-content-sha256;x-amz-date",
+                                   csha, sig)
+        != 0)
+    {
+        strcpy(sig, "(failed)");
+    }
+
+    snprintf(want, sizeof(want),
+             "AWS4-HMAC-SHA256 Credential=" TEST_ACCESS "/%.8s/us-east-1/s3/"
+             "aws4_request, SignedHeaders=host;x-amz-content-sha256;"
+             "x-amz-date, Signature=%s", date, sig);
+    is_str(auth, want, "delete: Authorization signs what was sent");
+
+    /* a session token is sent and signed */
+
+    memset(&f, 0, sizeof(f));
+    f.replies[0] = reply_204;
+    f.nreplies = 1;
+
+    if (fake_start(&f) != 0) {
+        ok(0, "delete token: fake server");
+        return;
+    }
+
+    put_conf(&conf, endpoint, sizeof(endpoint), f.port);
+    conf.session_token = TEST_TOKEN;
+    conn = NULL;
+
+    rc = pdf_report_s3_delete(&conf, "a.pdf", pdf_report_now_ms() + 5000,
+                              &conn, &res);
+    pdf_report_s3_conn_free(conn);
+    fake_stop(&f);
+
+    is_int(rc, 0, "delete token: gone");
+    ok(header_value(f.head[0], "x-amz-security-token", tok, sizeof(tok))
+       == 0 && strcmp(tok, TEST_TOKEN) == 0,
+       "delete token: x-amz-security-token sent");
+    ok(strstr(f.head[0], "SignedHeaders=host;x-amz-content-sha256;"
+                         "x-amz-date;x-amz-security-token,") != NULL,
+       "delete token: the token is signed");
+
+    /* nobody listening, or nobody answering: to retry, at the deadline */
+
+    put_conf(&conf, endpoint, sizeof(endpoint), closed_port());
+    conn = NULL;
+
+    rc = pdf_report_s3_delete(&conf, "a.pdf", pdf_report_now_ms() + 2000,
+                              &conn, &res);
+    ok(rc == -1 && res.retry == 1, "delete refused: fails, to retry");
+    is_str(res.code, "CURLE_COULDNT_CONNECT", "delete refused: curl code");
+    is_int(res.http_status, 0, "delete refused: no HTTP status");
+
+    memset(&f, 0, sizeof(f));
+    f.replies[0] = FAKE_HANG;
+    f.nreplies = 1;
+
+    if (fake_start(&f) != 0) {
+        pdf_report_s3_conn_free(conn);
+        ok(0, "delete hang: fake server");
+        return;
+    }
+
+    /* the same handle, to another server */
+    put_conf(&conf, endpoint, sizeof(endpoint), f.port);
+    start = pdf_report_now_ms();
+
+    rc = pdf_report_s3_delete(&conf, "a.pdf", start + 800, &conn, &res);
+    elapsed = pdf_report_now_ms() - start;
+    pdf_report_s3_conn_free(conn);
+    fake_stop(&f);
+
+    ok(rc == -1 && res.retry == 1, "delete hang: fails, to retry");
+    is_str(res.code, "CURLE_OPERATION_TIMEDOUT", "delete hang: timed out");
+    ok(elapsed >= 700 && elapsed <= 800 + 250,
+       "delete hang: ended at the deadline (%ld ms)", (long) elapsed);
+
+    conn = NULL;
+    rc = pdf_report_s3_delete(&conf, "a.pdf", pdf_report_now_ms() - 1, &conn,
+                              &res);
+    ok(rc == -1 && res.attempts == 0
+       && strcmp(res.code, "DeadlineExceeded") == 0,
+       "delete: a deadline already past makes no attempt");
+    pdf_report_s3_conn_free(conn);
+}
+
+
 static int
 cancel_after_300ms(void)
 {
@@ -1155,6 +1356,7 @@ main(void)
     test_put_retries();
     test_put_fail_fast();
     test_put_network();
+    test_delete();
 
     curl_global_cleanup();
 

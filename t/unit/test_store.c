@@ -2,7 +2,9 @@
 /*
  * The LMDB store on a real environment in a temporary directory: jobs,
  * the pending index, the sliding window, claims and leases, timeouts,
- * the user directory and the format check.
+ * the user directory and the format check; retention, erasure when a
+ * directory load revokes a pair, the migration of a version-1 store, and
+ * a full map that clears once the purge frees its pages.
  */
 
 
@@ -403,6 +405,566 @@ test_directory(pdf_report_store_t **store, const char *dir)
 }
 
 
+/* directory lines for the erasure tests: a user CONNECTED to orgs */
+#define CONN(org)  "{\"org_id\":\"" org "\",\"connection_status\":" \
+                   "\"CONNECTED\"}"
+#define EU(id, conns)  "{\"id\":\"" id "\",\"connections\":[" conns "]}\n"
+
+
+/* a job of (org, user) created at t, claimed and finished at t + 10 */
+static int
+finished_job(pdf_report_store_t *st, const char *id, const char *org,
+    const char *user, int64_t t, uint32_t status)
+{
+    int                       rc;
+    char                      pending[PDF_REPORT_UUID_LEN + 1];
+    pdf_report_job_t          job, claim;
+    pdf_report_scan_t         scan;
+    pdf_report_scan_result_t  res;
+
+    job = new_job(id, org, user, t);
+
+    rc = pdf_report_store_job_create(st, &job, pending);
+    if (rc != 0) {
+        return rc;
+    }
+
+    /* only this job is PENDING: the pass claims it */
+    scan = new_scan(t + 5, 300000, 1);
+
+    rc = pdf_report_store_scan(st, &scan, &claim, &res);
+    if (rc != 0 || res.claimed != 1 || strcmp(claim.id, id) != 0) {
+        return rc ? rc : -1;
+    }
+
+    if (status == PDF_REPORT_IN_PROGRESS) {
+        return 0;
+    }
+
+    job = claim;
+    job.status = status;
+
+    if (status == PDF_REPORT_FAILED) {
+        snprintf(job.error_code, sizeof(job.error_code), "TEST");
+    }
+
+    return pdf_report_store_job_finish(st, &job, claim.lease_token, t + 10);
+}
+
+
+/* set every item's outcome, then record them */
+static int
+purge_done_all(pdf_report_store_t *st, pdf_report_purge_t *items, size_t n,
+    unsigned outcome, int64_t next_ms, unsigned *retention, unsigned *revoked)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        items[i].outcome = outcome;
+        items[i].next_ms = next_ms;
+    }
+
+    return pdf_report_store_purge_done(st, items, n, retention, revoked);
+}
+
+
+static void
+test_retention(const char *dir)
+{
+    size_t               n;
+    unsigned             more, fmt, ret, rev;
+    pdf_report_job_t     got;
+    pdf_report_store_t  *st;
+    pdf_report_purge_t   items[8], stale[8];
+
+    const char  *a = "a0000000-0000-4000-8000-000000000001";
+    const char  *b = "b0000000-0000-4000-8000-000000000002";
+    const char  *c = "c0000000-0000-4000-8000-000000000003";
+
+    /* a: COMPLETE at 1010; b: FAILED at 20010; c: still running */
+
+    is_int(pdf_report_store_open(&st, dir, 16 * 1024 * 1024, &fmt), 0,
+           "retention: open");
+    is_int(fmt, PDF_REPORT_STORE_FORMAT, "retention: a new store is of "
+           "this layout version");
+    is_int(finished_job(st, a, "org_r", "U1", 1000, PDF_REPORT_COMPLETE), 0,
+           "retention: job a COMPLETE at 1010");
+    is_int(finished_job(st, b, "org_r", "U2", 20000, PDF_REPORT_FAILED), 0,
+           "retention: job b FAILED at 20010");
+    is_int(finished_job(st, c, "org_r", "U3", 30000, PDF_REPORT_IN_PROGRESS),
+           0, "retention: job c running");
+
+    is_int(pdf_report_store_purge_due(st, 1000000, -1), 0,
+           "retention off: nothing is ever due");
+    is_int(pdf_report_store_purge_due(st, 1010 + 5000 - 1, 5000), 0,
+           "retention 5 s: nothing due 1 ms before a's time");
+    is_int(pdf_report_store_purge_due(st, 1010 + 5000, 5000), 1,
+           "retention 5 s: a due at completedAt + 5 s");
+
+    is_int(pdf_report_store_purge_take(st, 6010, 5000, 60000, items, 8, &n,
+                                       &more),
+           0, "take at 6010");
+    is_int(n, 1, "take: one job due");
+    is_str(items[0].id, a, "take: it is a");
+    is_str(items[0].org, "org_r", "take: with its org, for the object key");
+    is_int(items[0].attempts, 0, "take: no failed delete yet");
+    is_int(items[0].erased, 0, "take: retention, not erasure");
+    is_int(more, 0, "take: nothing left over");
+
+    is_int(pdf_report_store_job_get(st, a, &got), 0,
+           "a still answers while its object is being deleted");
+    is_int(pdf_report_store_purge_due(st, 6010, 5000), 0,
+           "a leased entry is not due for another pass");
+    is_int(pdf_report_store_purge_take(st, 6011, 5000, 60000, stale, 8, &n,
+                                       &more),
+           0, "another pass");
+    is_int(n, 0, "another pass takes nothing while the lease holds");
+
+    /* S3 refused: due again at the time given, one attempt more */
+
+    is_int(purge_done_all(st, items, 1, PDF_REPORT_PURGE_FAILED, 9000, &ret,
+                          &rev),
+           0, "done: the delete failed");
+    is_int(ret + rev, 0, "done: nothing deleted");
+    is_int(pdf_report_store_job_get(st, a, &got), 0,
+           "the job stays while its object does");
+    is_int(pdf_report_store_purge_due(st, 8999, 5000), 0,
+           "not due before its retry time");
+    is_int(pdf_report_store_purge_take(st, 9000, 5000, 60000, items, 8, &n,
+                                       &more),
+           0, "take at the retry time");
+    ok(n == 1 && strcmp(items[0].id, a) == 0 && items[0].attempts == 1,
+       "take: a again, one failed attempt counted");
+
+    /* not tried (the batch stopped): the count does not move */
+
+    is_int(purge_done_all(st, items, 1, PDF_REPORT_PURGE_UNTRIED, 9500, &ret,
+                          &rev),
+           0, "done: not tried");
+    is_int(pdf_report_store_purge_take(st, 9500, 5000, 60000, items, 8, &n,
+                                       &more),
+           0, "take again");
+    ok(n == 1 && items[0].attempts == 1, "take: still one attempt");
+
+    /* the lease runs out (the worker died): another pass takes it over */
+
+    is_int(purge_done_all(st, items, 1, PDF_REPORT_PURGE_UNTRIED, 9600, &ret,
+                          &rev),
+           0, "done: not tried");
+    is_int(pdf_report_store_purge_take(st, 9600, 5000, 1000, stale, 8, &n,
+                                       &more),
+           0, "take with a lease of 1 s");
+    is_int(pdf_report_store_purge_take(st, 10600, 5000, 60000, items, 8, &n,
+                                       &more),
+           0, "take after the lease ran out");
+    ok(n == 1 && strcmp(items[0].id, a) == 0, "take: a taken over");
+    is_int(purge_done_all(st, stale, 1, PDF_REPORT_PURGE_GONE, 0, &ret,
+                          &rev),
+           0, "done of the first pass, too late");
+    is_int(ret, 0, "done: a lease taken over is left to its new pass");
+    is_int(pdf_report_store_job_get(st, a, &got), 0, "a still there");
+
+    is_int(purge_done_all(st, items, 1, PDF_REPORT_PURGE_GONE, 0, &ret,
+                          &rev),
+           0, "done: the object is gone");
+    is_int(ret, 1, "done: one job deleted for retention");
+    is_int(rev, 0, "done: none for erasure");
+    is_int(pdf_report_store_job_get(st, a, &got), PDF_REPORT_STORE_NOT_FOUND,
+           "a is gone");
+    is_int(pdf_report_store_job_record(st, a, &got),
+           PDF_REPORT_STORE_NOT_FOUND, "its record too");
+
+    /* b FAILED at 20010: retention starts at updatedAt */
+
+    is_int(pdf_report_store_purge_due(st, 25009, 5000), 0,
+           "b not due 1 ms before updatedAt + 5 s");
+    is_int(pdf_report_store_purge_take(st, 25010, 5000, 60000, items, 8, &n,
+                                       &more),
+           0, "take at 25010");
+    ok(n == 1 && strcmp(items[0].id, b) == 0, "take: b");
+
+    /* a reload lengthens retention: b goes back to waiting */
+
+    is_int(purge_done_all(st, items, 1, PDF_REPORT_PURGE_FAILED, 25100,
+                          &ret, &rev),
+           0, "done: b's delete failed");
+    is_int(pdf_report_store_purge_take(st, 25100, 60000, 60000, items, 8, &n,
+                                       &more),
+           0, "take with a retention of 60 s");
+    is_int(n, 0, "take: b is not due under the longer retention");
+    is_int(pdf_report_store_purge_due(st, 25100, 60000), 0,
+           "nothing due under it");
+    is_int(pdf_report_store_purge_due(st, 80009, 60000), 0,
+           "b not due 1 ms before updatedAt + 60 s");
+    is_int(pdf_report_store_purge_due(st, 80010, 60000), 1,
+           "b due at updatedAt + 60 s");
+    is_int(pdf_report_store_purge_take(st, 80010, -1, 60000, items, 8, &n,
+                                       &more),
+           0, "take with retention off");
+    is_int(n, 0, "take: nothing with retention off");
+
+    /* c is running: never due; the batch is bounded */
+
+    is_int(pdf_report_store_purge_due(st, 100000000, 1), 1,
+           "b due with any retention");
+    is_int(pdf_report_store_purge_take(st, 100000000, 1, 60000, items, 8,
+                                       &n, &more),
+           0, "take far in the future");
+    ok(n == 1 && strcmp(items[0].id, b) == 0,
+       "take: b only, not the running c");
+    is_int(purge_done_all(st, items, 1, PDF_REPORT_PURGE_GONE, 0, &ret,
+                          &rev),
+           0, "done: b gone");
+    is_int(pdf_report_store_job_get(st, c, &got), 0, "c stays");
+
+    pdf_report_store_close(st);
+}
+
+
+static void
+test_erasure(const char *dir)
+{
+    char                  pending[PDF_REPORT_UUID_LEN + 1];
+    size_t                n;
+    int64_t               now;
+    unsigned              more, fmt, ret, rev;
+    pdf_report_job_t      got, job, claim;
+    pdf_report_store_t   *st;
+    pdf_report_purge_t    items[8];
+    pdf_report_users_load_t  load;
+
+    const char  *j1 = "10000000-0000-4000-8000-000000000001";
+    const char  *j2 = "20000000-0000-4000-8000-000000000002";
+    const char  *j3 = "30000000-0000-4000-8000-000000000003";
+    const char  *j4 = "40000000-0000-4000-8000-000000000004";
+    const char  *j5 = "50000000-0000-4000-8000-000000000005";
+    const char  *j6 = "60000000-0000-4000-8000-000000000006";
+
+    is_int(pdf_report_store_open(&st, dir, 16 * 1024 * 1024, &fmt), 0,
+           "erasure: open");
+    pdf_report_store_set_erase_on_revoke(st, 1);
+
+    /* US1 in org_a and org_b, US2 in org_a, US3 in org_a */
+    is_int(load_users(st, dir, EU("US1", CONN("org_a") "," CONN("org_b"))
+                               EU("US2", CONN("org_a"))
+                               EU("US3", CONN("org_a")), 0, 0, &load),
+           0, "erasure: directory loaded");
+
+    is_int(finished_job(st, j6, "org_b", "US1", 500, PDF_REPORT_FAILED), 0,
+           "j6 (org_b, US1) FAILED");
+    is_int(finished_job(st, j1, "org_a", "US1", 1000, PDF_REPORT_COMPLETE),
+           0, "j1 (org_a, US1) COMPLETE");
+    is_int(finished_job(st, j3, "org_b", "US1", 2000, PDF_REPORT_COMPLETE),
+           0, "j3 (org_b, US1) COMPLETE");
+    is_int(finished_job(st, j2, "org_a", "US1", 3000, PDF_REPORT_IN_PROGRESS),
+           0, "j2 (org_a, US1) running");
+    job = new_job(j4, "org_a", "US2", 4000);
+    is_int(pdf_report_store_job_create(st, &job, pending), 0,
+           "j4 (org_a, US2) PENDING");
+    is_int(pdf_report_store_job_record(st, j2, &claim), 0, "j2's claim");
+
+    /* a reload: US1 no longer connected to org_a */
+
+    is_int(load_users(st, dir, EU("US1", CONN("org_b"))
+                               EU("US2", CONN("org_a"))
+                               EU("US3", CONN("org_a")), 0, 0, &load),
+           0, "reload: US1 left org_a");
+    is_int(load.revoked_pairs, 1, "reload: one pair revoked");
+    is_int(load.erased_pairs, 1, "reload: with jobs");
+    is_int(load.erased_jobs, 2, "reload: its two jobs erased");
+    is_str(revoked, "org_a/US1", "reload: it is (org_a, US1)");
+
+    is_int(pdf_report_store_job_get(st, j1, &got), PDF_REPORT_STORE_NOT_FOUND,
+           "j1 answers 404 at once");
+    is_int(pdf_report_store_job_get(st, j2, &got), PDF_REPORT_STORE_NOT_FOUND,
+           "j2 answers 404 at once");
+    is_int(pdf_report_store_job_record(st, j2, &got), 0,
+           "j2's record stays until its object is gone");
+    is_int(got.status, PDF_REPORT_FAILED, "j2 FAILED");
+    is_str(got.error_code, "NOT_CONNECTED", "j2 NOT_CONNECTED");
+    ok(got.flags & PDF_REPORT_JOB_ERASED, "j2 flagged erased");
+    ok(got.flags & PDF_REPORT_JOB_CUT_SHORT, "j2 flagged cut short");
+    is_int(pdf_report_store_job_record(st, j1, &got), 0, "j1's record");
+    is_int(got.flags, PDF_REPORT_JOB_ERASED, "j1 erased, not cut short");
+    is_int(got.status, PDF_REPORT_COMPLETE, "j1 still COMPLETE inside");
+
+    job = claim;
+    job.status = PDF_REPORT_COMPLETE;
+    is_int(pdf_report_store_job_finish(st, &job, claim.lease_token, 3500),
+           PDF_REPORT_STORE_LOST, "j2's running task cannot finish it");
+    is_int(pdf_report_store_job_renew(st, j2, claim.lease_token, 3500, 1000),
+           PDF_REPORT_STORE_LOST, "nor renew its lease");
+
+    is_int(pdf_report_store_job_get(st, j3, &got), 0,
+           "j3 of the same user in another org stays");
+    is_int(pdf_report_store_job_get(st, j4, &got), 0,
+           "j4 of another user stays");
+    is_int(got.status, PDF_REPORT_PENDING, "j4 still PENDING");
+
+    /* due at once (the load's clock), whatever the retention */
+
+    now = pdf_report_now_ms();
+
+    is_int(pdf_report_store_purge_due(st, now, -1), 1,
+           "erased jobs are due with retention off");
+    is_int(pdf_report_store_purge_take(st, now, -1, 60000, items, 8, &n,
+                                       &more),
+           0, "take");
+    is_int(n, 2, "take: both erased jobs");
+    ok(items[0].erased && items[1].erased, "take: as erased");
+    ok(!items[0].cut_short && items[1].cut_short,
+       "take: j2 as cut short, j1 not");
+    is_int(items[1].created_ms, 3000, "take: with its createdAt");
+    is_int(purge_done_all(st, items, n, PDF_REPORT_PURGE_GONE, 0, &ret,
+                          &rev),
+           0, "done: objects gone");
+    is_int(rev, 2, "done: two deleted for erasure");
+    is_int(ret, 0, "done: none for retention");
+    is_int(pdf_report_store_job_record(st, j1, &got),
+           PDF_REPORT_STORE_NOT_FOUND, "j1's record gone");
+
+    job = new_job(j5, "org_a", "US1", 6000);
+    is_int(pdf_report_store_job_create(st, &job, pending), 0,
+           "nothing pending is left of the pair in the store");
+
+    /* the same load again erases nothing more: j5's pair is not
+     * connected, but it was not connected before this load either */
+    is_int(load_users(st, dir, EU("US1", CONN("org_b"))
+                               EU("US2", CONN("org_a"))
+                               EU("US3", CONN("org_a"))
+                               "{\"id\":\"US9\"}\n", 0, 0, &load),
+           0, "a directory with one user more");
+    is_int(load.revoked_pairs + load.erased_jobs, 0,
+           "nothing revoked by it");
+    is_int(pdf_report_store_job_get(st, j5, &got), 0, "j5 stays");
+
+    /* erasure off: a revoked pair keeps its jobs */
+
+    pdf_report_store_set_erase_on_revoke(st, 0);
+    is_int(load_users(st, dir, EU("US1", CONN("org_b"))
+                               "{\"id\":\"US2\"}\n"
+                               EU("US3", CONN("org_a")), 0, 0, &load),
+           0, "erasure off: US2 leaves org_a");
+    is_int(load.revoked_pairs, 1, "erasure off: the pair is revoked");
+    is_int(load.erased_jobs, 0, "erasure off: no job erased");
+    is_int(pdf_report_store_job_get(st, j4, &got), 0, "j4 stays");
+    is_int(got.status, PDF_REPORT_PENDING, "still PENDING");
+
+    /* a user gone from the directory altogether */
+
+    pdf_report_store_set_erase_on_revoke(st, 1);
+    is_int(load_users(st, dir, "{\"id\":\"US2\"}\n"
+                               EU("US3", CONN("org_a")), 0, 0, &load),
+           0, "US1 gone from the directory");
+    is_int(load.erased_pairs, 1, "its one pair with jobs");
+    is_int(load.erased_jobs, 2, "j3 and j6");
+    is_int(pdf_report_store_job_get(st, j3, &got), PDF_REPORT_STORE_NOT_FOUND,
+           "j3 erased with its user");
+    is_int(pdf_report_store_job_get(st, j6, &got), PDF_REPORT_STORE_NOT_FOUND,
+           "j6 too");
+    is_int(pdf_report_store_job_get(st, j5, &got), 0,
+           "j5 (org_a, US1, not connected before) stays");
+    is_int(pdf_report_store_job_get(st, j4, &got), 0, "j4 stays");
+
+    pdf_report_store_close(st);
+}
+
+
+/*
+ * A version-1 store: made here from one of this version by taking away
+ * what version 1 did not have, raw LMDB
+ */
+static int
+make_v1(const char *dir)
+{
+    int             rc;
+    MDB_env        *env;
+    MDB_txn        *txn;
+    MDB_dbi         dbi;
+    MDB_val         k, v;
+    unsigned char   fmt[4] = { 0, 0, 0, 1 };
+    const char     *names[] = { "retain", "purge", "byuser" };
+    int             i;
+
+    if (mdb_env_create(&env) != 0) {
+        return -1;
+    }
+
+    (void) mdb_env_set_maxdbs(env, 16);
+
+    rc = mdb_env_open(env, dir, 0, 0600);
+
+    if (rc == 0) {
+        rc = mdb_txn_begin(env, NULL, 0, &txn);
+    }
+
+    for (i = 0; rc == 0 && i < 3; i++) {
+        rc = mdb_dbi_open(txn, names[i], 0, &dbi);
+
+        if (rc == 0) {
+            rc = mdb_drop(txn, dbi, 1);
+        }
+    }
+
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, "meta", 0, &dbi);
+    }
+
+    if (rc == 0) {
+        k.mv_data = "format";
+        k.mv_size = 6;
+        v.mv_data = fmt;
+        v.mv_size = 4;
+        rc = mdb_put(txn, dbi, &k, &v, 0);
+    }
+
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+    }
+
+    mdb_env_close(env);
+
+    return rc;
+}
+
+
+static void
+test_migration(const char *dir)
+{
+    size_t                n, jobs;
+    unsigned              more, fmt;
+    pdf_report_job_t      got;
+    pdf_report_store_t   *st;
+    pdf_report_purge_t    items[8];
+    pdf_report_users_load_t  load;
+
+    const char  *j1 = "11000000-0000-4000-8000-000000000001";
+    const char  *j2 = "22000000-0000-4000-8000-000000000002";
+    const char  *j3 = "33000000-0000-4000-8000-000000000003";
+
+    is_int(pdf_report_store_open(&st, dir, 16 * 1024 * 1024, &fmt), 0,
+           "migration: open");
+    is_int(load_users(st, dir, EU("US1", CONN("org_m")), 0, 0, &load), 0,
+           "migration: directory");
+    is_int(finished_job(st, j1, "org_m", "US1", 1000, PDF_REPORT_COMPLETE),
+           0, "j1 COMPLETE");
+    is_int(finished_job(st, j2, "org_m", "US1", 2000, PDF_REPORT_FAILED), 0,
+           "j2 FAILED");
+    is_int(finished_job(st, j3, "org_m", "US1", 3000, PDF_REPORT_IN_PROGRESS),
+           0, "j3 running");
+    pdf_report_store_close(st);
+
+    is_int(make_v1(dir), 0, "made a version-1 store of it");
+
+    is_int(pdf_report_store_open(&st, dir, 16 * 1024 * 1024, &fmt), 0,
+           "a version-1 store opens");
+    is_int(fmt, 1, "as version 1");
+    is_int(pdf_report_store_purge_due(st, 1000000, 1), 0,
+           "nothing due: no index yet");
+    is_int(pdf_report_store_migrate(st, &jobs), 0, "migrate");
+    is_int(jobs, 3, "three jobs indexed");
+    is_int(pdf_report_store_migrate(st, &jobs), 0, "migrate again");
+    is_int(jobs, 0, "nothing to do the second time");
+    pdf_report_store_close(st);
+
+    is_int(pdf_report_store_open(&st, dir, 16 * 1024 * 1024, &fmt), 0,
+           "reopen");
+    is_int(fmt, PDF_REPORT_STORE_FORMAT, "this layout version now");
+    pdf_report_store_set_erase_on_revoke(st, 1);
+
+    is_int(pdf_report_store_purge_take(st, 2010 + 1000, 1000, 60000, items,
+                                       8, &n, &more),
+           0, "retention of the migrated terminal jobs");
+    ok(n == 2 && strcmp(items[0].id, j1) == 0 && strcmp(items[1].id, j2) == 0,
+       "both due, oldest first; not the running one");
+
+    is_int(load_users(st, dir, "{\"id\":\"US1\"}\n", 0, 0, &load), 0,
+           "US1 leaves org_m");
+    is_int(pdf_report_store_job_get(st, j3, &got), PDF_REPORT_STORE_NOT_FOUND,
+           "the migrated running job is erased");
+    is_int(pdf_report_store_job_record(st, j3, &got), 0, "its record");
+    is_str(got.error_code, "NOT_CONNECTED", "FAILED NOT_CONNECTED");
+
+    pdf_report_store_close(st);
+}
+
+
+/* a full map clears once deletion frees its pages */
+static void
+test_full_clears(const char *dir)
+{
+    int                       rc, i, made;
+    size_t                    n, total;
+    unsigned                  more, fmt, ret, rev;
+    int64_t                   t0, worst;
+    char                      pending[PDF_REPORT_UUID_LEN + 1];
+    pdf_report_job_t          job, claims[4];
+    pdf_report_scan_t         scan;
+    pdf_report_store_t       *st;
+    pdf_report_purge_t        items[64];
+    pdf_report_scan_result_t  res;
+
+    is_int(pdf_report_store_open(&st, dir, 1024 * 1024, &fmt), 0,
+           "full: open a 1 MB store");
+
+    rc = create_jobs(st, "org_full", "0000", 'U', 1000, 100000, &made);
+    is_int(rc, PDF_REPORT_STORE_FULL, "full: STORE_FULL after %d jobs",
+           made);
+
+    /* every job times out: terminal at 5000000 */
+    scan = new_scan(5000000, 1000, 0);
+
+    for (i = 0; i < 1000; i++) {
+        rc = pdf_report_store_scan(st, &scan, claims, &res);
+        if (rc != 0 || res.failed == 0) {
+            break;
+        }
+    }
+
+    is_int(rc, 0, "full: all timed out");
+
+    /* the room the jobs held for their ends: new ones, full again */
+    rc = create_jobs(st, "org_full", "0001", 'V', 5000000, 100000, &i);
+    is_int(rc, PDF_REPORT_STORE_FULL, "full: full again after %d more", i);
+
+    job = new_job("ffffffff-0000-4000-8000-000000000000", "org_full",
+                  "Unew", 5000001);
+    is_int(pdf_report_store_job_create(st, &job, pending),
+           PDF_REPORT_STORE_FULL, "full: a create is refused");
+
+    total = 0;
+    worst = 0;
+
+    for (i = 0; i < 1000; i++) {
+        t0 = pdf_report_now_ms();
+        rc = pdf_report_store_purge_take(st, 5001000, 1000, 60000, items, 64,
+                                         &n, &more);
+        if (rc == 0) {
+            rc = purge_done_all(st, items, n, PDF_REPORT_PURGE_GONE, 0, &ret,
+                                &rev);
+        }
+        t0 = pdf_report_now_ms() - t0;
+        worst = t0 > worst ? t0 : worst;
+
+        if (rc != 0 || n == 0) {
+            break;
+        }
+
+        total += ret;
+    }
+
+    is_int(rc, 0, "full: purged, a few jobs a transaction in this small map");
+    is_int(total, made, "full: every job deleted");
+    printf("# slowest take + done (two commits): %lld ms\n",
+           (long long) worst);
+
+    is_int(pdf_report_store_job_create(st, &job, pending), 0,
+           "full: a new job is accepted again");
+
+    pdf_report_store_close(st);
+}
+
+
 int
 main(void)
 {
@@ -707,6 +1269,33 @@ main(void)
     ok(res.failed > 0, "timed out %u jobs in one pass", res.failed);
 
     pdf_report_store_close(st);
+
+    /* retention and erasure, each on a store of its own */
+
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/*", dir);
+    if (system(cmd) != 0) {
+        printf("# could not empty %s\n", dir);
+    }
+
+    test_retention(dir);
+
+    if (system(cmd) != 0) {
+        printf("# could not empty %s\n", dir);
+    }
+
+    test_erasure(dir);
+
+    if (system(cmd) != 0) {
+        printf("# could not empty %s\n", dir);
+    }
+
+    test_migration(dir);
+
+    if (system(cmd) != 0) {
+        printf("# could not empty %s\n", dir);
+    }
+
+    test_full_clears(dir);
 
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0) {

@@ -27,9 +27,11 @@ use POSIX ();
 use Time::HiRes ();
 use PdfReport::Token;
 use PdfReport::Record;
+use Digest::SHA qw(sha256_hex hmac_sha256 hmac_sha256_hex);
 
 use Exporter 'import';
-our @EXPORT_OK = qw(token auth api json wait_job s3_get restart_nginx);
+our @EXPORT_OK = qw(token auth api json wait_job s3_get restart_nginx
+                    s3_object s3_keys);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 our $DATA = "$ROOT/t/data";
@@ -97,10 +99,12 @@ sub start_black_hole {
 # nginx runs: "pass" relays to the real server, "hang" accepts and never
 # answers, "close" drops the connection at once, "reset" reads part of
 # the request and resets the connection, "slow:MS" relays but holds the
-# answer MS milliseconds, "reply:STATUS:CODE" answers with an S3 XML
-# error.  The mode file may hold several lines: each connection takes the
-# first, and removes it while more than one is left, so "reply:500:X"
-# twice then "pass" fails two attempts and lets the third through.
+# answer MS milliseconds, "stall:MS" holds the request MS milliseconds
+# before it relays it (S3 gets it late), "reply:STATUS:CODE" answers with
+# an S3 XML error.  The mode file may hold several lines: each connection
+# takes the first, and removes it while more than one is left, so
+# "reply:500:X" twice then "pass" fails two attempts and lets the third
+# through.
 
 sub start_proxy {
     my ($target) = @_;
@@ -202,6 +206,8 @@ sub proxy_connection {
         or return;
 
     my $delay = $mode =~ /^slow:(\d+)$/ ? $1 / 1000 : 0;
+
+    Time::HiRes::sleep($1 / 1000) if $mode =~ /^stall:(\d+)$/;
 
     require IO::Select;
     my $sel = IO::Select->new($c, $up);
@@ -467,6 +473,80 @@ sub wait_job {
 sub s3_get {
     my ($url) = @_;
     return HTTP::Tiny->new(timeout => 10)->get($url);
+}
+
+
+# S3's own API, straight to the S3 server (not through the proxy): a
+# SigV4-signed request with the test credentials (s3rver's S3RVER pair),
+# for what the bucket holds whatever the module says
+
+sub s3_request {
+    my ($method, $key, %query) = @_;
+
+    my $host = "127.0.0.1:$S3_PORT";
+    my $enc = sub {
+        my ($s, $keep_slash) = @_;
+        $s =~ s{([^A-Za-z0-9._~/-])}{sprintf('%%%02X', ord $1)}ge;
+        $s =~ s{/}{%2F}g unless $keep_slash;
+        return $s;
+    };
+    my $path = '/sqr-reports' . (defined $key ? '/' . $enc->($key, 1) : '');
+    my $query = join '&', map { $enc->($_) . '=' . $enc->($query{$_}) }
+                          sort keys %query;
+    my $date = POSIX::strftime('%Y%m%dT%H%M%SZ', gmtime);
+    my $day = substr($date, 0, 8);
+    my $payload = sha256_hex('');
+    my $signed = 'host;x-amz-content-sha256;x-amz-date';
+    my $canonical = join "\n", $method, $path, $query,
+        "host:$host\nx-amz-content-sha256:$payload\nx-amz-date:$date\n",
+        $signed, $payload;
+    my $scope = "$day/us-east-1/s3/aws4_request";
+    my $k = hmac_sha256($day, 'AWS4S3RVER');
+    $k = hmac_sha256($_, $k) for 'us-east-1', 's3', 'aws4_request';
+    my $sig = hmac_sha256_hex(join("\n", 'AWS4-HMAC-SHA256', $date, $scope,
+                                   sha256_hex($canonical)), $k);
+
+    return HTTP::Tiny->new(timeout => 10)->request(
+        $method, "http://$host$path" . ($query ne '' ? "?$query" : ''),
+        { headers => {
+            'x-amz-date' => $date,
+            'x-amz-content-sha256' => $payload,
+            Authorization => "AWS4-HMAC-SHA256 Credential=S3RVER/$scope, "
+                             . "SignedHeaders=$signed, Signature=$sig" } });
+}
+
+
+# HEAD of an object: its HTTP status (200 there, 404 gone)
+
+sub s3_object {
+    my ($key) = @_;
+    return s3_request(HEAD => $key)->{status};
+}
+
+
+# every key of the bucket under prefix (ListObjects, page by page)
+
+sub s3_keys {
+    my ($prefix) = @_;
+    my (@keys, $marker);
+
+    while (1) {
+        my $res = s3_request(GET => undef, prefix => $prefix // '',
+                             defined $marker ? (marker => $marker) : ());
+        die "ListObjects: $res->{status} $res->{content}"
+            unless $res->{status} == 200;
+
+        my @page = $res->{content} =~ m{<Key>([^<]*)</Key>}g;
+        s/&amp;/&/g, s/&lt;/</g, s/&gt;/>/g, s/&quot;/"/g, s/&apos;/'/g
+            for @page;
+        push @keys, @page;
+
+        last unless $res->{content} =~ m{<IsTruncated>true</IsTruncated>}
+                    && @page;
+        $marker = $page[-1];
+    }
+
+    return @keys;
 }
 
 
