@@ -231,11 +231,11 @@ ngx_http_pdf_report_metrics_handler(ngx_http_request_t *r)
     }
 
     /*
-     * 160 bytes a line, more than the longest: the 48 fixed lines, the
+     * 160 bytes a line, more than the longest: the 52 fixed lines, the
      * buckets, the statuses seen so far and 16 that other workers may
      * add before they are printed (ngx_slprintf() stops at the end)
      */
-    n = 48 + 16 + NGX_HTTP_PDF_REPORT_M_BUCKETS;
+    n = 52 + 16 + NGX_HTTP_PDF_REPORT_M_BUCKETS;
 
     for (i = 0; i < 3; i++) {
         for (j = 0; j < 500; j++) {
@@ -291,7 +291,7 @@ static u_char *
 ngx_http_pdf_report_metrics_text(u_char *p, u_char *end,
     ngx_http_pdf_report_metrics_t *m, ngx_http_pdf_report_main_conf_t *pmcf)
 {
-    size_t      used, size;
+    size_t      used, size, pending, running;
     ngx_uint_t  i, j, sum;
 
     p = ngx_slprintf(p, end,
@@ -383,6 +383,18 @@ ngx_http_pdf_report_metrics_text(u_char *p, u_char *end,
             m->s3[0][0], m->s3[0][1], m->s3[0][2],
             m->s3[1][0], m->s3[1][1], m->s3[1][2],
             m->deleted[0], m->deleted[1], m->jwt_hits, m->jwt_misses);
+
+    /* from the store, as every worker (and edge) sees it: no scan */
+    if (pmcf->store != NULL
+        && pdf_report_store_jobs_count(pmcf->store, &pending, &running) == 0)
+    {
+        p = ngx_slprintf(p, end,
+                "# HELP pdf_report_jobs Jobs not yet terminal, by status.\n"
+                "# TYPE pdf_report_jobs gauge\n"
+                "pdf_report_jobs{status=\"PENDING\"} %uz\n"
+                "pdf_report_jobs{status=\"IN_PROGRESS\"} %uz\n",
+                pending, running);
+    }
 
     if (pmcf->store != NULL
         && pdf_report_store_usage(pmcf->store, &used, &size) == 0)

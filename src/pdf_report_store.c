@@ -27,10 +27,13 @@
  *            job being deleted (due under retention, or erased), in the
  *            order its next delete may start; a pass leases an entry by
  *            moving its key to now + lease
+ *   running  job id -> "", every IN_PROGRESS job: with queue's count,
+ *            the metrics' gauges of PENDING and IN_PROGRESS jobs without
+ *            a scan (kept by pdf_report_job_write())
  *
  * A job is in byuser while its record exists; a terminal one is in
  * exactly one of retain and purge; a job that is not terminal is in
- * pending and queue.
+ * pending and queue, and in running while IN_PROGRESS.
  *
  * Write transactions are short and never span rendering or uploads;
  * LMDB serialises them across processes and threads.
@@ -195,6 +198,8 @@ pdf_report_store_open(pdf_report_store_t **store, const char *dir,
            != 0
         || (rc = mdb_dbi_open(txn, "purge", MDB_CREATE, &st->purge)) != 0
         || (rc = mdb_dbi_open(txn, "byuser", MDB_CREATE, &st->byuser))
+           != 0
+        || (rc = mdb_dbi_open(txn, "running", MDB_CREATE, &st->running))
            != 0)
     {
         mdb_txn_abort(txn);
@@ -357,6 +362,13 @@ pdf_report_store_migrate(pdf_report_store_t *store, size_t *jobs)
                         || job.status == PDF_REPORT_FAILED))
         {
             rc = pdf_report_job_terminal(store, txn, &job);
+        }
+
+        if (rc == 0 && job.status == PDF_REPORT_IN_PROGRESS) {
+            k.mv_data = job.id;
+            k.mv_size = PDF_REPORT_UUID_LEN;
+
+            rc = mdb_put(txn, store->running, &k, &v, 0);
         }
 
         if (rc != 0) {
@@ -2258,6 +2270,7 @@ static int
 pdf_report_job_write(pdf_report_store_t *store, MDB_txn *txn,
     const pdf_report_job_t *job)
 {
+    int            rc;
     MDB_val        k, v;
     unsigned char  buf[PDF_REPORT_JOB_ENC_MAX];
 
@@ -2266,7 +2279,21 @@ pdf_report_job_write(pdf_report_store_t *store, MDB_txn *txn,
     v.mv_data = buf;
     v.mv_size = pdf_report_job_encode(job, buf);
 
-    return mdb_put(txn, store->jobs, &k, &v, 0);
+    rc = mdb_put(txn, store->jobs, &k, &v, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    v.mv_data = "";
+    v.mv_size = 0;
+
+    if (job->status == PDF_REPORT_IN_PROGRESS) {
+        return mdb_put(txn, store->running, &k, &v, 0);
+    }
+
+    rc = mdb_del(txn, store->running, &k, NULL);
+
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 
@@ -3238,6 +3265,39 @@ pdf_report_store_usage(pdf_report_store_t *store, size_t *used,
 
     *used = (info.me_last_pgno + 1) * (size_t) st.ms_psize;
     *size = info.me_mapsize;
+
+    return 0;
+}
+
+
+int
+pdf_report_store_jobs_count(pdf_report_store_t *store, size_t *pending,
+    size_t *running)
+{
+    int        rc;
+    MDB_txn   *txn;
+    MDB_stat   queue, run;
+
+    rc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = mdb_stat(txn, store->queue, &queue);
+
+    if (rc == 0) {
+        rc = mdb_stat(txn, store->running, &run);
+    }
+
+    mdb_txn_abort(txn);
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    *running = run.ms_entries;
+    *pending = queue.ms_entries > run.ms_entries
+               ? queue.ms_entries - run.ms_entries : 0;
 
     return 0;
 }

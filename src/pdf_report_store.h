@@ -24,8 +24,8 @@
 
 /*
  * bumped whenever the on-disk layout changes; kept in the "meta" db.
- * 2: the lifecycle indexes (retain, purge, byuser); a version-1 store
- * is migrated by pdf_report_store_migrate().
+ * 2: the lifecycle indexes (retain, purge, byuser, running); a version-1
+ * store is migrated by pdf_report_store_migrate().
  */
 #define PDF_REPORT_STORE_FORMAT     2
 
@@ -108,8 +108,9 @@ int pdf_report_store_open(pdf_report_store_t **store, const char *dir,
 
 /*
  * Bring a version-1 store to this version in one write transaction:
- * the byuser entry of every job and the retain entry of every terminal
- * job.  *jobs is how many jobs were indexed (0: nothing to do).
+ * the byuser entry of every job, the retain entry of every terminal
+ * job and the running entry of every IN_PROGRESS one.  *jobs is how
+ * many jobs were indexed (0: nothing to do).
  * MDB_MAP_FULL when the map has no room for the indexes.
  */
 int pdf_report_store_migrate(pdf_report_store_t *store, size_t *jobs);
@@ -370,6 +371,13 @@ int pdf_report_store_jobs_import(pdf_report_store_t *store,
  */
 int pdf_report_store_usage(pdf_report_store_t *store, size_t *used,
     size_t *size);
+
+/*
+ * Jobs PENDING and IN_PROGRESS, in a read transaction and without a
+ * scan: the entries of queue (every job not terminal) and of running.
+ */
+int pdf_report_store_jobs_count(pdf_report_store_t *store, size_t *pending,
+    size_t *running);
 
 /* ---- lifecycle: retention and erasure ---- */
 

@@ -33,6 +33,7 @@ struct pdf_report_store_s {
     MDB_dbi      retain;     /* terminal_ms (8, BE) id -> "" */
     MDB_dbi      purge;      /* not_before_ms (8, BE) id -> attempts */
     MDB_dbi      byuser;     /* org "\0" user "\0" id -> "" */
+    MDB_dbi      running;    /* id -> "", every IN_PROGRESS job */
     unsigned     format;     /* the layout version found at open */
     unsigned     erase_on_revoke;
     char         path[PATH_MAX];

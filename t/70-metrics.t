@@ -251,6 +251,47 @@ sub retention_deleted {
     is($status, 404, "$name - the job answers 404");
 }
 
+
+# one slot a worker, two workers, three jobs whose uploads S3 gets 4 s
+# late: the gauges read 2 running and 1 waiting, then 0 and 0
+sub gauges {
+    my ($block) = @_;
+    my $name = $block->name;
+    my $pend = 'pdf_report_jobs{status="PENDING"}';
+    my $run = 'pdf_report_jobs{status="IN_PROGRESS"}';
+
+    my $m = scrape();
+    is("$m->{$pend} $m->{$run}", '0 0', "$name - nothing queued at first");
+
+    PdfReport::Test::proxy_mode($PdfReport::Test::PROXY_DIR,
+                                'stall:4000', 'stall:4000', 'pass');
+
+    my @ids;
+    for my $user (qw(US1A2B3C4D5E6F78 US3C4D5E6F7A8B90 US5E6F7A8B9C0D12)) {
+        my ($status, undef, undef, $j) =
+            api(POST => '/v1/document/api', body => { userId => $user });
+        is($status, 202, "$name - $user: 202");
+        push @ids, $j->{jobId};
+    }
+
+    # the second worker claims at its next scan, within a second
+    my $deadline = Time::HiRes::time() + 3;
+    while (1) {
+        $m = scrape();
+        last if $m->{$run} == 2 || Time::HiRes::time() > $deadline;
+        Time::HiRes::sleep(0.1);
+    }
+
+    is("$m->{$pend} $m->{$run}", '1 2',
+       "$name - one PENDING, two IN_PROGRESS");
+
+    is(wait_job($_, timeout => 30)->{status}, 'COMPLETE',
+       "$name - $_ complete") for @ids;
+
+    $m = scrape();
+    is("$m->{$pend} $m->{$run}", '0 0', "$name - none left");
+}
+
 run_tests();
 
 __DATA__
@@ -343,4 +384,18 @@ location = /metrics { pdf_report_metrics; }
 GET /metrics
 --- error_code: 200
 --- flow: retention_deleted
+--- timeout: 40
+
+
+
+=== TEST 7: the job gauges, read from the store
+--- http_config eval
+PdfReport::Test::http_config(s3_endpoint => $::proxy, worker_jobs => 1)
+--- config
+location /v1/document/api { pdf_report_api; }
+location = /metrics { pdf_report_metrics; }
+--- request
+GET /metrics
+--- error_code: 200
+--- flow: gauges
 --- timeout: 40

@@ -783,7 +783,7 @@ make_v1(const char *dir)
     MDB_dbi         dbi;
     MDB_val         k, v;
     unsigned char   fmt[4] = { 0, 0, 0, 1 };
-    const char     *names[] = { "retain", "purge", "byuser" };
+    const char     *names[] = { "retain", "purge", "byuser", "running" };
     int             i;
 
     if (mdb_env_create(&env) != 0) {
@@ -798,7 +798,7 @@ make_v1(const char *dir)
         rc = mdb_txn_begin(env, NULL, 0, &txn);
     }
 
-    for (i = 0; rc == 0 && i < 3; i++) {
+    for (i = 0; rc == 0 && i < 4; i++) {
         rc = mdb_dbi_open(txn, names[i], 0, &dbi);
 
         if (rc == 0) {
@@ -831,7 +831,7 @@ make_v1(const char *dir)
 static void
 test_migration(const char *dir)
 {
-    size_t                n, jobs;
+    size_t                n, jobs, npend, nrun;
     unsigned              more, fmt;
     pdf_report_job_t      got;
     pdf_report_store_t   *st;
@@ -863,6 +863,9 @@ test_migration(const char *dir)
            "nothing due: no index yet");
     is_int(pdf_report_store_migrate(st, &jobs), 0, "migrate");
     is_int(jobs, 3, "three jobs indexed");
+    is_int(pdf_report_store_jobs_count(st, &npend, &nrun), 0, "count");
+    ok(npend == 0 && nrun == 1, "the running one indexed (%zu, %zu)", npend,
+       nrun);
     is_int(pdf_report_store_migrate(st, &jobs), 0, "migrate again");
     is_int(jobs, 0, "nothing to do the second time");
     pdf_report_store_close(st);
@@ -969,6 +972,7 @@ int
 main(void)
 {
     int                       rc, i;
+    size_t                    npend, nrun;
     char                      dir[] = "/tmp/pdf-report-store-XXXXXX";
     char                      pending[PDF_REPORT_UUID_LEN + 1];
     char                      cmd[256];
@@ -1024,6 +1028,9 @@ main(void)
     is_int(claims[0].status, PDF_REPORT_IN_PROGRESS, "claimed is running");
     is_int(claims[0].attempts, 1, "first attempt");
     is_int(claims[0].generated_ms, 2000, "generation time fixed at claim");
+    is_int(pdf_report_store_jobs_count(st, &npend, &nrun), 0, "count");
+    ok(npend == 1 && nrun == 1, "one PENDING, one IN_PROGRESS (%zu, %zu)",
+       npend, nrun);
 
     scan.max_claims = 4;
     scan.now_ms = 3000;
@@ -1068,6 +1075,8 @@ main(void)
     is_int(got.duration_ms, 42, "duration recorded");
     is_int(got.completed_ms, 13000, "completion time recorded");
     is_str(got.template_version, "v2", "template recorded");
+    is_int(pdf_report_store_jobs_count(st, &npend, &nrun), 0, "count");
+    ok(npend == 0 && nrun == 1, "B still running (%zu, %zu)", npend, nrun);
 
     job = new_job(c, "org_acme", "US1", 14000);
     is_int(pdf_report_store_job_create(st, &job, pending), 0,
@@ -1083,6 +1092,9 @@ main(void)
     is_int(pdf_report_store_job_get(st, c, &got), 0, "get C");
     is_int(got.status, PDF_REPORT_FAILED, "C failed");
     is_str(got.error_code, "TIMEOUT", "with TIMEOUT");
+    is_int(pdf_report_store_jobs_count(st, &npend, &nrun), 0, "count");
+    ok(npend == 0 && nrun == 0, "none after the timeouts (%zu, %zu)", npend,
+       nrun);
 
     /* release: back to PENDING without using an attempt */
 
