@@ -405,10 +405,12 @@ ngx_http_pdf_report_batch_done(ngx_event_t *ev)
     ngx_uint_t                        i;
     ngx_connection_t                 *conn;
     ngx_http_request_t               *r;
+    pdf_report_scan_end_t            *end;
     ngx_http_pdf_report_batch_t      *b;
     ngx_http_pdf_report_commit_t     *c;
     ngx_http_pdf_report_committer_t  *cm;
     ngx_http_pdf_report_main_conf_t  *pmcf;
+    char                              org[PDF_REPORT_LOG_ORG];
 
     cm = ev->data;
     pmcf = cm->pmcf;
@@ -432,6 +434,23 @@ ngx_http_pdf_report_batch_done(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,
                       "pdf_report: %ud jobs failed for lack of time or "
                       "attempts", b->res.failed);
+
+        /* the changes of state at info, as a finished job's are */
+        for (i = 0; i < b->res.ended; i++) {
+            end = &b->res.end[i];
+
+            ngx_log_error(NGX_LOG_INFO, pmcf->log, 0,
+                          "pdf_report: job %s failed: %s; org \"%s\"",
+                          end->id,
+                          end->timed_out ? "TIMEOUT" : "PROCESSING_FAILED",
+                          pdf_report_log_escape(org, sizeof(org), end->org));
+        }
+
+        if (b->res.failed > b->res.ended) {
+            ngx_log_error(NGX_LOG_INFO, pmcf->log, 0,
+                          "pdf_report: and %ud more jobs failed in the same "
+                          "pass", b->res.failed - b->res.ended);
+        }
 
         ngx_http_pdf_report_metrics_finished(pmcf, "TIMEOUT",
                                              b->res.timed_out, 0);

@@ -1721,6 +1721,8 @@ pdf_report_store_scan(pdf_report_store_t *store,
     if (rc != 0) {
         res->claimed = 0;
         res->failed = 0;
+        res->timed_out = 0;
+        res->ended = 0;
     }
 
     return rc;
@@ -1748,6 +1750,8 @@ pdf_report_scan_txn(pdf_report_store_t *store, MDB_txn *txn,
 
     res->claimed = 0;
     res->failed = 0;
+    res->timed_out = 0;
+    res->ended = 0;
 
     for (i = 0; rc == 0 && i < n; i++) {
         rc = pdf_report_scan_apply(store, txn, scan, &acts[i], claims, res);
@@ -2075,11 +2079,12 @@ pdf_report_scan_apply(pdf_report_store_t *store, MDB_txn *txn,
     const pdf_report_scan_t *scan, const pdf_report_action_t *act,
     pdf_report_job_t *claims, pdf_report_scan_result_t *res)
 {
-    int               rc;
-    MDB_val           k;
-    pdf_report_job_t  job;
-    char              id[PDF_REPORT_UUID_LEN + 1];
-    char              msg[PDF_REPORT_ERR_MSG_MAX + 1];
+    int                     rc;
+    MDB_val                 k;
+    pdf_report_job_t        job;
+    pdf_report_scan_end_t  *end;
+    char                    id[PDF_REPORT_UUID_LEN + 1];
+    char                    msg[PDF_REPORT_ERR_MSG_MAX + 1];
 
     if (act->act == PDF_REPORT_ACT_DROP) {
         k.mv_data = (void *) act->key;
@@ -2149,6 +2154,13 @@ pdf_report_scan_apply(pdf_report_store_t *store, MDB_txn *txn,
     rc = pdf_report_job_write(store, txn, &job);
     if (rc != 0) {
         return rc;
+    }
+
+    if (res->ended < PDF_REPORT_SCAN_ENDED_MAX) {
+        end = &res->end[res->ended++];
+        memcpy(end->id, job.id, sizeof(end->id));
+        memcpy(end->org, job.org, sizeof(end->org));
+        end->timed_out = (act->act == PDF_REPORT_ACT_TIMEOUT);
     }
 
     rc = pdf_report_job_retire(store, txn, &job);

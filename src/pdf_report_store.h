@@ -274,11 +274,22 @@ typedef struct {
     unsigned    max_claims;      /* how many this caller can run now */
 } pdf_report_scan_t;
 
+/* the first jobs a pass failed, for the log: the rest are counted */
+#define PDF_REPORT_SCAN_ENDED_MAX  8
+
+typedef struct {
+    char        id[PDF_REPORT_UUID_LEN + 1];
+    char        org[PDF_REPORT_ORG_MAX + 1];
+    unsigned    timed_out;       /* 1: TIMEOUT, 0: PROCESSING_FAILED */
+} pdf_report_scan_end_t;
+
 typedef struct {
     unsigned    claimed;
     unsigned    failed;          /* timed out or out of attempts now */
     unsigned    timed_out;       /* of those, TIMEOUT */
     unsigned    waiting;         /* 1: a PENDING job left unclaimed */
+    unsigned    ended;           /* of failed, those in end[] */
+    pdf_report_scan_end_t  end[PDF_REPORT_SCAN_ENDED_MAX];
 } pdf_report_scan_result_t;
 
 /*

@@ -1,7 +1,8 @@
 # Nothing accepted with a 202 is lost (contract section 6), with a master
 # and two workers: workers SIGKILLed while their jobs run or wait, the
 # whole nginx SIGKILLed and started again, reloads and a binary upgrade
-# while 50 jobs are queued or running.
+# while 50 jobs are queued or running; a job whose worker died and whose
+# time ran out is failed by the scan.
 
 use FindBin;
 BEGIN { push @INC, "$FindBin::Bin/lib" }   # our runner only if Test::Nginx is absent
@@ -232,6 +233,56 @@ sub binary_upgrade {
     all_complete_and_intact($name, @ids);
 }
 
+
+# a worker SIGKILLed while its job waits on an S3 that never answers,
+# with a lease longer than the job's time: the scan of a worker fails the
+# job TIMEOUT once its time is up, and logs it at info with its org
+
+sub killed_past_timeout {
+    my ($block) = @_;
+    my $name = $block->name;
+    my $log = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/error.log";
+
+    my ($status, undef, undef, $j) =
+        api(POST => '/v1/document/api',
+            body => { userId => 'US1A2B3C4D5E6F78' });
+    is($status, 202, "$name - 202");
+    my $id = $j->{jobId};
+
+    my ($pid, @lines);
+    my $deadline = Time::HiRes::time() + 10;
+
+    while (!$pid && Time::HiRes::time() < $deadline) {
+        open my $fh, '<', $log or die "$log: $!";
+        ($pid) = map { /\[info\] (\d+)#\d+: .*job \Q$id\E started/ ? $1 : () }
+                 <$fh>;
+        close $fh;
+        Time::HiRes::sleep(0.05) unless $pid;
+    }
+
+    ok($pid, "$name - the job started") or return;
+    kill 'KILL', $pid;
+
+    my $job = wait_job($id, timeout => 20);
+    is($job->{errorCode}, 'TIMEOUT', "$name - TIMEOUT");
+    is($job->{errorMessage}, 'The report was not finished within 2 seconds.',
+       "$name - failed by the scan, not by its task");
+
+    $deadline = Time::HiRes::time() + 10;
+    while (1) {
+        open my $fh, '<', $log or die "$log: $!";
+        @lines = grep { /pdf_report: job \Q$id\E failed: TIMEOUT; / } <$fh>;
+        close $fh;
+        last if @lines || Time::HiRes::time() > $deadline;
+        Time::HiRes::sleep(0.1);
+    }
+
+    is(scalar @lines, 1, "$name - one line for it");
+    my $want = qr/\[info\] .*: pdf_report: job \Q$id\E failed: TIMEOUT; /;
+    like($lines[0] // '', qr/$want\Qorg "org_acme"\E$/,
+         "$name - at info, with its org");
+}
+
 run_tests();
 
 __DATA__
@@ -289,3 +340,23 @@ PdfReport::Test::auth()
 --- flow: binary_upgrade
 --- timeout: 120
 --- skip_eval: 9: $ENV{TEST_NGINX_USE_VALGRIND}
+
+
+
+=== TEST 4: a job whose worker died, past its time: the scan fails it
+--- http_config eval
+PdfReport::Test::http_config(
+    s3_endpoint => "http://127.0.0.1:$PdfReport::Test::HOLE_PORT",
+    job_timeout => '2s', job_lease => '30s')
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: killed_past_timeout
+--- timeout: 60
+--- error_log
+exited on signal 9
+--- no_error_log
+[crit]
+[emerg]

@@ -1089,6 +1089,10 @@ main(void)
     is_int(pdf_report_store_scan(st, &scan, claims, &res), 0,
            "scan after the timeout");
     is_int(res.failed, 2, "B and C time out");
+    is_int(res.ended, 2, "both named for the log");
+    ok(res.end[0].timed_out && res.end[1].timed_out
+       && strcmp(res.end[0].org, "org_other") == 0,
+       "as TIMEOUT, with their orgs (B first: %s)", res.end[0].id);
     is_int(pdf_report_store_job_get(st, c, &got), 0, "get C");
     is_int(got.status, PDF_REPORT_FAILED, "C failed");
     is_str(got.error_code, "TIMEOUT", "with TIMEOUT");
@@ -1120,6 +1124,8 @@ main(void)
     is_int(pdf_report_store_scan(st, &scan, claims, &res), 0,
            "scan after its lease ran out");
     is_int(res.failed, 1, "D given up");
+    ok(res.ended == 1 && !res.end[0].timed_out
+       && strcmp(res.end[0].id, job.id) == 0, "named as PROCESSING_FAILED");
     is_int(pdf_report_store_job_get(st, job.id, &got), 0, "get D");
     is_str(got.error_code, "PROCESSING_FAILED", "PROCESSING_FAILED");
 
@@ -1221,6 +1227,9 @@ main(void)
            "backlog: a scan with no slot");
     /* and the import test's PENDING job, older still */
     is_int(res.failed, 12, "backlog: the 11 timed-out jobs failed");
+    is_int(res.ended, PDF_REPORT_SCAN_ENDED_MAX,
+           "backlog: the first %d named, the rest counted",
+           PDF_REPORT_SCAN_ENDED_MAX);
     is_int(pdf_report_store_job_get(st,
                                     "0000000a-0000-4000-8000-00000000b10c",
                                     &got), 0, "backlog: the 11th job");
