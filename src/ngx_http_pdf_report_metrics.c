@@ -385,8 +385,8 @@ ngx_http_pdf_report_metrics_text(u_char *p, u_char *end,
             m->deleted[0], m->deleted[1], m->jwt_hits, m->jwt_misses);
 
     /* from the store, as every worker (and edge) sees it: no scan */
-    if (pmcf->store != NULL
-        && pdf_report_store_jobs_count(pmcf->store, &pending, &running) == 0)
+    if (pmcf->db.db != NULL
+        && pmcf->db.ops->jobs_count(pmcf->db.db, &pending, &running) == 0)
     {
         p = ngx_slprintf(p, end,
                 "# HELP pdf_report_jobs Jobs not yet terminal, by status.\n"
@@ -396,8 +396,8 @@ ngx_http_pdf_report_metrics_text(u_char *p, u_char *end,
                 pending, running);
     }
 
-    if (pmcf->store != NULL
-        && pdf_report_store_usage(pmcf->store, &used, &size) == 0)
+    if (pmcf->db.db != NULL && pmcf->db.ops->usage != NULL
+        && pmcf->db.ops->usage(pmcf->db.db, &used, &size) == 0)
     {
         p = ngx_slprintf(p, end,
                 "# HELP pdf_report_store_used_bytes Pages of the store in "

@@ -1978,6 +1978,10 @@ ngx_http_pdf_report_init_process(ngx_cycle_t *cycle)
                       "pdf_report: cleared %d stale store readers", dead);
     }
 
+    /* what the handlers and tasks use, whichever backend it is */
+    pmcf->db.ops = &pdf_report_lmdb_backend;
+    pmcf->db.db = pmcf->store;
+
     if (pmcf->jwt_cache_slots) {
         pmcf->jwt_cache = pdf_report_jwt_cache_create(pmcf->jwt_cache_slots);
 
@@ -2028,6 +2032,7 @@ ngx_http_pdf_report_exit_process(ngx_cycle_t *cycle)
     }
 
     /* the thread pools were joined before: no task uses the store now */
+    pmcf->db.db = NULL;
     pdf_report_store_close(pmcf->store);
     pmcf->store = NULL;
 

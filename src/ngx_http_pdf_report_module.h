@@ -18,6 +18,7 @@
 #include "pdf_report_jwt_cache.h"
 #include "pdf_report_s3.h"
 #include "pdf_report_store.h"
+#include "pdf_report_backend.h"
 #include "pdf_report_users.h"
 #include "pdf_report_render.h"
 
@@ -85,7 +86,8 @@ typedef struct {
     pdf_report_render_conf_t  render;
 
     /* per worker process */
-    pdf_report_store_t       *store;
+    pdf_report_store_t       *store;           /* LMDB's, when it is */
+    pdf_report_db_t           db;              /* what the rest uses */
     pdf_report_jwt_cache_t   *jwt_cache;
     ngx_event_t               scan_event;
     ngx_uint_t                in_flight;
@@ -115,6 +117,37 @@ struct ngx_http_pdf_report_commit_s {
 };
 
 
+typedef struct ngx_http_pdf_report_read_s  ngx_http_pdf_report_read_t;
+
+/* after a read, on the event loop: what answers the request */
+typedef ngx_int_t (*ngx_http_pdf_report_read_pt)(ngx_http_request_t *r,
+    ngx_http_pdf_report_read_t *rd);
+
+#define NGX_HTTP_PDF_REPORT_READ_ACCESS      1   /* (org, user) */
+#define NGX_HTTP_PDF_REPORT_READ_JOB         2   /* id */
+#define NGX_HTTP_PDF_REPORT_READ_JOB_ACCESS  3   /* id, then its user */
+
+/*
+ * A request's read of the store (ngx_http_pdf_report_read.c): the
+ * handlers say what they need and what answers once it is there, and do
+ * not know which backend reads it.
+ */
+struct ngx_http_pdf_report_read_s {
+    ngx_uint_t                    what;
+    const char                   *org;         /* the caller's org */
+    char                          user[PDF_REPORT_USER_ID_MAX + 1];
+    size_t                        user_len;
+    char                          id[PDF_REPORT_UUID_LEN + 1];
+    ngx_http_pdf_report_read_pt   done;
+
+    int                           rc;          /* the job's or the user's */
+    int                           access_rc;   /* JOB_ACCESS: the user's */
+    pdf_report_job_t              job;
+    char                          stem[PDF_REPORT_FILENAME_MAX];
+    size_t                        stem_len;
+};
+
+
 typedef struct {
     ngx_str_t                 org;             /* $pdf_report_org */
     ngx_str_t                 job_id;          /* $pdf_report_job_id */
@@ -132,6 +165,7 @@ typedef struct {
     unsigned                  own_response:1;  /* written by the module */
     unsigned                  replace_body:1;
     pdf_report_jwt_claims_t   claims;
+    ngx_http_pdf_report_read_t  read;
 } ngx_http_pdf_report_ctx_t;
 
 
@@ -145,6 +179,12 @@ ngx_int_t ngx_http_pdf_report_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *message);
 ngx_int_t ngx_http_pdf_report_add_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
+
+/* ngx_http_pdf_report_read.c */
+ngx_int_t ngx_http_pdf_report_read(ngx_http_request_t *r,
+    ngx_http_pdf_report_read_t *rd);
+void ngx_http_pdf_report_read_run(pdf_report_db_t *db,
+    ngx_http_pdf_report_read_t *rd);
 
 /* ngx_http_pdf_report_auth.c */
 ngx_int_t ngx_http_pdf_report_authenticate(ngx_http_request_t *r,
