@@ -257,9 +257,17 @@ ngx_http_pdf_report_jwks_init_worker(ngx_cycle_t *cycle,
 void
 ngx_http_pdf_report_jwks_exit_worker(ngx_http_pdf_report_main_conf_t *pmcf)
 {
-    ngx_http_pdf_report_jwks_shm_t  *sh;
+    ngx_http_pdf_report_jwks_shm_t   *sh;
+    ngx_http_pdf_report_jwks_task_t  *t;
 
     sh = pmcf->jwks_shm;
+
+    /* a fetch that ended after the last turn of the event loop */
+    if (ngx_http_pdf_report_jwks_worker.task != NULL) {
+        t = ngx_http_pdf_report_jwks_worker.task->ctx;
+        free(t->res.body);
+        t->res.body = NULL;
+    }
 
     /* the lease of a fetch that will not finish goes back at once */
     if (sh != NULL && sh->fetcher == ngx_pid) {
@@ -371,31 +379,26 @@ ngx_http_pdf_report_jwks_sync(ngx_http_pdf_report_main_conf_t *pmcf,
         return;
     }
 
-    copy = NULL;
+    /* the largest a document may be: no malloc() under the lock */
+    copy = ngx_alloc(NGX_HTTP_PDF_REPORT_JWKS_MAX, log);
+
+    /* no memory: tried again at the next request */
+    if (copy == NULL) {
+        return;
+    }
 
     ngx_shmtx_lock(&pmcf->jwks_shpool->mutex);
 
     gen = sh->generation;
     len = sh->len;
-
-    if (len > 0) {
-        copy = ngx_alloc(len, log);
-
-        if (copy != NULL) {
-            ngx_memcpy(copy, sh->doc, len);
-        }
-    }
+    ngx_memcpy(copy, sh->doc, len);
 
     ngx_shmtx_unlock(&pmcf->jwks_shpool->mutex);
 
     /* a reload to another URL: the set goes with it */
     if (len == 0) {
+        ngx_free(copy);
         pmcf->jwks_gen = gen;
-        return;
-    }
-
-    /* no memory: tried again at the next request */
-    if (copy == NULL) {
         return;
     }
 
@@ -623,6 +626,16 @@ ngx_http_pdf_report_jwks_done(ngx_event_t *ev)
 
     if (sh->fetcher == ngx_pid) {
         sh->fetcher = 0;
+    }
+
+    /* cancelled by a reload or shutdown: no failure, the others go on */
+    if (!t->valid && (ngx_exiting || ngx_quit || ngx_terminate)) {
+        ngx_shmtx_unlock(&shpool->mutex);
+
+        ngx_log_error(NGX_LOG_INFO, pmcf->log, 0,
+                      "pdf_report: JWKS fetch from \"%s\" given up: the "
+                      "worker is exiting", pmcf->jwks_log_url);
+        goto done;
     }
 
     had = (sh->len > 0);
