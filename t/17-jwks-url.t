@@ -260,7 +260,9 @@ sub tls_refused {
     my ($block) = @_;
     my $name = $block->name;
 
-    ok(logged(qr/JWKS fetch from "https:\/\/127\.0\.0\.1:$srv{tls}{port}\/jwks\.json" failed: SSL certificate problem/),
+    my $url = "https://127.0.0.1:$srv{tls}{port}/jwks.json";
+
+    ok(logged(qr/JWKS fetch from "\Q$url\E" failed: SSL certificate problem/),
        "$name - the certificate is refused, logged without user or query");
 
     my ($status, $h, $body) = get(tok('rsa1'));
@@ -298,7 +300,7 @@ sub keep_last_good {
         is((get(tok('rsa1')))[0], 404, "$name - rsa1 still accepted");
     }
 
-    ok(logged(qr/JWKS key #1 \(kid "rsa1024"\) skipped: RSA key shorter than 2048 bits/),
+    ok(logged(qr/JWKS key #1 \(kid "rsa1024"\) skipped: RSA key shorter /),
        "$name - the key too short is named with its reason");
 
     # a private key among public ones: skipped, named, never shown
@@ -313,7 +315,7 @@ sub keep_last_good {
     is($status, 401, "$name - the new set is used: rsa1 left it");
     is((get(tok('ec256')))[0], 404, "$name - ec256 accepted");
     is((get(tok('rsa2')))[0], 401, "$name - the private rsa2 was skipped");
-    ok(logged(qr/JWKS key #2 \(kid "rsa2"\) skipped: holds private key material/),
+    ok(logged(qr/JWKS key #2 \(kid "rsa2"\) skipped: holds private key/),
        "$name - and named in the log");
     is(log_lines(qr/\Q$private->{d}\E|\Q$private->{p}\E/), 0,
        "$name - its secret is not");
