@@ -6,6 +6,7 @@
 
 
 #include "ngx_http_pdf_report_module.h"
+#include "pdf_report_fetch.h"
 
 #include <curl/curl.h>
 
@@ -46,6 +47,8 @@ static char *ngx_http_pdf_report_users(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_pdf_report_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_pdf_report_jwt_keys_url(ngx_conf_t *cf,
+    ngx_http_pdf_report_main_conf_t *pmcf);
 static char *ngx_http_pdf_report_rate_limit(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_pdf_report_jwt_cache(ngx_conf_t *cf,
@@ -152,7 +155,7 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
       NULL },
 
     { ngx_string("pdf_report_jwt_keys"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_http_pdf_report_jwt_keys,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -711,6 +714,13 @@ ngx_http_pdf_report_postconfiguration(ngx_conf_t *cf)
         return NGX_OK;
     }
 
+    /* a JWKS URL: the set the workers share */
+    if (pmcf->jwks_url != NULL
+        && ngx_http_pdf_report_jwks_add_zone(cf, pmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     loc = pmcf->api_locations.elts;
 
     for (i = 0; i < pmcf->api_locations.nelts; i++) {
@@ -841,6 +851,15 @@ failed:
 }
 
 
+/*
+ * pdf_report_jwt_keys <file> | <http(s)://...> [refresh=<time>] [ca=<file>]
+ *
+ * A file is read and checked here, at every start and reload.  A URL is
+ * only checked for its shape: the workers fetch it
+ * (ngx_http_pdf_report_jwks.c), so that neither "nginx -t" nor a start
+ * waits for it, or fails when it is down.
+ */
+
 static char *
 ngx_http_pdf_report_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -856,6 +875,22 @@ ngx_http_pdf_report_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
     pmcf->jwt_keys_file = value[1];
+
+    if ((value[1].len >= 7
+         && ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0)
+        || (value[1].len >= 8
+            && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8) == 0))
+    {
+        return ngx_http_pdf_report_jwt_keys_url(cf, pmcf);
+    }
+
+    if (cf->args->nelts > 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": refresh= and ca= are "
+                           "for a JWKS URL; a file is read again on reload",
+                           &value[2]);
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_http_pdf_report_read_file(cf, &pmcf->jwt_keys_file, &text)
         != NGX_OK)
@@ -881,6 +916,116 @@ ngx_http_pdf_report_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     cln->handler = ngx_http_pdf_report_jwks_cleanup;
     cln->data = pmcf->jwks;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_jwt_keys_url(ngx_conf_t *cf,
+    ngx_http_pdf_report_main_conf_t *pmcf)
+{
+    u_char      *p, *host;
+    ngx_int_t    ms;
+    ngx_str_t   *value, url, s, ca, text;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+    url = value[1];
+    ngx_str_null(&ca);
+
+    host = url.data + ((url.data[4] == ':') ? 7 : 8);
+
+    for (p = url.data; p < url.data + url.len; p++) {
+        if (*p <= ' ' || *p == 0x7f) {
+            break;
+        }
+    }
+
+    if (p < url.data + url.len || url.len > 2048 || *host == '\0'
+        || *host == '/' || *host == '?' || *host == '#' || *host == '@')
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid JWKS URL: a host is needed after "
+                           "\"http://\" or \"https://\", and no spaces or "
+                           "control characters");
+        return NGX_CONF_ERROR;
+    }
+
+    pmcf->jwks_refresh = NGX_CONF_UNSET_MSEC;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "refresh=", 8) == 0
+            && pmcf->jwks_refresh == NGX_CONF_UNSET_MSEC)
+        {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            ms = ngx_parse_time(&s, 0);
+
+            if (ms == NGX_ERROR || ms < 1000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid refresh \"%V\", at least 1s",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            pmcf->jwks_refresh = (ngx_msec_t) ms;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "ca=", 3) == 0 && ca.data == NULL
+            && value[i].len > 3)
+        {
+            ca.data = value[i].data + 3;
+            ca.len = value[i].len - 3;
+
+            /* the same checks as any file the module reads */
+            if (ngx_http_pdf_report_read_file(cf, &ca, &text) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            if (ngx_strstrn(text.data, "-----BEGIN CERTIFICATE-----", 26)
+                == NULL)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"%V\" holds no PEM certificate", &ca);
+                return NGX_CONF_ERROR;
+            }
+
+            pmcf->jwks_ca = ngx_http_pdf_report_cstr(cf, &ca);
+            if (pmcf->jwks_ca == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (pmcf->jwks_refresh == NGX_CONF_UNSET_MSEC) {
+        pmcf->jwks_refresh = 600000;
+    }
+
+    pmcf->jwks_url = ngx_http_pdf_report_cstr(cf, &url);
+    pmcf->jwks_log_url = ngx_pnalloc(cf->pool, 256);
+
+    if (pmcf->jwks_url == NULL || pmcf->jwks_log_url == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    (void) pdf_report_fetch_log_url(pmcf->jwks_log_url, 256, pmcf->jwks_url);
+
+    if (url.data[4] == ':') {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "the JWKS \"%s\" is fetched without TLS: whoever "
+                           "can alter the traffic can replace the keys; "
+                           "use https", pmcf->jwks_log_url);
+    }
 
     return NGX_CONF_OK;
 }
@@ -1999,6 +2144,12 @@ ngx_http_pdf_report_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (pmcf->jwks_url != NULL
+        && ngx_http_pdf_report_jwks_init_worker(cycle, pmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_pdf_report_purge_init_worker(cycle, pmcf);
 }
 
@@ -2020,6 +2171,10 @@ ngx_http_pdf_report_exit_process(ngx_cycle_t *cycle)
 
     if (pmcf == NULL) {
         return;
+    }
+
+    if (pmcf->jwks_url != NULL && pmcf->enabled) {
+        ngx_http_pdf_report_jwks_exit_worker(pmcf);
     }
 
     pdf_report_jwt_cache_free(pmcf->jwt_cache);

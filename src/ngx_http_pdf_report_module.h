@@ -37,13 +37,18 @@ typedef struct {
 
 
 typedef struct ngx_http_pdf_report_metrics_s  ngx_http_pdf_report_metrics_t;
+typedef struct ngx_http_pdf_report_jwks_shm_s  ngx_http_pdf_report_jwks_shm_t;
 
 
 typedef struct {
     ngx_str_t                 store_dir;
     size_t                    store_size;
     ngx_str_t                 users_file;
-    ngx_str_t                 jwt_keys_file;
+    ngx_str_t                 jwt_keys_file;   /* a file, or the URL */
+    char                     *jwks_url;        /* NULL: a file */
+    char                     *jwks_ca;         /* NULL: the system's CAs */
+    char                     *jwks_log_url;    /* as the log shows it */
+    ngx_msec_t                jwks_refresh;
     ngx_str_t                 jwt_issuer;
     ngx_str_t                 jwt_audience;
     ngx_str_t                 jwt_org_claim;
@@ -78,7 +83,11 @@ typedef struct {
     ngx_array_t               api_locations;   /* body limit takeover */
     ngx_http_pdf_report_pool_t  render_pool;
     ngx_http_pdf_report_pool_t  store_pool;    /* store writes */
+    /* a file's; with a URL, the set this worker parsed, NULL until one */
     pdf_report_jwks_t        *jwks;
+    ngx_uint_t                jwks_gen;        /* the zone's, of jwks */
+    ngx_http_pdf_report_jwks_shm_t  *jwks_shm; /* with a URL */
+    ngx_slab_pool_t          *jwks_shpool;
     ngx_cycle_t              *cycle;           /* the one being configured */
     ngx_uint_t                metrics_used;    /* a pdf_report_metrics */
     ngx_http_pdf_report_metrics_t  *metrics;   /* in the shared zone */
@@ -189,6 +198,19 @@ void ngx_http_pdf_report_read_run(pdf_report_db_t *db,
 /* ngx_http_pdf_report_auth.c */
 ngx_int_t ngx_http_pdf_report_authenticate(ngx_http_request_t *r,
     ngx_http_pdf_report_ctx_t *ctx, ngx_str_t *scope);
+
+/* ngx_http_pdf_report_jwks.c */
+ngx_int_t ngx_http_pdf_report_jwks_add_zone(ngx_conf_t *cf,
+    ngx_http_pdf_report_main_conf_t *pmcf);
+ngx_int_t ngx_http_pdf_report_jwks_init_worker(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf);
+void ngx_http_pdf_report_jwks_exit_worker(
+    ngx_http_pdf_report_main_conf_t *pmcf);
+pdf_report_jwks_t *ngx_http_pdf_report_jwks_current(
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_log_t *log,
+    time_t *retry_after);
+void ngx_http_pdf_report_jwks_unknown_kid(
+    ngx_http_pdf_report_main_conf_t *pmcf);
 
 /* ngx_http_pdf_report_jobs.c */
 ngx_int_t ngx_http_pdf_report_jobs_init_worker(ngx_cycle_t *cycle,
