@@ -41,6 +41,11 @@ typedef struct {
     pdf_report_scan_result_t          res;
     int                               rc;
     int64_t                           took_ms;   /* for the debug log */
+
+    /* a remote store's gauges, counted here: never on the event loop */
+    ngx_uint_t                        counted;
+    size_t                            pending;
+    size_t                            running;
 } ngx_http_pdf_report_batch_t;
 
 
@@ -339,6 +344,11 @@ ngx_http_pdf_report_batch_handler(void *data, ngx_log_t *log)
         /* read first: most passes find nothing and need no write */
         b->rc = b->db.ops->scan(b->db.db, &b->scan, b->claims, &b->res);
 
+        b->counted = (b->db.ops->remote
+                      && b->db.ops->jobs_count(b->db.db, &b->pending,
+                                               &b->running)
+                         == 0);
+
     } else {
         rc = b->db.ops->batch_begin(b->db.db, &txn);
 
@@ -428,6 +438,10 @@ ngx_http_pdf_report_batch_done(ngx_event_t *ev)
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, pmcf->log, 0,
                    "pdf_report: store batch of %ui, %ui claimed, %L ms",
                    b->n, (ngx_uint_t) b->res.claimed, b->took_ms);
+
+    if (b->scan_only && b->counted) {
+        ngx_http_pdf_report_metrics_jobs(pmcf, b->pending, b->running);
+    }
 
     if (b->res.failed) {
         ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,

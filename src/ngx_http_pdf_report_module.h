@@ -236,6 +236,8 @@ void ngx_http_pdf_report_metrics_finished(
     ngx_uint_t n, ngx_msec_t duration_ms);
 void ngx_http_pdf_report_metrics_s3(ngx_http_pdf_report_main_conf_t *pmcf,
     ngx_uint_t op, ngx_uint_t result, ngx_uint_t n);
+void ngx_http_pdf_report_metrics_jobs(ngx_http_pdf_report_main_conf_t *pmcf,
+    size_t pending, size_t running);
 void ngx_http_pdf_report_metrics_deleted(
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_uint_t reason, ngx_uint_t n);
 

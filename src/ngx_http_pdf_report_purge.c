@@ -176,6 +176,12 @@ ngx_http_pdf_report_purge_check(ngx_event_t *ev)
         return;
     }
 
+    /* a remote store is not read on the event loop: the task looks */
+    if (pmcf->db.ops->remote) {
+        ngx_http_pdf_report_purge_post(pg);
+        return;
+    }
+
     t = pg->task->ctx;
     tp = ngx_timeofday();
 
