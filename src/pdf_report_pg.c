@@ -70,13 +70,13 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
      */
     "WITH w AS (SELECT count(*) AS n, min(at_ms) AS oldest"
     "   FROM pdf_report_rate"
-    "   WHERE $7::int >= 0 AND org = $1::text AND at_ms > $6::bigint),"
-    " ok AS (SELECT ($7::int < 0 OR w.n < $7::int) AS allowed FROM w),"
+    "   WHERE $7::bigint >= 0 AND org = $1::text AND at_ms > $6::bigint),"
+    " ok AS (SELECT ($7::bigint < 0 OR w.n < $7::bigint) AS allowed FROM w),"
     " del AS (DELETE FROM pdf_report_rate"
-    "   WHERE $7::int >= 0 AND org = $1::text AND at_ms <= $6::bigint),"
+    "   WHERE $7::bigint >= 0 AND org = $1::text AND at_ms <= $6::bigint),"
     " hit AS (INSERT INTO pdf_report_rate (org, at_ms)"
     "   SELECT $1::text, $5::bigint FROM ok"
-    "   WHERE $7::int >= 0 AND ok.allowed RETURNING 1),"
+    "   WHERE $7::bigint >= 0 AND ok.allowed RETURNING 1),"
     " job AS (INSERT INTO pdf_report_jobs"
     "   (id, org, user_id, status, created_ms, updated_ms)"
     "   SELECT $3::uuid, $1::text, $2::text, 0, $4::bigint, $4::bigint"
@@ -828,8 +828,13 @@ pdf_report_pg_failed(pdf_report_pg_conn_t *c, PGresult *r)
 {
     const char  *state, *msg;
 
+    /*
+     * The primary message only: the detail and context may quote the
+     * row (a user's record) that failed, which has no place in a log.
+     */
     state = (r != NULL) ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    msg = (r != NULL) ? PQresultErrorMessage(r) : "";
+    msg = (r != NULL) ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                      : NULL;
 
     if (msg == NULL || msg[0] == '\0') {
         msg = (c->conn != NULL) ? PQerrorMessage(c->conn) : "";

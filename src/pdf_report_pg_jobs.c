@@ -62,6 +62,9 @@ static int pdf_report_pg_job_read(pdf_report_pg_t *pg, const char *id,
 static int pdf_report_pg_lock_orgs(pdf_report_pg_pipe_t *p,
     pdf_report_op_t **ops, size_t n, char (*keys)[PDF_REPORT_PG_NUM]);
 static int pdf_report_pg_key_cmp(const void *a, const void *b);
+static int pdf_report_pg_batch_once(pdf_report_pg_t *pg,
+    pdf_report_op_t **ops, size_t n, const pdf_report_scan_t *scan,
+    pdf_report_job_t *claims, pdf_report_scan_result_t *res);
 static void pdf_report_pg_num(char *buf, int64_t v);
 
 
@@ -641,15 +644,41 @@ pdf_report_pg_same_job(PGresult *r)
 
 
 /*
+ * A batch that the server chose as a deadlock's victim (a directory
+ * load erasing jobs of the same users holds rows the other way round),
+ * or failed for serialization, wrote nothing: it runs once more.
+ */
+
+int
+pdf_report_pg_batch(pdf_report_pg_t *pg, pdf_report_op_t **ops, size_t n,
+    const pdf_report_scan_t *scan, pdf_report_job_t *claims,
+    pdf_report_scan_result_t *res)
+{
+    int  rc;
+
+    rc = pdf_report_pg_batch_once(pg, ops, n, scan, claims, res);
+
+    if (rc == PDF_REPORT_PG_ERROR
+        && (strncmp(pdf_report_pg_error(), "40P01", 5) == 0
+            || strncmp(pdf_report_pg_error(), "40001", 5) == 0))
+    {
+        rc = pdf_report_pg_batch_once(pg, ops, n, scan, claims, res);
+    }
+
+    return rc;
+}
+
+
+/*
  * Group commit: BEGIN, the locks of the batch's orgs (sorted, so that
  * two edges' batches take them in one order and never deadlock), one
  * statement per operation, the scan, COMMIT; sent at once, answered in
  * one round trip.
  */
 
-int
-pdf_report_pg_batch(pdf_report_pg_t *pg, pdf_report_op_t **ops, size_t n,
-    const pdf_report_scan_t *scan, pdf_report_job_t *claims,
+static int
+pdf_report_pg_batch_once(pdf_report_pg_t *pg, pdf_report_op_t **ops,
+    size_t n, const pdf_report_scan_t *scan, pdf_report_job_t *claims,
     pdf_report_scan_result_t *res)
 {
     int                         rc, counted;

@@ -138,6 +138,7 @@ static int pdf_report_pg_copy_record(void *data,
 static int pdf_report_pg_copy_put(pdf_report_pg_copy_t *cp, const char *p,
     size_t len, int escape);
 static int pdf_report_pg_copy_flush(pdf_report_pg_copy_t *cp);
+static size_t pdf_report_pg_copy_line(int fd, long row);
 static int pdf_report_pg_fp_read(pdf_report_pg_conn_t *c, const char *host,
     pdf_report_pg_fp_t *dir, pdf_report_pg_fp_t *mine);
 static int pdf_report_pg_fp_write(pdf_report_pg_conn_t *c,
@@ -393,7 +394,9 @@ pdf_report_pg_users_apply(pdf_report_pg_conn_t *c,
     const char *stat, int64_t changed_ns, int64_t loaded_ns)
 {
     int                         rc, i, n;
+    long                        row;
     char                        key[32], now[32];
+    const char                 *ctx;
     char                        sha[PDF_REPORT_SHA256_HEX + 1];
     PGresult                   *r;
     const char                 *vals[2];
@@ -502,14 +505,21 @@ pdf_report_pg_users_apply(pdf_report_pg_conn_t *c,
     if (c->conn != NULL) {
         while ((r = PQgetResult(c->conn)) != NULL) {
             if (rc == 0 && !pdf_report_pg_ok(r, PGRES_COMMAND_OK)) {
-                /* a record jsonb refuses (a number out of its range) */
+                /*
+                 * A record jsonb refuses (a number beyond numeric's
+                 * range): its row, counted in the context, gives its line.
+                 */
+                ctx = PQresultErrorField(r, PG_DIAG_CONTEXT);
+                ctx = (ctx != NULL) ? strstr(ctx, ", line ") : NULL;
+                row = (ctx != NULL) ? strtol(ctx + 7, NULL, 10) : 0;
+
                 rc = pdf_report_pg_failed(c, r);
 
                 if (rc == PDF_REPORT_PG_ERROR) {
                     rc = PDF_REPORT_USERS_INVALID;
-                    load->line = 0;
+                    load->line = pdf_report_pg_copy_line(load->fd, row);
                     snprintf(load->err, sizeof(load->err),
-                             "PostgreSQL refused a record: %s",
+                             "refused by PostgreSQL's jsonb: %s",
                              pdf_report_pg_error());
                 }
 
@@ -624,6 +634,42 @@ pdf_report_pg_users_apply(pdf_report_pg_conn_t *c,
     }
 
     return rc;
+}
+
+
+/* the line of the file that gave the row-th record: blank lines skipped */
+
+static size_t
+pdf_report_pg_copy_line(int fd, long row)
+{
+    char                       *p;
+    long                        n;
+    size_t                      len, i, line;
+    pdf_report_users_reader_t   rd;
+
+    line = 0;
+
+    if (row <= 0 || lseek(fd, 0, SEEK_SET) == -1
+        || pdf_report_users_reader_init(&rd, fd, NULL, 0, 0) != 0)
+    {
+        return 0;
+    }
+
+    for (n = 0; pdf_report_users_reader_next(&rd, &p, &len) == 1; /* void */)
+    {
+        for (i = 0; i < len && (p[i] == ' ' || p[i] == '\t'); i++) {
+            /* void */
+        }
+
+        if (i < len && ++n == row) {
+            line = rd.line;
+            break;
+        }
+    }
+
+    pdf_report_users_reader_close(&rd);
+
+    return line;
 }
 
 

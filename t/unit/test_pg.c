@@ -464,6 +464,15 @@ test_directory(pdf_report_pg_t *st, const char *dir)
     ok(record_is(st, "US1", U1B), "dir: US1 kept");
     is_int(access_of(st, "org_c", "US4", stem), 0, "dir: US4 kept");
 
+    is_int(load_users(st, dir, U1B "\n\n" U2 "\n"
+                      "{\"id\":\"US8\",\"x\":1e999999}\n", 0, &load),
+           PDF_REPORT_USERS_INVALID,
+           "dir: a number jsonb cannot hold (jansson can): refused");
+    is_int(load.line, 4, "dir: on line 4 (blank line 2 not a row)");
+    is_str(load.err, "refused by PostgreSQL's jsonb: 22003 value overflows "
+           "numeric format", "dir: jsonb's reason, no part of the record");
+    ok(record_is(st, "US2", U2), "dir: nothing written");
+
     is_int(load_users(st, dir, U1B "\n" U2 "\n" U4 "\n" U2B "\n", 0,
                       &load), PDF_REPORT_USERS_INVALID,
            "dir: a stored line and a changed copy of its id: refused");
