@@ -826,13 +826,16 @@ pdf_report_pg_ok(PGresult *r, ExecStatusType st)
 int
 pdf_report_pg_failed(pdf_report_pg_conn_t *c, PGresult *r)
 {
-    const char  *state, *msg;
+    char         state[6];
+    const char  *field, *msg;
 
     /*
      * The primary message only: the detail and context may quote the
      * row (a user's record) that failed, which has no place in a log.
      */
-    state = (r != NULL) ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    field = (r != NULL) ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(state, sizeof(state), "%s", field ? field : "");
+
     msg = (r != NULL) ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
                       : NULL;
 
@@ -840,7 +843,7 @@ pdf_report_pg_failed(pdf_report_pg_conn_t *c, PGresult *r)
         msg = (c->conn != NULL) ? PQerrorMessage(c->conn) : "";
     }
 
-    pdf_report_pg_set_error("%s%s%s", state ? state : "", state ? " " : "",
+    pdf_report_pg_set_error("%s%s%s", state, state[0] ? " " : "",
                             (msg[0] != '\0') ? msg : "no result");
 
     PQclear(r);
@@ -851,11 +854,10 @@ pdf_report_pg_failed(pdf_report_pg_conn_t *c, PGresult *r)
      * the connection is made again by a later one.
      */
     if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK
-        || (state != NULL && (strncmp(state, "08", 2) == 0
-                              || strncmp(state, "57P0", 4) == 0)))
+        || strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0)
     {
         if (c->conn != NULL && PQstatus(c->conn) == CONNECTION_OK) {
-            /* closed when released: results may still be read now */
+            /* closed now, made again by a later call */
             PQfinish(c->conn);
             c->conn = NULL;
             c->prepared = 0;

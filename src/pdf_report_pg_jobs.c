@@ -406,7 +406,8 @@ pdf_report_pg_scan_args(pdf_report_pg_scan_args_t *a,
              "The report was not finished within %lld seconds.",
              (long long) (scan->timeout_ms / 1000));
 
-    a->tokens = malloc(2 + (size_t) scan->max_claims * PDF_REPORT_PG_NUM);
+    /* "{" and "}" and the NUL around the tokens */
+    a->tokens = malloc(3 + (size_t) scan->max_claims * PDF_REPORT_PG_NUM);
     if (a->tokens == NULL) {
         pdf_report_pg_set_error("out of memory");
         return PDF_REPORT_PG_ERROR;
