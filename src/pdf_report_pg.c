@@ -131,13 +131,25 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
      * PDF_REPORT_PG_SCAN_FAIL: $1 now, $2 now - timeout, $3 attempts,
      * $4 the TIMEOUT message: jobs past their timeout, and jobs whose
      * lease ran out once too often, fail; oldest first, a batch a pass.
-     * SKIP LOCKED: a job another edge is acting on is its own.
+     * The candidates come from two index ranges (the oldest of the
+     * queue, the running jobs whose lease ran out), so that a backlog
+     * behind them costs nothing; the test is repeated for the rows
+     * locked, which another edge may have changed.  SKIP LOCKED: a job
+     * another edge is acting on is its own.
      */
-    "WITH c AS (SELECT id FROM pdf_report_jobs"
-    "   WHERE status IN (0, 1) AND (created_ms <= $2::bigint"
-    "     OR (status = 1 AND lease_until_ms <= $1::bigint"
-    "         AND attempts >= $3::int))"
-    "   ORDER BY created_ms, id LIMIT 64 FOR UPDATE SKIP LOCKED),"
+    "WITH c AS (SELECT j.id FROM pdf_report_jobs j"
+    "   WHERE j.id IN ("
+    "     (SELECT id FROM pdf_report_jobs"
+    "      WHERE status IN (0, 1) AND created_ms <= $2::bigint"
+    "      ORDER BY created_ms, id LIMIT 64)"
+    "     UNION ALL"
+    "     (SELECT id FROM pdf_report_jobs"
+    "      WHERE status = 1 AND lease_until_ms <= $1::bigint"
+    "      AND attempts >= $3::int ORDER BY lease_until_ms LIMIT 64))"
+    "   AND j.status IN (0, 1) AND (j.created_ms <= $2::bigint"
+    "     OR (j.status = 1 AND j.lease_until_ms <= $1::bigint"
+    "         AND j.attempts >= $3::int))"
+    "   ORDER BY j.created_ms, j.id LIMIT 64 FOR UPDATE SKIP LOCKED),"
     " u AS (UPDATE pdf_report_jobs j SET status = 3,"
     "   updated_ms = $1::bigint, completed_ms = $1::bigint,"
     "   terminal_ms = $1::bigint, lease_until_ms = 0,"
@@ -185,11 +197,14 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     " FROM pdf_report_jobs WHERE status IN (0, 1)",
 
     /* PDF_REPORT_PG_PURGE_DUE: $1 now, $2 now - retention (or the
-     * smallest bigint: retention off) */
-    "SELECT EXISTS (SELECT 1 FROM pdf_report_jobs"
-    "   WHERE purge_after_ms <= $1::bigint)"
-    " OR EXISTS (SELECT 1 FROM pdf_report_jobs"
-    "   WHERE purge_after_ms IS NULL AND terminal_ms <= $2::bigint)",
+     * smallest bigint: retention off); the first entry of each index,
+     * as the LMDB store looks at the first key */
+    "SELECT coalesce((SELECT purge_after_ms FROM pdf_report_jobs"
+    "   WHERE purge_after_ms IS NOT NULL"
+    "   ORDER BY purge_after_ms, id LIMIT 1) <= $1::bigint, false)"
+    " OR coalesce((SELECT terminal_ms FROM pdf_report_jobs"
+    "   WHERE purge_after_ms IS NULL AND terminal_ms IS NOT NULL"
+    "   ORDER BY terminal_ms, id LIMIT 1) <= $2::bigint, false)",
 
     /* PDF_REPORT_PG_PURGE_RETAIN: $1 now, $2 now - retention, $3 max:
      * retention ran out, into the purge, due now */
@@ -294,6 +309,10 @@ static const char  pdf_report_pg_schema_v1[] =
     "CREATE INDEX pdf_report_jobs_purge"
     "  ON pdf_report_jobs (purge_after_ms, id)"
     "  WHERE purge_after_ms IS NOT NULL;"
+
+    /* the running jobs, for those whose lease ran out too often */
+    "CREATE INDEX pdf_report_jobs_running"
+    "  ON pdf_report_jobs (lease_until_ms) WHERE status = 1;"
 
     /* a pair's jobs, for erasure */
     "CREATE INDEX pdf_report_jobs_byuser"
