@@ -1305,6 +1305,8 @@ typedef struct {
     char                 pending[PDF_REPORT_UUID_LEN + 1];
     unsigned             found;
     char                 err[256];
+    const char          *path;
+    pdf_report_users_load_t  load;
 } worker_t;
 
 
@@ -1354,6 +1356,28 @@ schema_worker(void *data)
 
 
 static void *
+load_worker(void *data)
+{
+    worker_t  *w = data;
+    int        fd;
+
+    fd = open(w->path, O_RDONLY);
+
+    memset(&w->load, 0, sizeof(pdf_report_users_load_t));
+    w->load.fd = fd;
+    w->load.now_ms = 1000;
+
+    pthread_barrier_wait(w->go);
+
+    w->rc = pdf_report_pg_users_load(w->pg, &w->load);
+
+    close(fd);
+
+    return NULL;
+}
+
+
+static void *
 batch_worker(void *data)
 {
     worker_t  *w = data;
@@ -1367,7 +1391,7 @@ batch_worker(void *data)
 
 
 static void
-test_concurrency(void)
+test_concurrency(const char *dir)
 {
     int                i, ok_n, exists_n, bad;
     char               err[256], id[2][PDF_REPORT_UUID_LEN + 1];
@@ -1533,6 +1557,41 @@ test_concurrency(void)
 
     is_int(bad, 0, "race: 20 rounds of two edges' batches over two orgs "
            "taken in opposite orders: no deadlock, every job created");
+
+    /* two edges load the same new directory at once: one loads it */
+    {
+        char   path[256];
+        FILE  *f;
+
+        snprintf(path, sizeof(path), "%s/race.jsonl", dir);
+        f = fopen(path, "w");
+        ok(f != NULL && fputs(U1 "\n" U2 "\n" U3 "\n", f) != EOF
+           && fclose(f) == 0, "race: a directory file");
+
+        pthread_barrier_init(&go, NULL, 2);
+        memset(w, 0, 2 * sizeof(worker_t));
+
+        for (i = 0; i < 2; i++) {
+            w[i].pg = i ? edge2 : pg;
+            w[i].go = &go;
+            w[i].path = path;
+            pthread_create(&t[i], NULL, load_worker, &w[i]);
+        }
+
+        for (i = 0; i < 2; i++) {
+            pthread_join(t[i], NULL);
+        }
+
+        pthread_barrier_destroy(&go);
+
+        ok(w[0].rc == 0 && w[1].rc == 0, "race: both loads succeed");
+        ok((w[0].load.unchanged == PDF_REPORT_USERS_LOADED)
+           + (w[1].load.unchanged == PDF_REPORT_USERS_LOADED) == 1
+           && w[0].load.added + w[1].load.added == 3,
+           "race: one loaded it (3 added), the other found it loaded "
+           "(%u %zu, %u %zu)", w[0].load.unchanged, w[0].load.added,
+           w[1].load.unchanged, w[1].load.added);
+    }
 
     pdf_report_pg_close(edge2);
     pdf_report_pg_close(pg);
@@ -1802,7 +1861,7 @@ main(void)
     test_erasure(dir);
     test_batch();
     test_notify();
-    test_concurrency();
+    test_concurrency(dir);
     test_down_and_up();
 
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
