@@ -94,12 +94,15 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     " FROM w, ok",
 
     /* PDF_REPORT_PG_RELEASE: $1 id, $2 token, $3 now; the claim did not
-     * count as an attempt */
+     * count as an attempt, and another edge may run it now */
     "WITH u AS (UPDATE pdf_report_jobs SET status = 0,"
     "   attempts = greatest(attempts - 1, 0), lease_until_ms = 0,"
     "   lease_token = 0, updated_ms = $3::bigint"
     "   WHERE id = $1::uuid AND lease_token = $2::bigint AND status = 1"
-    "   RETURNING 1) " PDF_REPORT_PG_SAME_JOB,
+    "   RETURNING 1),"
+    " nt AS (SELECT pg_notify('" PDF_REPORT_PG_CHANNEL "', '') FROM u)"
+    " SELECT (SELECT count(*) FROM u) + 0 * (SELECT count(*) FROM nt),"
+    " EXISTS (SELECT 1 FROM pdf_report_jobs WHERE id = $1::uuid)",
 
     /* PDF_REPORT_PG_RENEW: $1 id, $2 token, $3 lease until */
     "WITH u AS (UPDATE pdf_report_jobs SET lease_until_ms = $3::bigint"
@@ -251,7 +254,26 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     /* PDF_REPORT_PG_PURGE_AGAIN: $1 id, $2 lease, $3 next, $4 failed */
     "UPDATE pdf_report_jobs SET purge_after_ms = $3::bigint,"
     " purge_attempts = purge_attempts + $4::int"
-    " WHERE id = $1::uuid AND purge_after_ms = $2::bigint"
+    " WHERE id = $1::uuid AND purge_after_ms = $2::bigint",
+
+    /* PDF_REPORT_PG_IMPORT: a finished job as it is ($1 to $17 in
+     * pdf_report_job_t's order); retention starts at completedAt, or
+     * updatedAt for FAILED */
+    "INSERT INTO pdf_report_jobs (id, org, user_id, status, flags,"
+    " attempts, created_ms, updated_ms, completed_ms, generated_ms,"
+    " claimed_ms, size_bytes, duration_ms, sha256, template_version,"
+    " error_code, error_message, terminal_ms)"
+    " VALUES ($1::uuid, $2::text, $3::text, $4::smallint, $5::int,"
+    " $6::int, $7::bigint, $8::bigint, $9::bigint, $10::bigint,"
+    " $11::bigint, $12::bigint, $13::bigint, decode($14::text, 'hex'),"
+    " $15::text, $16::text, $17::text,"
+    " CASE WHEN $4::smallint = 2 THEN $9::bigint ELSE $8::bigint END)",
+
+    /* PDF_REPORT_PG_USAGE: the module's tables with their indexes */
+    "SELECT coalesce(sum(pg_total_relation_size(to_regclass(t))), 0)"
+    " FROM unnest(ARRAY['pdf_report_jobs', 'pdf_report_rate',"
+    " 'pdf_report_users', 'pdf_report_users_fp',"
+    " 'pdf_report_schema']) t"
 };
 
 
@@ -654,16 +676,35 @@ pdf_report_pg_release(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
 
 /*
  * The URI as the application's "dbname": the options before it are
- * defaults the URI may change, client_encoding after it is ours.
+ * defaults the URI may change (its own "options" replace ours whole),
+ * client_encoding after it is ours.
+ *
+ * The defaults keep a dead peer from holding anything for long: TCP
+ * keepalives and an unacknowledged-send limit on our side (a database
+ * host that vanished fails a call in about 30 s, not the kernel's 15
+ * minutes); on the server's side its own keepalives for our socket, no
+ * transaction left idle (an edge that died half way through sending a
+ * pipeline would hold its orgs' locks), and no lock waited for past
+ * 10 s (a call answers, and its thread is free again).  A directory
+ * load and the schema wait for another edge's as long as it takes.
  */
 
 static int
 pdf_report_pg_connect(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
 {
     const char  *keys[] = { "connect_timeout", "fallback_application_name",
-                            "dbname", "client_encoding", NULL };
-    const char  *vals[] = { "5", "nginx pdf_report", pg->uri, "UTF8",
-                            NULL };
+                            "keepalives", "keepalives_idle",
+                            "keepalives_interval", "keepalives_count",
+                            "tcp_user_timeout", "options", "dbname",
+                            "client_encoding", NULL };
+    const char  *vals[] = { "5", "nginx pdf_report", "1", "10", "5", "3",
+                            "30000",
+                            "-c idle_in_transaction_session_timeout=60s"
+                            " -c lock_timeout=10s"
+                            " -c tcp_keepalives_idle=10"
+                            " -c tcp_keepalives_interval=5"
+                            " -c tcp_keepalives_count=3",
+                            pg->uri, "UTF8", NULL };
 
     c->prepared = 0;
     c->conn = PQconnectdbParams(keys, vals, 1);
@@ -1193,6 +1234,11 @@ pdf_report_pg_schema_txn(pdf_report_pg_conn_t *c, unsigned *found,
                               NULL, NULL);
 
     /* edges that start together: one creates, the others wait and see */
+    if (rc == 0) {
+        rc = pdf_report_pg_simple(c, "SET LOCAL lock_timeout = 0", 0, NULL,
+                                  NULL);
+    }
+
     if (rc == 0) {
         rc = pdf_report_pg_simple(c,
                                   "SELECT pg_advisory_xact_lock($1::bigint)",

@@ -157,6 +157,17 @@ int pdf_report_pg_batch(pdf_report_pg_t *pg, pdf_report_op_t **ops,
 int pdf_report_pg_jobs_count(pdf_report_pg_t *pg, size_t *pending,
     size_t *running);
 
+/*
+ * As pdf_report_store_jobs_import(): finished jobs written as they are,
+ * in one transaction (EINVAL for one not finished, EXISTS for an id
+ * taken; nothing written then).
+ */
+int pdf_report_pg_jobs_import(pdf_report_pg_t *pg,
+    const pdf_report_job_t *jobs, size_t n);
+
+/* the bytes of the module's tables and indexes (the store's "used") */
+int pdf_report_pg_usage(pdf_report_pg_t *pg, size_t *used);
+
 
 /* ---- lifecycle: the semantics of pdf_report_store.h ---- */
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <limits.h>
+#include <errno.h>
 #include <openssl/rand.h>
 
 #include "pdf_report_pg.h"
@@ -935,6 +936,136 @@ pdf_report_pg_jobs_count(pdf_report_pg_t *pg, size_t *pending,
     if (pdf_report_pg_ok(r, PGRES_TUPLES_OK) && PQntuples(r) == 1) {
         *pending = (size_t) pdf_report_pg_int(r, 0, 0);
         *running = (size_t) pdf_report_pg_int(r, 0, 1);
+        PQclear(r);
+
+    } else {
+        rc = pdf_report_pg_failed(c, r);
+    }
+
+    pdf_report_pg_release(pg, c);
+
+    return rc;
+}
+
+
+/* the text of an imported job's numbers and hash, until it is sent */
+typedef struct {
+    char          num[10][PDF_REPORT_PG_NUM];
+    char          sha[PDF_REPORT_SHA256_HEX + 1];
+} pdf_report_pg_import_t;
+
+
+int
+pdf_report_pg_jobs_import(pdf_report_pg_t *pg, const pdf_report_job_t *jobs,
+    size_t n)
+{
+    int                      rc;
+    size_t                   i, k;
+    int64_t                  v[10];
+    const char              *vals[17];
+    const pdf_report_job_t  *job;
+    pdf_report_pg_conn_t    *c;
+    pdf_report_pg_pipe_t     pp;
+    pdf_report_pg_import_t  *args;
+
+    for (i = 0; i < n; i++) {
+        if ((jobs[i].status != PDF_REPORT_COMPLETE
+             && jobs[i].status != PDF_REPORT_FAILED)
+            || !pdf_report_is_uuid(jobs[i].id, strlen(jobs[i].id)))
+        {
+            return EINVAL;
+        }
+    }
+
+    args = malloc((n + 1) * sizeof(pdf_report_pg_import_t));
+    if (args == NULL) {
+        return ENOMEM;
+    }
+
+    rc = pdf_report_pg_acquire(pg, 1, &c);
+    if (rc != 0) {
+        free(args);
+        return rc;
+    }
+
+    rc = pdf_report_pg_pipe_begin(&pp, c, n + 2);
+    if (rc != 0) {
+        pdf_report_pg_release(pg, c);
+        free(args);
+        return rc;
+    }
+
+    pdf_report_pg_pipe_send(&pp, PDF_REPORT_PG_BEGIN, 0, NULL);
+
+    for (i = 0; i < n; i++) {
+        job = &jobs[i];
+
+        v[0] = job->status;
+        v[1] = job->flags;
+        v[2] = job->attempts;
+        v[3] = job->created_ms;
+        v[4] = job->updated_ms;
+        v[5] = job->completed_ms;
+        v[6] = job->generated_ms;
+        v[7] = job->claimed_ms;
+        v[8] = (int64_t) job->size_bytes;
+        v[9] = job->duration_ms;
+
+        vals[0] = job->id;
+        vals[1] = job->org;
+        vals[2] = job->user;
+
+        for (k = 0; k < 10; k++) {
+            pdf_report_pg_num(args[i].num[k], v[k]);
+            vals[3 + k] = args[i].num[k];
+        }
+
+        pdf_report_hex(args[i].sha, job->sha256, PDF_REPORT_SHA256_LEN);
+        args[i].sha[PDF_REPORT_SHA256_HEX] = '\0';
+
+        vals[13] = args[i].sha;
+        vals[14] = job->template_version;
+        vals[15] = job->error_code;
+        vals[16] = job->error_message;
+
+        pdf_report_pg_pipe_send(&pp, PDF_REPORT_PG_IMPORT, 17, vals);
+    }
+
+    pdf_report_pg_pipe_send(&pp, PDF_REPORT_PG_COMMIT, 0, NULL);
+
+    rc = pdf_report_pg_pipe_end(&pp);
+
+    /* an id taken (unique_violation): nothing was written */
+    if (rc == PDF_REPORT_PG_ERROR
+        && strncmp(pdf_report_pg_error(), "23505", 5) == 0)
+    {
+        rc = PDF_REPORT_STORE_EXISTS;
+    }
+
+    pdf_report_pg_pipe_free(&pp);
+    pdf_report_pg_release(pg, c);
+    free(args);
+
+    return rc;
+}
+
+
+int
+pdf_report_pg_usage(pdf_report_pg_t *pg, size_t *used)
+{
+    int                    rc;
+    PGresult              *r;
+    pdf_report_pg_conn_t  *c;
+
+    rc = pdf_report_pg_acquire(pg, 1, &c);
+    if (rc != 0) {
+        return rc;
+    }
+
+    r = pdf_report_pg_exec(c, PDF_REPORT_PG_USAGE, 0, NULL);
+
+    if (pdf_report_pg_ok(r, PGRES_TUPLES_OK) && PQntuples(r) == 1) {
+        *used = (size_t) pdf_report_pg_int(r, 0, 0);
         PQclear(r);
 
     } else {

@@ -427,6 +427,12 @@ pdf_report_pg_users_apply(pdf_report_pg_conn_t *c,
      * the table loaded from their file already (a check writes nothing
      * and waits for nobody).
      */
+    /* as long as another edge's load takes */
+    if (rc == 0) {
+        rc = pdf_report_pg_query(c, "SET LOCAL lock_timeout = 0", 0, NULL,
+                                 NULL);
+    }
+
     if (rc == 0 && !load->check) {
         snprintf(key, sizeof(key), "%lld",
                  (long long) pdf_report_pg_lock_key("users", "", 0));

@@ -1096,6 +1096,58 @@ test_jobs(const char *dir)
 
     test_directory(st, dir);
 
+    /* finished jobs imported in one transaction, all or nothing */
+    {
+        size_t            used;
+        pdf_report_job_t  imp[3];
+
+        const char  *d = "77777777-7777-4777-8777-777777777777";
+        const char  *e = "88888888-8888-4888-8888-888888888888";
+
+        imp[0] = new_job(d, "org_imp", "U1", 5000);
+        imp[0].status = PDF_REPORT_COMPLETE;
+        imp[0].size_bytes = 24000;
+        imp[0].completed_ms = 5100;
+        memset(imp[0].sha256, 0x5a, sizeof(imp[0].sha256));
+        imp[1] = new_job(e, "org_imp", "U1", 5001);
+        imp[1].status = PDF_REPORT_FAILED;
+        imp[1].updated_ms = 5200;
+        snprintf(imp[1].error_code, sizeof(imp[1].error_code), "TIMEOUT");
+        imp[2] = new_job(c, "org_imp", "U2", 5002);     /* c exists */
+        imp[2].status = PDF_REPORT_COMPLETE;
+
+        is_int(pdf_report_pg_jobs_import(st, imp, 3),
+               PDF_REPORT_STORE_EXISTS, "import: an existing id refused");
+        is_int(pdf_report_pg_job_get(st, d, &got),
+               PDF_REPORT_STORE_NOT_FOUND, "import: and nothing written");
+
+        imp[2].status = PDF_REPORT_PENDING;
+        is_int(pdf_report_pg_jobs_import(st, imp + 1, 2), EINVAL,
+               "import: an unfinished job refused");
+
+        is_int(pdf_report_pg_jobs_import(st, imp, 2), 0,
+               "import: two finished jobs");
+        is_int(pdf_report_pg_job_get(st, d, &got), 0, "import: D there");
+        ok(got.status == PDF_REPORT_COMPLETE && got.size_bytes == 24000
+           && strcmp(got.org, "org_imp") == 0
+           && memcmp(got.sha256, imp[0].sha256, 32) == 0,
+           "import: D as written");
+        is_int(pdf_report_pg_job_get(st, e, &got), 0, "import: E there");
+        is_str(got.error_code, "TIMEOUT", "import: E's error code");
+        is_int(pdf_report_pg_purge_due(st, 5200, 100), 1,
+               "import: D's retention runs from its completedAt");
+        is_int(pdf_report_pg_purge_due(st, 5199, 100), 0,
+               "import: not before it");
+
+        job = new_job("99999999-9999-4999-8999-999999999999", "org_imp",
+                      "U1", 6000);
+        is_int(pdf_report_pg_job_create(st, &job, pending), 0,
+               "import: nothing pending for their user");
+
+        ok(pdf_report_pg_usage(st, &used) == 0 && used > 100000,
+           "usage: the tables take %zu bytes", used);
+    }
+
     /* a backlog: the pass stops at the first job it has no slot for */
     rc = create_jobs(st, "org_backlog", "b10c", 'B', 100000, 300, &i);
     is_int(rc, 0, "backlog: 300 jobs created");
@@ -1104,7 +1156,8 @@ test_jobs(const char *dir)
 
     is_int(pdf_report_pg_scan(st, &scan, claims, &res), 0,
            "backlog: a scan with no slot");
-    is_int(res.failed, 11, "backlog: the 11 timed-out jobs failed");
+    /* and the import test's PENDING job, older still */
+    is_int(res.failed, 12, "backlog: the 11 timed-out jobs failed");
     is_int(res.ended, PDF_REPORT_SCAN_ENDED_MAX,
            "backlog: the first %d named, the rest counted",
            PDF_REPORT_SCAN_ENDED_MAX);
@@ -1694,6 +1747,24 @@ test_notify(void)
     note = PQnotifies(listener);
     ok(note == NULL, "notify: and no notification for it");
     PQfreemem(note);
+
+    {
+        pdf_report_job_t          claim;
+        pdf_report_scan_t         scan;
+        pdf_report_scan_result_t  res;
+
+        scan = new_scan(2000, 300000, 1);
+        ok(pdf_report_pg_scan(pg, &scan, &claim, &res) == 0
+           && res.claimed == 1, "notify: the job claimed");
+        is_int(pdf_report_pg_job_release(pg, claim.id, claim.lease_token,
+                                         2001),
+               0, "notify: and given back");
+        usleep(200000);
+        (void) PQconsumeInput(listener);
+        note = PQnotifies(listener);
+        ok(note != NULL, "notify: a job given back is announced too");
+        PQfreemem(note);
+    }
 
     PQfinish(listener);
     pdf_report_pg_close(pg);
