@@ -24,6 +24,7 @@
 #include <stdarg.h>
 #include <errno.h>
 #include <poll.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 
 #include "pdf_report_pg.h"
@@ -423,6 +424,7 @@ pdf_report_pg_open(pdf_report_pg_t **pg, const char *uri, unsigned pool,
     p->conns = calloc(pool, sizeof(pdf_report_pg_conn_t));
     p->uri = strdup(uri);
     p->size = pool;
+    p->pid = getpid();
 
     if (p->conns == NULL || p->uri == NULL) {
         free(p->conns);
@@ -464,8 +466,14 @@ pdf_report_pg_close(pdf_report_pg_t *pg)
         return;
     }
 
+    /*
+     * A child of the process that opened the pool shares its sockets:
+     * ending the sessions would end the parent's.  Only its memory goes.
+     */
     for (i = 0; i < pg->size; i++) {
-        pdf_report_pg_drop(&pg->conns[i]);
+        if (pg->pid == getpid()) {
+            pdf_report_pg_drop(&pg->conns[i]);
+        }
     }
 
     (void) pthread_cond_destroy(&pg->cond);
@@ -563,6 +571,13 @@ pdf_report_pg_acquire(pdf_report_pg_t *pg, int prepared,
     pdf_report_pg_conn_t  *c, *best;
 
     *conn = NULL;
+
+    /* its connections are the parent's: see "Fork" in pdf_report_pg.h */
+    if (pg->pid != getpid()) {
+        pdf_report_pg_set_error("a PostgreSQL pool used after fork(): "
+                                "open one in each process");
+        return PDF_REPORT_PG_ERROR;
+    }
 
     if (pthread_mutex_lock(&pg->mutex) != 0) {
         pdf_report_pg_set_error("pthread_mutex_lock() failed");

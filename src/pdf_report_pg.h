@@ -15,7 +15,9 @@
  * Fork: a connection must not cross fork() (parent and child would share
  * its socket, and the child's PQfinish() would end the parent's session).
  * Open a pool in each worker (init_process), or open one in the master
- * and use it there only, closing it before workers start.
+ * and use it there only, closing it before workers start.  A pool used
+ * in a child answers PDF_REPORT_PG_ERROR, and closing it there frees
+ * its memory only.
  *
  * Every function returns 0, one of the PDF_REPORT_STORE_* answers of
  * pdf_report_store.h (NOT_FOUND, EXISTS, LOST, LIMITED, NOT_CONNECTED),

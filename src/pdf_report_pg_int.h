@@ -11,6 +11,7 @@
 
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <libpq-fe.h>
 
 #include "pdf_report_pg.h"
@@ -69,6 +70,7 @@ struct pdf_report_pg_s {
     char                  *uri;
     unsigned               erase_on_revoke;
     unsigned               size;
+    pid_t                  pid;      /* the process that opened it */
     pdf_report_pg_conn_t  *conns;
 };
 

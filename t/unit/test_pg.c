@@ -21,6 +21,7 @@
 #include <utime.h>
 #include <pthread.h>
 #include <poll.h>
+#include <sys/wait.h>
 #include <libpq-fe.h>
 #include <jansson.h>
 
@@ -1899,6 +1900,47 @@ test_down_and_up(void)
 }
 
 
+/* a pool that crosses fork(): refused in the child, intact in the parent */
+static void
+test_fork(void)
+{
+    int               status;
+    pid_t             pid;
+    pdf_report_pg_t  *pg;
+    pdf_report_job_t  got;
+
+    const char  *a = "ffffffff-0000-4000-8000-000000000001";
+
+    pg = fresh("t_fork", 2);
+    ok(pg != NULL, "fork: a database of its own");
+    if (pg == NULL) {
+        return;
+    }
+
+    is_int(pdf_report_pg_job_get(pg, a, &got), PDF_REPORT_STORE_NOT_FOUND,
+           "fork: the parent's pool connected");
+
+    fflush(stdout);
+    pid = fork();
+
+    if (pid == 0) {
+        /* no TAP from here: the child answers by its exit status */
+        status = (pdf_report_pg_job_get(pg, a, &got) == PDF_REPORT_PG_ERROR
+                  && strstr(pdf_report_pg_error(), "fork") != NULL)
+                 ? 0 : 1;
+        pdf_report_pg_close(pg);
+        _exit(status);
+    }
+
+    ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)
+       && WEXITSTATUS(status) == 0, "fork: the child's calls are refused");
+    is_int(pdf_report_pg_job_get(pg, a, &got), PDF_REPORT_STORE_NOT_FOUND,
+           "fork: the parent's sessions survive the child's close");
+
+    pdf_report_pg_close(pg);
+}
+
+
 int
 main(void)
 {
@@ -1933,6 +1975,7 @@ main(void)
     test_batch();
     test_notify();
     test_concurrency(dir);
+    test_fork();
     test_down_and_up();
 
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
