@@ -45,6 +45,9 @@ sh(const char *fmt, const char *arg)
 
     snprintf(cmd, sizeof(cmd), fmt, cluster, arg);
 
+    /* what the child writes must not land inside a buffered TAP line */
+    fflush(stdout);
+
     return system(cmd);
 }
 
@@ -64,8 +67,11 @@ start_cluster(void)
         return -1;
     }
 
-    snprintf(cmd, sizeof(cmd), "'%s' start '%s'", cluster, cluster_dir);
+    /* stopped by the script itself should this test crash */
+    snprintf(cmd, sizeof(cmd), "'%s' start '%s' %ld", cluster, cluster_dir,
+             (long) getpid());
 
+    fflush(stdout);
     f = popen(cmd, "r");
     if (f == NULL) {
         return -1;
