@@ -24,6 +24,7 @@
 #include <stdarg.h>
 #include <errno.h>
 #include <poll.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 
@@ -566,8 +567,9 @@ pdf_report_pg_acquire(pdf_report_pg_t *pg, int prepared,
     pdf_report_pg_conn_t **conn)
 {
     int                    rc, score, best_score;
-    int64_t                now;
-    unsigned               i;
+    int64_t                now, wake;
+    unsigned               i, live;
+    struct timespec        ts;
     pdf_report_pg_conn_t  *c, *best;
 
     *conn = NULL;
@@ -588,11 +590,13 @@ pdf_report_pg_acquire(pdf_report_pg_t *pg, int prepared,
         now = pdf_report_now_ms();
         best = NULL;
         best_score = 0;
+        live = 0;
 
         for (i = 0; i < pg->size; i++) {
             c = &pg->conns[i];
 
             if (c->busy) {
+                live += (c->conn != NULL);
                 continue;
             }
 
@@ -605,11 +609,25 @@ pdf_report_pg_acquire(pdf_report_pg_t *pg, int prepared,
             }
         }
 
-        if (best != NULL) {
+        /*
+         * Only a slot within its retry delay is free, while calls use
+         * live connections: the database is there, one of those will do,
+         * sooner than the delay ends.
+         */
+        if (best != NULL && (best_score > 1 || live == 0)) {
             break;
         }
 
-        (void) pthread_cond_wait(&pg->cond, &pg->mutex);
+        if (best == NULL) {
+            (void) pthread_cond_wait(&pg->cond, &pg->mutex);
+            continue;
+        }
+
+        wake = best->failed_ms + PDF_REPORT_PG_RETRY_MS;
+        ts.tv_sec = (time_t) (wake / 1000);
+        ts.tv_nsec = (long) (wake % 1000) * 1000000;
+
+        (void) pthread_cond_timedwait(&pg->cond, &pg->mutex, &ts);
     }
 
     best->busy = 1;
