@@ -111,9 +111,10 @@ int pdf_report_pg_user_get(pdf_report_pg_t *pg, const char *id,
  * SHA-256 of the file the table was last loaded from.  A changed file is
  * streamed (COPY) into a temporary table, every line checked, and the
  * difference applied in one transaction under an advisory lock; a bad
- * line writes nothing.  load->chunk and diff_max are not used
- * (second_read stays 0).  Rows that other systems write directly are
- * not compared with the file unless it changes.
+ * line writes nothing.  Nothing of the difference is kept in memory
+ * (diff_max is not used, second_read stays 0).  Rows that other systems
+ * write directly are not compared with the file unless it changes, and
+ * what they revoke erases no jobs.
  */
 int pdf_report_pg_users_load(pdf_report_pg_t *pg,
     pdf_report_users_load_t *load);
