@@ -57,6 +57,7 @@ static ngx_int_t ngx_http_pdf_report_found_job(ngx_http_request_t *r,
     ngx_http_pdf_report_ctx_t *ctx, ngx_http_pdf_report_read_t *rd);
 static ngx_int_t ngx_http_pdf_report_store_failed(ngx_http_request_t *r,
     int rc, const char *what);
+static ngx_int_t ngx_http_pdf_report_unavailable(ngx_http_request_t *r);
 static ngx_int_t ngx_http_pdf_report_rate_headers(ngx_http_request_t *r,
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx);
 static ngx_int_t ngx_http_pdf_report_send_json(ngx_http_request_t *r,
@@ -133,6 +134,15 @@ ngx_http_pdf_report_handler(ngx_http_request_t *r)
                                               NGX_HTTP_SERVICE_UNAVAILABLE,
                                               "SERVICE_UNAVAILABLE",
                                               "The job store is not open.");
+    }
+
+    if (pmcf->db.ops->remote && !pmcf->store_ready) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_pdf_report_unavailable(r);
     }
 
     if (endpoint == NGX_HTTP_PDF_REPORT_CREATE) {
@@ -1103,6 +1113,13 @@ ngx_http_pdf_report_store_failed(ngx_http_request_t *r, int rc,
                                               "again later.");
     }
 
+    if (rc == PDF_REPORT_STORE_UNAVAILABLE) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "pdf_report: store unavailable (%s): %s", what,
+                      pmcf->db.ops->strerror(rc));
+        return ngx_http_pdf_report_unavailable(r);
+    }
+
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "pdf_report: store failed (%s): %s", what,
                   pmcf->db.ops->strerror(rc));
@@ -1110,6 +1127,26 @@ ngx_http_pdf_report_store_failed(ngx_http_request_t *r, int rc,
     return ngx_http_pdf_report_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                           "INTERNAL_ERROR",
                                           "The job store failed.");
+}
+
+
+/* a remote store away, or not set up yet: try again in a second */
+
+static ngx_int_t
+ngx_http_pdf_report_unavailable(ngx_http_request_t *r)
+{
+    ngx_str_t  value;
+
+    ngx_str_set(&value, "1");
+
+    if (ngx_http_pdf_report_add_header(r, "Retry-After", &value) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_pdf_report_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "STORE_UNAVAILABLE",
+                                          "The job store cannot be reached; "
+                                          "try again shortly.");
 }
 
 

@@ -145,6 +145,11 @@ ngx_http_pdf_report_scan_handler(ngx_event_t *ev)
         return;
     }
 
+    /* a remote store not set up yet: its set-up kicks the first scan */
+    if (pmcf->db.ops->remote && !pmcf->store_ready) {
+        return;
+    }
+
     ngx_http_pdf_report_commit_scan(pmcf);
 
     if (!ev->timer_set) {

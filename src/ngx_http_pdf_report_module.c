@@ -97,6 +97,8 @@ static ngx_int_t ngx_http_pdf_report_load_users(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf, pdf_report_store_t *store);
 static ngx_int_t ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf);
+static char *ngx_http_pdf_report_store_pg(ngx_conf_t *cf,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_str_t *value, ngx_uint_t n);
 static ngx_int_t ngx_http_pdf_report_chown_store(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_core_conf_t *ccf,
     u_char *dir);
@@ -561,10 +563,18 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_OK;
     }
 
+    if (pmcf->users_off && pmcf->pg_uri.data == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"pdf_report_users off\" needs a PostgreSQL store, "
+                      "whose table other systems write; an LMDB store "
+                      "loads the directory from a file");
+        return NGX_CONF_ERROR;
+    }
+
     missing[0] = "pdf_report_store";
-    need[0] = &pmcf->store_dir;
+    need[0] = pmcf->pg_uri.data ? &pmcf->pg_uri : &pmcf->store_dir;
     missing[1] = "pdf_report_users";
-    need[1] = &pmcf->users_file;
+    need[1] = pmcf->users_off ? &pmcf->pg_uri : &pmcf->users_file;
     missing[2] = "pdf_report_jwt_keys";
     need[2] = &pmcf->jwt_keys_file;
     missing[3] = "pdf_report_s3_bucket";
@@ -740,11 +750,22 @@ ngx_http_pdf_report_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     off_t       size;
     ngx_str_t  *value, s;
 
-    if (pmcf->store_dir.data != NULL) {
+    if (pmcf->store_dir.data != NULL || pmcf->pg_uri.data != NULL) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
+
+    if ((value[1].len > sizeof("postgresql://") - 1
+         && ngx_strncmp(value[1].data, "postgresql://",
+                        sizeof("postgresql://") - 1) == 0)
+        || (value[1].len > sizeof("postgres://") - 1
+            && ngx_strncmp(value[1].data, "postgres://",
+                           sizeof("postgres://") - 1) == 0))
+    {
+        return ngx_http_pdf_report_store_pg(cf, pmcf, value,
+                                            cf->args->nelts);
+    }
 
     pmcf->store_dir = value[1];
 
@@ -782,6 +803,59 @@ ngx_http_pdf_report_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
+ * pdf_report_store postgresql://... [pool=<n>]: the URI is kept as it is
+ * (its syntax checked by libpq, nothing connected) and never logged: it
+ * may hold a password.
+ */
+
+static char *
+ngx_http_pdf_report_store_pg(ngx_conf_t *cf,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_str_t *value, ngx_uint_t n)
+{
+    char              err[256];
+    ngx_int_t         pool;
+    pdf_report_pg_t  *pg;
+
+    pmcf->pg_uri = value[1];
+    pmcf->pg_pool = PDF_REPORT_PG_POOL_DEFAULT;
+
+    if (n == 3) {
+        if (value[2].len <= 5 || ngx_strncmp(value[2].data, "pool=", 5) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" of a PostgreSQL "
+                               "store: pool=<n>", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        pool = ngx_atoi(value[2].data + 5, value[2].len - 5);
+
+        if (pool < 1 || pool > PDF_REPORT_PG_POOL_MAX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\": 1 to %d connections",
+                               &value[2], PDF_REPORT_PG_POOL_MAX);
+            return NGX_CONF_ERROR;
+        }
+
+        pmcf->pg_pool = (ngx_uint_t) pool;
+    }
+
+    if (pdf_report_pg_open(&pg, (char *) pmcf->pg_uri.data,
+                           (unsigned) pmcf->pg_pool, err, sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid PostgreSQL store: %s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    pdf_report_pg_close(pg);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
  * Only the path is kept, and the file checked to be a readable regular
  * file: the master streams it into the store in prepare_store(), and
  * "nginx -s reload"'s own process (which parses the configuration but
@@ -797,11 +871,18 @@ ngx_http_pdf_report_users(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t        *value;
     ngx_file_info_t   fi;
 
-    if (pmcf->users_file.data != NULL) {
+    if (pmcf->users_file.data != NULL || pmcf->users_off) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
+
+    /* the table is written by SQR's systems: PostgreSQL only (checked) */
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        pmcf->users_off = 1;
+        return NGX_CONF_OK;
+    }
+
     pmcf->users_file = value[1];
 
     if (ngx_conf_full_name(cf->cycle, &pmcf->users_file, 1) != NGX_OK) {
@@ -1788,6 +1869,11 @@ ngx_http_pdf_report_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
+    /* a remote store is set up by the workers: nothing waits for it */
+    if (pmcf->pg_uri.data != NULL) {
+        return ngx_http_pdf_report_preflight(pmcf->cycle, pmcf);
+    }
+
     return ngx_http_pdf_report_prepare_store(pmcf->cycle, pmcf);
 }
 
@@ -1968,51 +2054,62 @@ ngx_http_pdf_report_load_users(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    switch (load.unchanged) {
+    ngx_http_pdf_report_users_loaded(cycle->log, &pmcf->users_file, &load);
+
+    return NGX_OK;
+}
+
+
+/* what a load of the user directory did, for the log (LMDB, PostgreSQL) */
+
+void
+ngx_http_pdf_report_users_loaded(ngx_log_t *log, ngx_str_t *file,
+    pdf_report_users_load_t *load)
+{
+    switch (load->unchanged) {
 
     case PDF_REPORT_USERS_SAME_STAT:
-        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "pdf_report: the user directory \"%V\" is unchanged "
                       "since the last load (same inode, size and times): "
-                      "not loaded again", &pmcf->users_file);
+                      "not loaded again", file);
         break;
 
     case PDF_REPORT_USERS_SAME_SHA:
-        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "pdf_report: the user directory \"%V\" is unchanged "
                       "since the last load (same SHA-256): not loaded again",
-                      &pmcf->users_file);
+                      file);
         break;
 
     default:
 
-        if (load.check) {
-            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+        if (load->check) {
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
                           "pdf_report: the user directory \"%V\" is valid: "
                           "%uz users; a load would add %uz, change %uz and "
-                          "remove %uz", &pmcf->users_file, load.users,
-                          load.added, load.changed, load.removed);
+                          "remove %uz", file, load->users,
+                          load->added, load->changed, load->removed);
             break;
         }
 
-        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "pdf_report: %uz users loaded from \"%V\": %uz added, "
                       "%uz changed, %uz removed, %uz connections revoked%s",
-                      load.users, &pmcf->users_file, load.added,
-                      load.changed, load.removed, load.revoked_pairs,
-                      load.second_read ? " (read twice: too large a "
+                      load->users, file, load->added,
+                      load->changed, load->removed, load->revoked_pairs,
+                      load->second_read ? " (read twice: too large a "
                                          "difference to keep)" : "");
 
-        if (load.erased_pairs) {
-            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+        if (load->erased_pairs) {
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
                           "pdf_report: %uz (org, user) pairs with jobs are "
                           "no longer connected: %uz of their jobs erased, "
                           "their reports are deleted from S3 next",
-                          load.erased_pairs, load.erased_jobs);
+                          load->erased_pairs, load->erased_jobs);
         }
     }
 
-    return NGX_OK;
 }
 
 
@@ -2090,6 +2187,14 @@ ngx_http_pdf_report_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (pmcf->pg_uri.data != NULL) {
+        if (ngx_http_pdf_report_remote_init_worker(cycle, pmcf) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        goto opened;
+    }
+
     rc = pdf_report_store_open(&pmcf->store,
                                (char *) pmcf->store_dir.data,
                                pmcf->store_size, &format);
@@ -2126,6 +2231,8 @@ ngx_http_pdf_report_init_process(ngx_cycle_t *cycle)
     /* what the handlers and tasks use, whichever backend it is */
     pmcf->db.ops = &pdf_report_lmdb_backend;
     pmcf->db.db = pmcf->store;
+
+opened:
 
     if (pmcf->jwt_cache_slots) {
         pmcf->jwt_cache = pdf_report_jwt_cache_create(pmcf->jwt_cache_slots);
@@ -2181,6 +2288,12 @@ ngx_http_pdf_report_exit_process(ngx_cycle_t *cycle)
     pmcf->jwt_cache = NULL;
 
     ngx_http_pdf_report_commit_exit();
+
+    if (pmcf->pg != NULL) {
+        ngx_http_pdf_report_remote_exit(pmcf);
+        curl_global_cleanup();
+        return;
+    }
 
     if (pmcf->store == NULL) {
         return;

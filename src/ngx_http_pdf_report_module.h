@@ -19,6 +19,7 @@
 #include "pdf_report_s3.h"
 #include "pdf_report_store.h"
 #include "pdf_report_backend.h"
+#include "pdf_report_pg.h"
 #include "pdf_report_users.h"
 #include "pdf_report_render.h"
 
@@ -43,6 +44,9 @@ typedef struct ngx_http_pdf_report_jwks_shm_s  ngx_http_pdf_report_jwks_shm_t;
 typedef struct {
     ngx_str_t                 store_dir;
     size_t                    store_size;
+    ngx_str_t                 pg_uri;          /* postgresql://... */
+    ngx_uint_t                pg_pool;         /* connections a worker */
+    ngx_flag_t                users_off;       /* the table is SQR's */
     ngx_str_t                 users_file;
     ngx_str_t                 jwt_keys_file;   /* a file, or the URL */
     char                     *jwks_url;        /* NULL: a file */
@@ -96,7 +100,9 @@ typedef struct {
 
     /* per worker process */
     pdf_report_store_t       *store;           /* LMDB's, when it is */
+    pdf_report_pg_t          *pg;              /* PostgreSQL's */
     pdf_report_db_t           db;              /* what the rest uses */
+    ngx_uint_t                store_ready;     /* a remote one: set up */
     pdf_report_jwt_cache_t   *jwt_cache;
     ngx_event_t               scan_event;
     ngx_uint_t                in_flight;
@@ -188,6 +194,15 @@ ngx_int_t ngx_http_pdf_report_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *message);
 ngx_int_t ngx_http_pdf_report_add_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
+
+/* ngx_http_pdf_report_module.c */
+void ngx_http_pdf_report_users_loaded(ngx_log_t *log, ngx_str_t *file,
+    pdf_report_users_load_t *load);
+
+/* ngx_http_pdf_report_remote.c */
+ngx_int_t ngx_http_pdf_report_remote_init_worker(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf);
+void ngx_http_pdf_report_remote_exit(ngx_http_pdf_report_main_conf_t *pmcf);
 
 /* ngx_http_pdf_report_read.c */
 ngx_int_t ngx_http_pdf_report_read(ngx_http_request_t *r,

@@ -178,7 +178,10 @@ ngx_http_pdf_report_purge_check(ngx_event_t *ev)
 
     /* a remote store is not read on the event loop: the task looks */
     if (pmcf->db.ops->remote) {
-        ngx_http_pdf_report_purge_post(pg);
+        if (pmcf->store_ready) {
+            ngx_http_pdf_report_purge_post(pg);
+        }
+
         return;
     }
 

@@ -68,6 +68,7 @@ typedef struct {
 
 
 extern const pdf_report_backend_t  pdf_report_lmdb_backend;
+extern const pdf_report_backend_t  pdf_report_pg_backend;
 
 
 #endif /* _PDF_REPORT_BACKEND_H_INCLUDED_ */

@@ -827,6 +827,55 @@ sub nginx_children {
 
 # a TCP port nothing listens on right now
 
+# A PostgreSQL cluster of the helpers' own (tools/pg-test-cluster: initdb
+# in a temporary directory as the postgres user, a free port), started
+# once per test process and stopped when it ends; pg_database() makes a
+# new database in it for each use, so that blocks share nothing.
+
+our ($PG_DIR, $PG_URI);
+my $pg_databases = 0;
+
+sub pg_cluster {
+    return $PG_URI if defined $PG_URI;
+
+    $PG_DIR = tempdir('pdf-report-pg-XXXXXX', TMPDIR => 1);
+    my $uri = `'$ROOT/tools/pg-test-cluster' start '$PG_DIR' $$`;
+    chomp $uri;
+    die "pg-test-cluster: no cluster\n" unless $uri =~ m{^postgresql://};
+
+    return $PG_URI = $uri;
+}
+
+sub pg_database {
+    my $base = pg_cluster();
+    my $name = sprintf 'pdf_report_t%d_%d', $$, ++$pg_databases;
+
+    pg_sql($base, qq{CREATE DATABASE "$name"});
+    (my $uri = $base) =~ s{/[^/]*\z}{/$name};
+
+    return $uri;
+}
+
+sub pg_sql {
+    my ($uri, $sql) = @_;
+
+    open my $fh, '-|', 'psql', '-X', '-q', '-t', '-A', '-v',
+         'ON_ERROR_STOP=1', '-d', $uri, '-c', $sql
+        or die "psql: $!";
+    my $out = do { local $/; <$fh> } // '';
+    close $fh or die "psql: $sql: exit " . ($? >> 8) . "\n";
+    chomp $out;
+
+    return $out;
+}
+
+# the server stopped (its data kept) and started again on the same port
+sub pg_down { system("'$ROOT/tools/pg-test-cluster' down '$PG_DIR'") == 0
+                  or die "pg down" }
+sub pg_up   { system("'$ROOT/tools/pg-test-cluster' up '$PG_DIR'") == 0
+                  or die "pg up" }
+
+
 sub free_port {
     my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
                                   Listen => 1, ReuseAddr => 1)
