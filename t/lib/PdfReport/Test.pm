@@ -807,6 +807,84 @@ sub restart_nginx {
 }
 
 
+# A second edge: this block's nginx.conf under a prefix of its own, on
+# another port, with the same store (a PostgreSQL database).  Returns
+# { port, root, master }; stop_edge() stops it, and so does the end of
+# the test process.
+
+my @edges;
+
+sub start_edge {
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT};
+    my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $port = free_port();
+    my $dir = tempdir('pdf-report-edge-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+    mkdir "$dir/$_" or die "$dir/$_: $!" for qw(conf logs html);
+    system('cp', '-a', "$root/html/.", "$dir/html/") == 0 or die "cp";
+
+    open my $in, '<', "$root/conf/nginx.conf" or die "nginx.conf: $!";
+    my $conf = do { local $/; <$in> };
+    close $in;
+
+    my $port_a = $ENV{TEST_NGINX_SERVER_PORT};
+    $conf =~ s/\Q$root\E/$dir/g;
+    $conf =~ s/(\blisten\s+(?:127\.0\.0\.1:)?)$port_a\b/$1$port/g;
+
+    open my $out, '>', "$dir/conf/nginx.conf" or die "nginx.conf: $!";
+    print $out $conf;
+    close $out;
+
+    system($bin, '-p', "$dir/", '-c', "$dir/conf/nginx.conf") == 0
+        or die "the second edge did not start";
+
+    my $deadline = Time::HiRes::time() + 10;
+    my $master;
+    while (Time::HiRes::time() < $deadline) {
+        if (open my $fh, '<', "$dir/logs/nginx.pid") {
+            $master = <$fh>;
+            chomp $master if defined $master;
+            last if $master
+                    && IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                             PeerPort => $port);
+        }
+        Time::HiRes::sleep(0.05);
+    }
+
+    die "the second edge does not answer" unless $master;
+
+    my $edge = { port => $port, root => $dir, master => $master };
+    push @edges, $edge;
+
+    return $edge;
+}
+
+sub stop_edge {
+    my ($edge) = @_;
+    return unless $edge->{master};
+
+    my @pids = ($edge->{master}, nginx_children($edge->{master}));
+    kill 'QUIT', $edge->{master};
+
+    my $deadline = Time::HiRes::time() + 10;
+    while (Time::HiRes::time() < $deadline && grep { kill 0, $_ } @pids) {
+        Time::HiRes::sleep(0.05);
+    }
+
+    kill 'KILL', grep { kill 0, $_ } @pids;
+    $edge->{master} = 0;
+}
+
+END {
+    local $?;
+
+    # the helpers' forked servers end too: only the test process stops
+    if ($$ == $parent) {
+        stop_edge($_) for @edges;
+    }
+}
+
+
 sub nginx_children {
     my ($ppid) = @_;
     my @kids;
