@@ -204,6 +204,10 @@ ngx_int_t ngx_http_pdf_report_remote_init_worker(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf);
 void ngx_http_pdf_report_remote_exit(ngx_http_pdf_report_main_conf_t *pmcf);
 
+/* ngx_http_pdf_report_listen.c */
+void ngx_http_pdf_report_listen_init(ngx_http_pdf_report_main_conf_t *pmcf);
+void ngx_http_pdf_report_listen_exit(void);
+
 /* ngx_http_pdf_report_read.c */
 ngx_int_t ngx_http_pdf_report_read(ngx_http_request_t *r,
     ngx_http_pdf_report_read_t *rd);

@@ -6,8 +6,9 @@
  * loads the user directory file (section 7's rules, under the database's
  * advisory lock), and does so again every second until it succeeds.
  * Until then steps 1 to 3 answer 503 STORE_UNAVAILABLE and no job is
- * scanned.  Each worker sets up for itself: a set-up that found nothing
- * to do costs two statements.
+ * scanned; then the worker also LISTENs for jobs created elsewhere
+ * (ngx_http_pdf_report_listen.c).  Each worker sets up for itself: a
+ * set-up that found nothing to do costs two statements.
  */
 
 
@@ -103,6 +104,8 @@ ngx_http_pdf_report_remote_init_worker(ngx_cycle_t *cycle,
 void
 ngx_http_pdf_report_remote_exit(ngx_http_pdf_report_main_conf_t *pmcf)
 {
+    ngx_http_pdf_report_listen_exit();
+
     /* the thread pools were joined before: no task uses the pool now */
     if (pmcf->pg != NULL) {
         pmcf->db.db = NULL;
@@ -213,6 +216,7 @@ ngx_http_pdf_report_setup_done(ngx_event_t *ev)
 
         pmcf->store_ready = 1;
         ngx_http_pdf_report_jobs_kick(pmcf);
+        ngx_http_pdf_report_listen_init(pmcf);
         return;
     }
 

@@ -7,7 +7,9 @@
 # - the org's window is exact across edges: of 14 creates sent to A and
 #   B at once, exactly 10 are accepted;
 # - A's master and workers SIGKILLed with jobs running: B finishes them
-#   once their leases run out.
+#   once their leases run out;
+# - an idle edge starts a job created on the other at its NOTIFY, not at
+#   its next scan.
 
 use FindBin;
 BEGIN { push @INC, "$FindBin::Bin/lib" }   # our runner only if Test::Nginx is absent
@@ -39,12 +41,12 @@ our $twenty = join '', map {
     . "\n"
 } 1 .. 20;
 
-our @uri = map { PdfReport::Test::pg_database() } 1 .. 3;
+our @uri = map { PdfReport::Test::pg_database() } 1 .. 4;
 
 
 sub served {
     my ($port) = @_;
-    my $deadline = Time::HiRes::time() + 10;
+    my $deadline = Time::HiRes::time() + 30;
 
     while (Time::HiRes::time() < $deadline) {
         my ($s) = api(GET => '/v1/document/api/'
@@ -189,6 +191,81 @@ sub a_dies {
 }
 
 
+# A's two workers busy with uploads S3 holds, pdf_report_scan_interval
+# 5s: a job created on A is started by idle edge B on the notification
+# of its create, not at a scan
+sub notified {
+    my ($block) = @_;
+    my $name = $block->name;
+
+    PdfReport::Test::proxy_mode($PdfReport::Test::PROXY_DIR, 'hang', 'hang',
+                                'pass');
+
+    my @busy;
+    for my $i (1 .. 2) {
+        my ($s, undef, undef, $j) =
+            api(POST => '/v1/document/api',
+                body => { userId => sprintf('USEDGE%010d', $i) });
+        push @busy, $j->{jobId};
+    }
+
+    my $deadline = Time::HiRes::time() + 10;
+    my $running;
+    while (Time::HiRes::time() < $deadline) {
+        $running = grep {
+            my (undef, undef, undef, $j) = api(GET => "/v1/document/api/$_");
+            $j && $j->{status} eq 'IN_PROGRESS'
+        } @busy;
+        last if $running == 2;
+        Time::HiRes::sleep(0.1);
+    }
+
+    is($running, 2, "$name - both of A's workers busy");
+
+    my $b = PdfReport::Test::start_edge();
+    ok(served($b->{port}), "$name - edge B serves");
+
+    # B's scans at its start are over
+    Time::HiRes::sleep(1.5);
+
+    # three in turn: a scan every 5 s would start each within a second
+    # one time in five
+    for my $i (3 .. 5) {
+        my $t0 = Time::HiRes::time();
+        my ($s, undef, undef, $j) =
+            api(POST => '/v1/document/api',
+                body => { userId => sprintf('USEDGE%010d', $i) });
+        is($s, 202, "$name - job $i created on A");
+
+        my ($status, $took) = ('PENDING', 0);
+        while (Time::HiRes::time() - $t0 < 10) {
+            my (undef, undef, undef, $got) =
+                api(GET => "/v1/document/api/$j->{jobId}",
+                    port => $b->{port});
+            $status = $got->{status};
+            $took = Time::HiRes::time() - $t0;
+            last if $status ne 'PENDING';
+            Time::HiRes::sleep(0.05);
+        }
+
+        ok($status ne 'PENDING' && $took < 1,
+           sprintf("$name - job $i started %.2f s after its create, where "
+                   . "the next scan was up to 5 s away", $took));
+
+        is(wait_job($j->{jobId}, port => $b->{port}, timeout => 20)
+               ->{status},
+           'COMPLETE', "$name - job $i COMPLETE");
+
+        open my $fh, '<', "$b->{root}/logs/error.log" or die "B's log: $!";
+        my @started = grep { /job \Q$j->{jobId}\E started/ } <$fh>;
+        close $fh;
+        is(scalar @started, 1, "$name - job $i started by edge B");
+    }
+
+    PdfReport::Test::stop_edge($b);
+}
+
+
 # the runner stops the block's nginx by its pid file: one must answer
 sub restart_a {
     PdfReport::Test::restart_nginx();
@@ -255,3 +332,22 @@ PdfReport::Test::auth()
 --- no_error_log
 [crit]
 [emerg]
+
+
+
+=== TEST 4: an idle edge starts a job created elsewhere on its NOTIFY
+--- user_files eval
+">>> users.jsonl\n$::twenty"
+--- http_config eval
+PdfReport::Test::http_config(store => $::uri[3], users => $::users,
+                             s3_endpoint => $::proxy, worker_jobs => 1,
+                             scan_interval => '5s')
+--- init
+main::served($ENV{TEST_NGINX_SERVER_PORT});
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: notified
+--- timeout: 60
