@@ -573,6 +573,41 @@ for my $size (qw(8g 2G 1024k 64M)) {
     });
 }
 
+# a PostgreSQL store: nothing connects in nginx -t, the URI is never
+# logged (it may hold a password)
+accepted({
+    name => 'pdf_report_store postgresql://: nothing is connected to',
+    set  => { store => 'postgresql://edge:DoNotLog@127.0.0.1:1/none '
+                       . 'pool=8' },
+});
+
+accepted({
+    name => 'pdf_report_users off with a PostgreSQL store',
+    set  => { store => 'postgres://127.0.0.1:1/none', users => 'off' },
+});
+
+refused({
+    name => 'pdf_report_users off with an LMDB store',
+    set  => { users => 'off' },
+    msg  => '"pdf_report_users off" needs a PostgreSQL store, whose table '
+            . 'other systems write; an LMDB store loads the directory from '
+            . 'a file',
+});
+
+refused({
+    name => 'pdf_report_store postgresql://: pool=0',
+    set  => { store => 'postgresql://127.0.0.1:1/none pool=0' },
+    msg  => 'invalid "pool=0": 1 to 256 connections',
+    at   => qr/pdf_report_store /,
+});
+
+refused({
+    name => 'pdf_report_store postgresql://: size= is LMDB\'s',
+    set  => { store => 'postgresql://127.0.0.1:1/none size=1g' },
+    msg  => 'invalid parameter "size=1g" of a PostgreSQL store: pool=<n>',
+    at   => qr/pdf_report_store /,
+});
+
 refused({
     name => 'pdf_report_store: size=0g',
     set  => { store => '@TMP@/store size=0g' },
