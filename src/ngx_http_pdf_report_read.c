@@ -81,14 +81,18 @@ ngx_http_pdf_report_read_handler(void *data, ngx_log_t *log)
 static void
 ngx_http_pdf_report_read_done(ngx_event_t *ev)
 {
+    ngx_connection_t                 *c;
     ngx_http_request_t               *r;
     ngx_http_pdf_report_read_task_t  *t;
 
     t = ev->data;
     r = t->request;
 
+    /* the request, and the task in its pool, may be gone after this */
+    c = r->connection;
+
     ngx_http_finalize_request(r, t->read->done(r, t->read));
-    ngx_http_run_posted_requests(r->connection);
+    ngx_http_run_posted_requests(c);
 }
 
 
