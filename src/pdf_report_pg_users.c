@@ -291,17 +291,7 @@ pdf_report_pg_users_load(pdf_report_pg_t *pg, pdf_report_users_load_t *load)
     pdf_report_pg_conn_t  *c;
     unsigned char          md[PDF_REPORT_SHA256_LEN];
 
-    load->unchanged = PDF_REPORT_USERS_LOADED;
-    load->second_read = 0;
-    load->users = 0;
-    load->added = 0;
-    load->changed = 0;
-    load->removed = 0;
-    load->revoked_pairs = 0;
-    load->erased_pairs = 0;
-    load->erased_jobs = 0;
-    load->line = 0;
-    load->err[0] = '\0';
+    pdf_report_users_load_reset(load);
 
     if (fstat(load->fd, &st) == -1
         || clock_gettime(CLOCK_REALTIME, &ts) == -1)

@@ -501,17 +501,7 @@ pdf_report_store_users_load(pdf_report_store_t *store,
     pdf_report_users_ctx_t   ctx;
     unsigned char            sha[PDF_REPORT_SHA256_LEN];
 
-    load->unchanged = PDF_REPORT_USERS_LOADED;
-    load->second_read = 0;
-    load->users = 0;
-    load->added = 0;
-    load->changed = 0;
-    load->removed = 0;
-    load->revoked_pairs = 0;
-    load->erased_pairs = 0;
-    load->erased_jobs = 0;
-    load->line = 0;
-    load->err[0] = '\0';
+    pdf_report_users_load_reset(load);
 
     if (fstat(load->fd, &st) == -1
         || clock_gettime(CLOCK_REALTIME, &ts) == -1)
@@ -3304,4 +3294,23 @@ pdf_report_store_jobs_count(pdf_report_store_t *store, size_t *pending,
                ? queue.ms_entries - run.ms_entries : 0;
 
     return 0;
+}
+
+
+/* a load's results, before either backend's load fills them in */
+
+void
+pdf_report_users_load_reset(pdf_report_users_load_t *load)
+{
+    load->unchanged = PDF_REPORT_USERS_LOADED;
+    load->second_read = 0;
+    load->users = 0;
+    load->added = 0;
+    load->changed = 0;
+    load->removed = 0;
+    load->revoked_pairs = 0;
+    load->erased_pairs = 0;
+    load->erased_jobs = 0;
+    load->line = 0;
+    load->err[0] = '\0';
 }

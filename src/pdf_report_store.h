@@ -200,6 +200,7 @@ typedef struct {
 
 int pdf_report_store_users_load(pdf_report_store_t *store,
     pdf_report_users_load_t *load);
+void pdf_report_users_load_reset(pdf_report_users_load_t *load);
 
 /*
  * pdf_report_erase_on_revoke: when on (the directive's default; a store
