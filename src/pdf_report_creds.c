@@ -1150,13 +1150,7 @@ pdf_report_creds_file(const char *path, const char *profile,
         return -1;
     }
 
-    id->dev = (uint64_t) st.st_dev;
-    id->ino = (uint64_t) st.st_ino;
-    id->size = (int64_t) st.st_size;
-    id->mtime_ns = (int64_t) st.st_mtim.tv_sec * 1000000000
-                   + st.st_mtim.tv_nsec;
-    id->ctime_ns = (int64_t) st.st_ctim.tv_sec * 1000000000
-                   + st.st_ctim.tv_nsec;
+    pdf_report_creds_file_id(&st, id);
 
     if (!S_ISREG(st.st_mode)) {
         snprintf(err, err_size, "not a regular file");
@@ -1231,6 +1225,22 @@ done:
     }
 
     return rc;
+}
+
+
+void
+pdf_report_creds_file_id(const struct stat *st,
+    pdf_report_creds_file_id_t *id)
+{
+    memset(id, 0, sizeof(pdf_report_creds_file_id_t));
+
+    id->dev = (uint64_t) st->st_dev;
+    id->ino = (uint64_t) st->st_ino;
+    id->size = (int64_t) st->st_size;
+    id->mtime_ns = (int64_t) st->st_mtim.tv_sec * 1000000000
+                   + st->st_mtim.tv_nsec;
+    id->ctime_ns = (int64_t) st->st_ctim.tv_sec * 1000000000
+                   + st->st_ctim.tv_nsec;
 }
 
 

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "pdf_report_s3.h"
 
@@ -142,6 +143,10 @@ int pdf_report_creds_auth_file(const char *path, char *out, size_t size,
 int pdf_report_creds_file(const char *path, const char *profile,
     pdf_report_s3_creds_t *out, pdf_report_creds_file_id_t *id, char *err,
     size_t err_size);
+
+/* what identifies the file that st describes */
+void pdf_report_creds_file_id(const struct stat *st,
+    pdf_report_creds_file_id_t *id);
 
 /*
  * When to fetch credentials of this expiration again, fetched at now:
