@@ -53,7 +53,7 @@ typedef enum {
 } ngx_http_pdf_report_creds_kind_e;
 
 
-/* a slot's contents; the credentials last, so a reader may skip them */
+/* a slot's contents; the secrets last, so a reader may skip them */
 typedef struct {
     ngx_uint_t                        valid;        /* creds hold keys */
     time_t                            expiration;   /* theirs, 0: none */
@@ -65,8 +65,8 @@ typedef struct {
     ngx_uint_t                        failures;     /* in a row */
     ngx_uint_t                        racy;         /* file: read early */
     pdf_report_creds_file_id_t        file;
+    pdf_report_s3_creds_t             creds;        /* from here: secret */
     pdf_report_imds_token_t           imds;
-    pdf_report_s3_creds_t             creds;
 } ngx_http_pdf_report_creds_data_t;
 
 
@@ -136,6 +136,14 @@ typedef struct {
     pdf_report_imds_token_t           imds;
     pdf_report_s3_creds_t             creds;
 } ngx_http_pdf_report_creds_task_t;
+
+
+/* the secret part of a copy of a slot */
+#define ngx_http_pdf_report_creds_wipe(d)                                    \
+    OPENSSL_cleanse((u_char *) (d)                                           \
+                    + offsetof(ngx_http_pdf_report_creds_data_t, creds),    \
+                    sizeof(ngx_http_pdf_report_creds_data_t)                 \
+                    - offsetof(ngx_http_pdf_report_creds_data_t, creds))
 
 
 typedef void (*ngx_http_pdf_report_creds_update_pt)(
@@ -416,10 +424,13 @@ ngx_http_pdf_report_creds_init_zone(ngx_shm_zone_t *zone, void *data)
             return NGX_ERROR;
         }
 
+        /*
+         * not racy: what the master read at start stands (the workers
+         * need not be able to read the file until it changes)
+         */
         t->now = ngx_time();
         t->creds = *cr->loaded;
         t->file = cr->loaded_id;
-        t->racy = ngx_http_pdf_report_creds_racy(&t->file, t->now);
 
         (void) ngx_http_pdf_report_creds_update(cr, slot,
                                                 ngx_http_pdf_report_creds_set,
@@ -658,6 +669,7 @@ ngx_http_pdf_report_creds_environment(ngx_http_pdf_report_creds_t *cr,
 static void
 ngx_http_pdf_report_creds_publish_env(ngx_http_pdf_report_creds_t *cr)
 {
+    size_t                             n;
     const char                        *id, *secret, *token, *bad;
     ngx_http_pdf_report_creds_task_t  *t;
     ngx_http_pdf_report_creds_slot_t  *slot;
@@ -712,8 +724,18 @@ ngx_http_pdf_report_creds_publish_env(ngx_http_pdf_report_creds_t *cr)
 
     t->now = ngx_time();
 
-    (void) ngx_http_pdf_report_creds_update(cr, slot,
-                                            ngx_http_pdf_report_creds_set, t);
+    if (ngx_http_pdf_report_creds_update(cr, slot,
+                                         ngx_http_pdf_report_creds_set, t)
+        == NGX_OK)
+    {
+        n = ngx_strlen(id);
+
+        ngx_log_error(NGX_LOG_NOTICE, cr->log, 0,
+                      "pdf_report: S3 credentials loaded from the "
+                      "environment: access key id ending \"%s\"%s",
+                      id + (n > 4 ? n - 4 : 0),
+                      token != NULL ? ", with a session token" : "");
+    }
 
     ngx_explicit_memzero(t, sizeof(ngx_http_pdf_report_creds_task_t));
 }
@@ -1089,11 +1111,22 @@ ngx_http_pdf_report_creds_done(ngx_event_t *ev)
 
     level = (t->failures == 1) ? NGX_LOG_ERR : NGX_LOG_WARN;
 
+    /* a file is read again when it changes, not on a schedule */
+    if (cr->kind == NGX_HTTP_PDF_REPORT_CREDS_FILE) {
+        ngx_log_error(level, cr->log, 0,
+                      "pdf_report: cannot read S3 credentials from %s: "
+                      "%s%s; the ones read before stay in use, and the "
+                      "file is read again when it changes", cr->what,
+                      t->err,
+                      ngx_strstr(t->err, "(13: ") != NULL
+                      ? " (the workers' user must be able to read it for "
+                        "a change to be taken without a reload)" : "");
+        return;
+    }
+
     ngx_log_error(level, cr->log, 0,
-                  "pdf_report: cannot %s S3 credentials from %s%s: %s; "
+                  "pdf_report: cannot fetch S3 credentials from %s%s: %s; "
                   "%s (%ui attempt(s) in a row, the next in %T s)",
-                  cr->kind == NGX_HTTP_PDF_REPORT_CREDS_FILE ? "read"
-                                                             : "fetch",
                   cr->what, role, t->err,
                   t->was_valid && (t->old_expiration == 0
                                    || t->old_expiration > now)
@@ -1128,15 +1161,13 @@ ngx_http_pdf_report_creds_get(ngx_http_pdf_report_creds_t *cr,
     {
         if (creds != NULL) {
             ngx_memcpy(creds, &d.creds, sizeof(pdf_report_s3_creds_t));
-            OPENSSL_cleanse(&d.creds, sizeof(pdf_report_s3_creds_t));
+            ngx_http_pdf_report_creds_wipe(&d);
         }
 
         return NGX_OK;
     }
 
-    if (creds != NULL) {
-        OPENSSL_cleanse(&d.creds, sizeof(pdf_report_s3_creds_t));
-    }
+    ngx_http_pdf_report_creds_wipe(&d);
 
     if (retry_after != NULL) {
         wait = (rc == NGX_OK && d.retry > now) ? d.retry - now : 1;
