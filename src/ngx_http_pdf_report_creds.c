@@ -40,8 +40,12 @@
 #define NGX_HTTP_PDF_REPORT_CREDS_LEASE   30        /* s */
 /* a failure logged at most once this often per worker after the first */
 #define NGX_HTTP_PDF_REPORT_CREDS_WINDOW  60        /* s */
-/* credentials used only while they have this long left */
-#define NGX_HTTP_PDF_REPORT_CREDS_MIN     1         /* s */
+/*
+ * credentials used only while they have this long left: a request
+ * signed just before they expire would meet S3's ExpiredToken, a URL
+ * would be of no use
+ */
+#define NGX_HTTP_PDF_REPORT_CREDS_MIN     5         /* s */
 #define NGX_HTTP_PDF_REPORT_CREDS_RETRY   30        /* Retry-After cap */
 
 

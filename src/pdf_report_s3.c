@@ -659,7 +659,13 @@ pdf_report_s3_put(const pdf_report_s3_conf_t *conf, const char *key,
                          "S3 answered HTTP %ld", status);
             }
 
-            retry = (status >= 500 || strcmp(res->code, "SlowDown") == 0);
+            /*
+             * ExpiredToken: temporary keys that S3 saw expire, with a
+             * source that may have new ones by the next attempt
+             */
+            retry = (status >= 500 || strcmp(res->code, "SlowDown") == 0
+                     || (conf->credentials != NULL
+                         && strcmp(res->code, "ExpiredToken") == 0));
         }
 
         pdf_report_s3_scrub(res, &signer, sig);
@@ -889,7 +895,9 @@ pdf_report_s3_delete(const pdf_report_s3_conf_t *conf, const char *key,
                  status);
     }
 
-    res->retry = (status >= 500 || strcmp(res->code, "SlowDown") == 0);
+    res->retry = (status >= 500 || strcmp(res->code, "SlowDown") == 0
+                  || (conf->credentials != NULL
+                      && strcmp(res->code, "ExpiredToken") == 0));
 
     pdf_report_s3_scrub(res, &signer, sig);
 

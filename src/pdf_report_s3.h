@@ -164,6 +164,8 @@ long pdf_report_s3_presign_params(const pdf_report_s3_conf_t *conf,
  * and full jitter while the clock (pdf_report_now_ms) is before
  * deadline_ms; every attempt's timeouts end at the deadline.  Other 4xx
  * fail at once.  Returns 0 on a 2xx, -1 otherwise with res filled.
+ * With conf->credentials, S3's ExpiredToken is retried too (the source
+ * may have new keys by then).
  * When conf->credentials has none to give before an attempt, the PUT
  * stops there with code "CredentialsUnavailable" (http_status 0): the
  * caller decides whether to wait, without holding its thread meanwhile.

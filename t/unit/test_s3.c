@@ -104,6 +104,12 @@ static const char  reply_404[] =
     "<Error><Code>NoSuchBucket</Code><Message>The specified bucket "
     "&quot;x&quot; does not exist</Message></Error>";
 
+static const char  reply_400_expired[] =
+    "HTTP/1.1 400 Bad Request\r\n"
+    "Connection: close\r\n\r\n"
+    "<Error><Code>ExpiredToken</Code><Message>The provided token has "
+    "expired.</Message></Error>";
+
 static const char  reply_400_slowdown[] =
     "HTTP/1.1 400 Bad Request\r\n"
     "Connection: close\r\n\r\n"
@@ -1402,6 +1408,33 @@ test_put_rotating(void)
           == 0 && strcmp(tok, TEST_TOKEN) == 0
        && strstr(f.head[1], "x-amz-date;x-amz-security-token,") != NULL,
        "rotating: the retry signed with key B and its token");
+
+    /* S3 saw the session expire: retried, with what the source has */
+
+    memset(&f, 0, sizeof(f));
+    f.replies[0] = reply_400_expired;
+    f.replies[1] = reply_200;
+    f.nreplies = 2;
+
+    if (fake_start(&f) != 0) {
+        ok(0, "rotating expired: fake server");
+        return;
+    }
+
+    put_conf(&conf, endpoint, sizeof(endpoint), f.port);
+    conf.access_key = NULL;
+    conf.secret_key = NULL;
+    conf.credentials = rotating_creds;
+    conf.credentials_data = &calls;
+    calls = 0;
+
+    rc = pdf_report_s3_put(&conf, "a.pdf", (const unsigned char *) "abc", 3,
+                           sha, pdf_report_now_ms() + 5000, NULL, NULL, &res);
+    fake_stop(&f);
+
+    ok(rc == 0 && res.attempts == 2
+       && strstr(f.head[1], "Credential=AKIDROTATEB/") != NULL,
+       "rotating: ExpiredToken retried with the source's new keys");
 
     /* none to be had: no request at all, and the caller told why */
 
