@@ -26,7 +26,11 @@ SAN_CFLAGS  ?=
 PURE_SRCS   := $(wildcard src/pdf_report_*.c)
 PURE_HDRS   := $(wildcard src/pdf_report_*.h)
 PURE_OBJS   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(PURE_SRCS))
-LIBS        := -llmdb -ljansson -lhpdf -lcurl -lcrypto -lm -lpthread
+# libpq's headers live apart on Debian (/usr/include/postgresql)
+PG_INCDIR   ?= $(shell pg_config --includedir 2>/dev/null \
+                 || echo /usr/include/postgresql)
+PG_CFLAGS   := -I$(PG_INCDIR)
+LIBS        := -llmdb -lpq -ljansson -lhpdf -lcurl -lcrypto -lm -lpthread
 UNIT_SRCS   := $(wildcard t/unit/test_*.c)
 UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 TOOLS       := $(BUILD)/pdf-report-render $(BUILD)/pdf-report-store-fill \
@@ -83,11 +87,12 @@ unit: $(UNIT_BINS)
 # the pure parts (no nginx) once, for unit tests and tools
 $(BUILD)/obj/%.o: src/%.c $(PURE_HDRS)
 	@mkdir -p $(BUILD)/obj
-	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Isrc -c -o $@ $<
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Isrc $(PG_CFLAGS) -c -o $@ $<
 
 $(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(PURE_OBJS)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Isrc -o $@ $< $(PURE_OBJS) $(LIBS)
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Isrc $(PG_CFLAGS) -o $@ $< $(PURE_OBJS) \
+	    $(LIBS)
 
 tools: $(TOOLS)
 
@@ -96,7 +101,8 @@ tools: $(TOOLS)
 
 $(BUILD)/pdf-report-%: tools/pdf-report-%.c $(PURE_OBJS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Isrc -o $@ $< $(PURE_OBJS) $(LIBS)
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Isrc $(PG_CFLAGS) -o $@ $< $(PURE_OBJS) \
+	    $(LIBS)
 
 deps:
 	tools/install-deps

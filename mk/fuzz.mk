@@ -23,7 +23,7 @@ FUZZ_FLAGS    ?=
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all \
                  -fno-omit-frame-pointer
 FUZZ_CFLAGS   := -g -O1 -Wall -Wextra -Wno-unused-parameter $(FUZZ_SAN) \
-                 -Isrc -DFUZZ_DATA_DIR='"$(CURDIR)/t/data"'
+                 -Isrc $(PG_CFLAGS) -DFUZZ_DATA_DIR='"$(CURDIR)/t/data"'
 FUZZ_OBJS     := $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(PURE_SRCS))
 FUZZ_BINS     := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 

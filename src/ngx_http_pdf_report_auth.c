@@ -3,7 +3,8 @@
  * Bearer authentication of API requests (contract section 3): the token
  * is taken from the Authorization header, verified by pdf_report_jwt.c,
  * and its org and scopes land in the request ctx.  Failures answer 401
- * or 403 with the RFC 6750 challenge.  The token itself is never logged.
+ * or 403 with the RFC 6750 challenge; with a JWKS URL and no key set
+ * loaded yet, 503 KEYS_UNAVAILABLE.  The token itself is never logged.
  */
 
 
@@ -21,7 +22,9 @@ ngx_http_pdf_report_authenticate(ngx_http_request_t *r,
 {
     int                               cached;
     u_char                           *p, *end;
-    ngx_str_t                         token, challenge;
+    time_t                            retry;
+    ngx_str_t                         token, challenge, value;
+    pdf_report_jwks_t                *jwks;
     unsigned char                     key[PDF_REPORT_JWT_CACHE_KEY];
     pdf_report_jwt_policy_t           policy;
     ngx_http_pdf_report_main_conf_t  *pmcf;
@@ -63,6 +66,40 @@ ngx_http_pdf_report_authenticate(ngx_http_request_t *r,
         goto no_token;
     }
 
+    /*
+     * A JWKS URL: the set all workers share, before the token cache, which
+     * is emptied when the set changed.  No token at all was answered
+     * above: that needs no key.
+     */
+    jwks = pmcf->jwks;
+
+    if (pmcf->jwks_url != NULL) {
+        jwks = ngx_http_pdf_report_jwks_current(pmcf, r->connection->log,
+                                                &retry);
+
+        if (jwks == NULL) {
+            value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+            if (value.data == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            value.len = ngx_sprintf(value.data, "%T", retry) - value.data;
+
+            if (ngx_http_pdf_report_add_header(r, "Retry-After", &value)
+                != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return ngx_http_pdf_report_send_error(r,
+                                                  NGX_HTTP_SERVICE_UNAVAILABLE,
+                                                  "KEYS_UNAVAILABLE",
+                                                  "The keys that verify "
+                                                  "tokens are not loaded "
+                                                  "yet; retry later.");
+        }
+    }
+
     policy.now = ngx_time();
     policy.leeway = pmcf->jwt_leeway;
     policy.issuer = pmcf->jwt_issuer.len
@@ -90,13 +127,19 @@ ngx_http_pdf_report_authenticate(ngx_http_request_t *r,
         goto verified;
     }
 
-    if (pdf_report_jwt_verify(pmcf->jwks, (char *) token.data, token.len,
+    if (pdf_report_jwt_verify(jwks, (char *) token.data, token.len,
                               &policy, &ctx->claims)
         != 0)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "pdf_report: bearer token refused: %s",
                       ctx->claims.reason);
+
+        /* the set may be older than the token: fetched again, at most
+         * once a minute whatever kids a flood of tokens names */
+        if (ctx->claims.unknown_kid && pmcf->jwks_url != NULL) {
+            ngx_http_pdf_report_jwks_unknown_kid(pmcf);
+        }
 
         ngx_str_set(&challenge, "Bearer error=\"invalid_token\"");
         return ngx_http_pdf_report_challenge(r, NGX_HTTP_UNAUTHORIZED,

@@ -29,7 +29,7 @@
 
 
 typedef struct {
-    pdf_report_store_t               *store;
+    pdf_report_db_t                   db;
     void                             *cm;        /* the committer */
     ngx_uint_t                        n;
     ngx_http_pdf_report_commit_t     *items[NGX_HTTP_PDF_REPORT_BATCH_MAX];
@@ -41,6 +41,11 @@ typedef struct {
     pdf_report_scan_result_t          res;
     int                               rc;
     int64_t                           took_ms;   /* for the debug log */
+
+    /* a remote store's gauges, counted here: never on the event loop */
+    ngx_uint_t                        counted;
+    size_t                            pending;
+    size_t                            running;
 } ngx_http_pdf_report_batch_t;
 
 
@@ -100,7 +105,7 @@ ngx_http_pdf_report_commit_init_worker(ngx_cycle_t *cycle,
     }
 
     b = task->ctx;
-    b->store = pmcf->store;
+    b->db = pmcf->db;
     b->cm = cm;
 
     b->claims = ngx_pcalloc(cycle->pool,
@@ -333,8 +338,8 @@ static void
 ngx_http_pdf_report_batch_handler(void *data, ngx_log_t *log)
 {
     int                           rc;
+    void                         *txn;
     int64_t                       start;
-    MDB_txn                      *txn;
     ngx_uint_t                    creates;
     ngx_http_pdf_report_batch_t  *b = data;
 
@@ -342,21 +347,24 @@ ngx_http_pdf_report_batch_handler(void *data, ngx_log_t *log)
 
     if (b->scan_only) {
         /* read first: most passes find nothing and need no write */
-        b->rc = pdf_report_store_scan(b->store, &b->scan, b->claims,
-                                      &b->res);
+        b->rc = b->db.ops->scan(b->db.db, &b->scan, b->claims, &b->res);
+
+        b->counted = (b->db.ops->remote
+                      && b->db.ops->jobs_count(b->db.db, &b->pending,
+                                               &b->running)
+                         == 0);
 
     } else {
-        rc = pdf_report_store_batch_begin(b->store, &txn);
+        rc = b->db.ops->batch_begin(b->db.db, &txn);
 
         /* taken even when the lock was not had: they fail with rc */
         creates = ngx_http_pdf_report_batch_take(b, log);
 
-        b->rc = pdf_report_store_batch_run(b->store, txn, rc, b->ops, b->n,
-                                           (b->scan_wanted
-                                            || (creates
-                                                && b->scan.max_claims > 0))
-                                           ? &b->scan : NULL,
-                                           b->claims, &b->res);
+        b->rc = b->db.ops->batch_run(b->db.db, txn, rc, b->ops, b->n,
+                                     (b->scan_wanted
+                                      || (creates && b->scan.max_claims > 0))
+                                     ? &b->scan : NULL,
+                                     b->claims, &b->res);
     }
 
     b->took_ms = pdf_report_now_ms() - start;
@@ -428,12 +436,17 @@ ngx_http_pdf_report_batch_done(ngx_event_t *ev)
     if (b->rc != 0) {
         ngx_log_error(NGX_LOG_ERR, pmcf->log, 0,
                       "pdf_report: store %s failed: %s",
-                      b->scan_only ? "scan" : "commit", mdb_strerror(b->rc));
+                      b->scan_only ? "scan" : "commit",
+                      pmcf->db.ops->strerror(b->rc));
     }
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, pmcf->log, 0,
                    "pdf_report: store batch of %ui, %ui claimed, %L ms",
                    b->n, (ngx_uint_t) b->res.claimed, b->took_ms);
+
+    if (b->scan_only && b->counted) {
+        ngx_http_pdf_report_metrics_jobs(pmcf, b->pending, b->running);
+    }
 
     if (b->res.failed) {
         ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,
@@ -473,7 +486,7 @@ ngx_http_pdf_report_batch_done(ngx_event_t *ev)
                 ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,
                               "pdf_report: store write %ui not done: %s",
                               (ngx_uint_t) c->op.kind,
-                              mdb_strerror(c->op.rc));
+                              pmcf->db.ops->strerror(c->op.rc));
             }
 
             ngx_http_pdf_report_commit_free(cm, c);

@@ -30,6 +30,8 @@ static ngx_int_t ngx_http_pdf_report_create_checks(ngx_http_request_t *r,
 static void ngx_http_pdf_report_create_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_pdf_report_create_job(ngx_http_request_t *r,
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx);
+static ngx_int_t ngx_http_pdf_report_create_user(ngx_http_request_t *r,
+    ngx_http_pdf_report_read_t *rd);
 static ngx_int_t ngx_http_pdf_report_create_refuse(ngx_http_request_t *r,
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
     ngx_uint_t status, const char *code, const char *message);
@@ -44,17 +46,18 @@ static ngx_int_t ngx_http_pdf_report_create_done(ngx_http_request_t *r,
     ngx_http_pdf_report_commit_t *c);
 static ngx_int_t ngx_http_pdf_report_body_text(ngx_http_request_t *r,
     ngx_str_t *text);
+static ngx_int_t ngx_http_pdf_report_read_job(ngx_http_request_t *r,
+    ngx_http_pdf_report_ctx_t *ctx, ngx_str_t *id, ngx_uint_t what,
+    ngx_http_pdf_report_read_pt done);
 static ngx_int_t ngx_http_pdf_report_status(ngx_http_request_t *r,
-    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
-    ngx_str_t *id);
+    ngx_http_pdf_report_read_t *rd);
 static ngx_int_t ngx_http_pdf_report_url(ngx_http_request_t *r,
-    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
-    ngx_str_t *id);
-static ngx_int_t ngx_http_pdf_report_find_job(ngx_http_request_t *r,
-    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
-    ngx_str_t *id, pdf_report_job_t *job);
+    ngx_http_pdf_report_read_t *rd);
+static ngx_int_t ngx_http_pdf_report_found_job(ngx_http_request_t *r,
+    ngx_http_pdf_report_ctx_t *ctx, ngx_http_pdf_report_read_t *rd);
 static ngx_int_t ngx_http_pdf_report_store_failed(ngx_http_request_t *r,
     int rc, const char *what);
+static ngx_int_t ngx_http_pdf_report_unavailable(ngx_http_request_t *r);
 static ngx_int_t ngx_http_pdf_report_rate_headers(ngx_http_request_t *r,
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx);
 static ngx_int_t ngx_http_pdf_report_send_json(ngx_http_request_t *r,
@@ -126,11 +129,20 @@ ngx_http_pdf_report_handler(ngx_http_request_t *r)
         goto not_allowed;
     }
 
-    if (pmcf->store == NULL) {
+    if (pmcf->db.db == NULL) {
         return ngx_http_pdf_report_send_error(r,
                                               NGX_HTTP_SERVICE_UNAVAILABLE,
                                               "SERVICE_UNAVAILABLE",
                                               "The job store is not open.");
+    }
+
+    if (pmcf->db.ops->remote && !pmcf->store_ready) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_pdf_report_unavailable(r);
     }
 
     if (endpoint == NGX_HTTP_PDF_REPORT_CREATE) {
@@ -149,10 +161,15 @@ ngx_http_pdf_report_handler(ngx_http_request_t *r)
     }
 
     if (endpoint == NGX_HTTP_PDF_REPORT_STATUS) {
-        return ngx_http_pdf_report_status(r, pmcf, ctx, &id);
+        return ngx_http_pdf_report_read_job(r, ctx, &id,
+                                            NGX_HTTP_PDF_REPORT_READ_JOB,
+                                            ngx_http_pdf_report_status);
     }
 
-    return ngx_http_pdf_report_url(r, pmcf, ctx, &id);
+    /* consent is re-checked on every call, against today's directory */
+    return ngx_http_pdf_report_read_job(r, ctx, &id,
+                                        NGX_HTTP_PDF_REPORT_READ_JOB_ACCESS,
+                                        ngx_http_pdf_report_url);
 
 not_allowed:
 
@@ -371,17 +388,17 @@ static ngx_int_t
 ngx_http_pdf_report_create_job(ngx_http_request_t *r,
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx)
 {
-    int         rc;
-    size_t      len, stem_len;
-    ngx_str_t   text;
-    char        id[PDF_REPORT_USER_ID_MAX + 1];
-    char        stem[PDF_REPORT_FILENAME_MAX];
+    size_t                       len;
+    ngx_str_t                    text;
+    ngx_http_pdf_report_read_t  *rd;
 
     if (ngx_http_pdf_report_body_text(r, &text) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    switch (pdf_report_body_user_id((char *) text.data, text.len, id,
+    rd = &ctx->read;
+
+    switch (pdf_report_body_user_id((char *) text.data, text.len, rd->user,
                                     &len))
     {
     case PDF_REPORT_BODY_OK:
@@ -391,7 +408,7 @@ ngx_http_pdf_report_create_job(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_memcpy(ctx->user_id.data, id, len);
+        ngx_memcpy(ctx->user_id.data, rd->user, len);
         break;
 
     case PDF_REPORT_BODY_NOT_OBJECT:
@@ -416,9 +433,29 @@ ngx_http_pdf_report_create_job(ngx_http_request_t *r,
                                                  "16 characters.");
     }
 
-    /* a read transaction: never waits for a writer */
-    rc = pdf_report_store_user_access(pmcf->store, (char *) ctx->org.data,
-                                      id, len, stem, &stem_len);
+    rd->what = NGX_HTTP_PDF_REPORT_READ_ACCESS;
+    rd->org = (const char *) ctx->org.data;
+    rd->user_len = len;
+    rd->done = ngx_http_pdf_report_create_user;
+
+    return ngx_http_pdf_report_read(r, rd);
+}
+
+
+/* the user and its connection to the caller's org; then the write */
+
+static ngx_int_t
+ngx_http_pdf_report_create_user(ngx_http_request_t *r,
+    ngx_http_pdf_report_read_t *rd)
+{
+    int                               rc;
+    ngx_http_pdf_report_ctx_t        *ctx;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module);
+
+    rc = rd->rc;
 
     if (rc == PDF_REPORT_STORE_NOT_FOUND) {
         return ngx_http_pdf_report_create_refuse(r, pmcf, ctx,
@@ -442,7 +479,7 @@ ngx_http_pdf_report_create_job(ngx_http_request_t *r,
     }
 
     return ngx_http_pdf_report_create_write(r, pmcf, ctx,
-                                            PDF_REPORT_OP_CREATE, id,
+                                            PDF_REPORT_OP_CREATE, rd->user,
                                             ngx_http_pdf_report_create_done);
 }
 
@@ -768,34 +805,38 @@ ngx_http_pdf_report_body_text(ngx_http_request_t *r, ngx_str_t *text)
 
 static ngx_int_t
 ngx_http_pdf_report_status(ngx_http_request_t *r,
-    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
-    ngx_str_t *id)
+    ngx_http_pdf_report_read_t *rd)
 {
-    u_char            *json, *p;
-    size_t             len;
-    ngx_int_t          rc;
-    ngx_str_t          value;
-    pdf_report_job_t   job;
-    char               hex[PDF_REPORT_SHA256_HEX];
+    u_char                     *json, *p;
+    size_t                      len;
+    ngx_int_t                   rc;
+    ngx_str_t                   value;
+    pdf_report_job_t           *job;
+    ngx_http_pdf_report_ctx_t  *ctx;
+    char                        hex[PDF_REPORT_SHA256_HEX];
 
-    rc = ngx_http_pdf_report_find_job(r, pmcf, ctx, id, &job);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+
+    rc = ngx_http_pdf_report_found_job(r, ctx, rd);
     if (rc != NGX_OK || ctx->own_response) {
         return rc;
     }
+
+    job = &rd->job;
 
     len = sizeof("{\"jobId\":\"\",\"status\":\"\",\"userId\":,"
                  "\"templateVersion\":\"\",\"sizeBytes\":,\"sha256\":\"\","
                  "\"durationMs\":,\"errorCode\":,\"errorMessage\":,"
                  "\"createdAt\":\"\",\"updatedAt\":\"\",\"completedAt\":\"\"}")
           + PDF_REPORT_UUID_LEN + sizeof("IN_PROGRESS")
-          + ngx_http_pdf_report_json_str_len((u_char *) job.user,
-                                             ngx_strlen(job.user))
-          + sizeof(job.template_version) + NGX_OFF_T_LEN
+          + ngx_http_pdf_report_json_str_len((u_char *) job->user,
+                                             ngx_strlen(job->user))
+          + sizeof(job->template_version) + NGX_OFF_T_LEN
           + PDF_REPORT_SHA256_HEX + NGX_INT_T_LEN
-          + ngx_http_pdf_report_json_str_len((u_char *) job.error_code,
-                                             ngx_strlen(job.error_code))
-          + ngx_http_pdf_report_json_str_len((u_char *) job.error_message,
-                                             ngx_strlen(job.error_message))
+          + ngx_http_pdf_report_json_str_len((u_char *) job->error_code,
+                                             ngx_strlen(job->error_code))
+          + ngx_http_pdf_report_json_str_len((u_char *) job->error_message,
+                                             ngx_strlen(job->error_message))
           + 3 * PDF_REPORT_ISO8601_LEN;
 
     json = ngx_pnalloc(r->pool, len);
@@ -804,47 +845,47 @@ ngx_http_pdf_report_status(ngx_http_request_t *r,
     }
 
     p = ngx_sprintf(json, "{\"jobId\":\"%s\",\"status\":\"%s\",\"userId\":",
-                    job.id, pdf_report_status_name(job.status));
-    p = ngx_http_pdf_report_json_str(p, (u_char *) job.user,
-                                     ngx_strlen(job.user));
+                    job->id, pdf_report_status_name(job->status));
+    p = ngx_http_pdf_report_json_str(p, (u_char *) job->user,
+                                     ngx_strlen(job->user));
 
-    if (job.status == PDF_REPORT_COMPLETE) {
-        pdf_report_hex(hex, job.sha256, PDF_REPORT_SHA256_LEN);
+    if (job->status == PDF_REPORT_COMPLETE) {
+        pdf_report_hex(hex, job->sha256, PDF_REPORT_SHA256_LEN);
 
         p = ngx_sprintf(p, ",\"templateVersion\":\"%s\",\"sizeBytes\":%uL,"
                         "\"sha256\":\"%*s\",\"durationMs\":%uD",
-                        job.template_version, job.size_bytes,
+                        job->template_version, job->size_bytes,
                         (size_t) PDF_REPORT_SHA256_HEX, hex,
-                        job.duration_ms);
+                        job->duration_ms);
 
-    } else if (job.status == PDF_REPORT_FAILED) {
+    } else if (job->status == PDF_REPORT_FAILED) {
         p = ngx_cpymem(p, ",\"errorCode\":", sizeof(",\"errorCode\":") - 1);
-        p = ngx_http_pdf_report_json_str(p, (u_char *) job.error_code,
-                                         ngx_strlen(job.error_code));
+        p = ngx_http_pdf_report_json_str(p, (u_char *) job->error_code,
+                                         ngx_strlen(job->error_code));
         p = ngx_cpymem(p, ",\"errorMessage\":",
                        sizeof(",\"errorMessage\":") - 1);
-        p = ngx_http_pdf_report_json_str(p, (u_char *) job.error_message,
-                                         ngx_strlen(job.error_message));
+        p = ngx_http_pdf_report_json_str(p, (u_char *) job->error_message,
+                                         ngx_strlen(job->error_message));
     }
 
     p = ngx_cpymem(p, ",\"createdAt\":\"", sizeof(",\"createdAt\":\"") - 1);
-    pdf_report_iso8601((char *) p, job.created_ms);
+    pdf_report_iso8601((char *) p, job->created_ms);
     p += PDF_REPORT_ISO8601_LEN;
     p = ngx_cpymem(p, "\",\"updatedAt\":\"", sizeof("\",\"updatedAt\":\"") - 1);
-    pdf_report_iso8601((char *) p, job.updated_ms);
+    pdf_report_iso8601((char *) p, job->updated_ms);
     p += PDF_REPORT_ISO8601_LEN;
 
-    if (job.status == PDF_REPORT_COMPLETE) {
+    if (job->status == PDF_REPORT_COMPLETE) {
         p = ngx_cpymem(p, "\",\"completedAt\":\"",
                        sizeof("\",\"completedAt\":\"") - 1);
-        pdf_report_iso8601((char *) p, job.completed_ms);
+        pdf_report_iso8601((char *) p, job->completed_ms);
         p += PDF_REPORT_ISO8601_LEN;
     }
 
     p = ngx_cpymem(p, "\"}", 2);
 
-    if (job.status == PDF_REPORT_PENDING
-        || job.status == PDF_REPORT_IN_PROGRESS)
+    if (job->status == PDF_REPORT_PENDING
+        || job->status == PDF_REPORT_IN_PROGRESS)
     {
         ngx_str_set(&value, "3");
 
@@ -861,31 +902,35 @@ ngx_http_pdf_report_status(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_pdf_report_url(ngx_http_request_t *r,
-    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
-    ngx_str_t *id)
+    ngx_http_pdf_report_read_t *rd)
 {
-    int                    rc;
-    char                  *key, filename[PDF_REPORT_FILENAME_MAX];
-    char                   url[PDF_REPORT_S3_URL_MAX];
-    long                   url_len;
-    u_char                *json, *p;
-    size_t                 len, flen;
-    time_t                 now, ttl, retry;
-    ngx_int_t              nrc;
-    ngx_str_t              status, value;
-    pdf_report_job_t       job;
-    pdf_report_s3_conf_t   s3;
-    pdf_report_s3_creds_t  creds;
+    int                               rc;
+    char                             *key, *filename;
+    char                              url[PDF_REPORT_S3_URL_MAX];
+    long                              url_len;
+    u_char                           *json, *p;
+    size_t                            len, flen;
+    time_t                            now, ttl, retry;
+    ngx_int_t                         nrc;
+    ngx_str_t                         status, value;
+    pdf_report_job_t                 *job;
+    pdf_report_s3_conf_t              s3;
+    pdf_report_s3_creds_t             creds;
+    ngx_http_pdf_report_ctx_t        *ctx;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
 
-    nrc = ngx_http_pdf_report_find_job(r, pmcf, ctx, id, &job);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module);
+
+    nrc = ngx_http_pdf_report_found_job(r, ctx, rd);
     if (nrc != NGX_OK || ctx->own_response) {
         return nrc;
     }
 
-    /* consent is re-checked on every call, against today's directory */
-    rc = pdf_report_store_user_access(pmcf->store, (char *) ctx->org.data,
-                                      job.user, ngx_strlen(job.user),
-                                      filename, &flen);
+    job = &rd->job;
+    rc = rd->access_rc;
+    filename = rd->stem;
+    flen = rd->stem_len;
 
     if (rc == PDF_REPORT_STORE_NOT_FOUND
         || rc == PDF_REPORT_STORE_NOT_CONNECTED)
@@ -901,8 +946,8 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
         return ngx_http_pdf_report_store_failed(r, rc, "user lookup");
     }
 
-    if (job.status != PDF_REPORT_COMPLETE) {
-        status.data = (u_char *) pdf_report_status_name(job.status);
+    if (job->status != PDF_REPORT_COMPLETE) {
+        status.data = (u_char *) pdf_report_status_name(job->status);
         status.len = ngx_strlen(status.data);
 
         json = ngx_http_pdf_report_error_json(r, "JOB_NOT_COMPLETE",
@@ -916,15 +961,15 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
         return ngx_http_pdf_report_send_json(r, 422, json, len);
     }
 
-    flen = pdf_report_filename_end(filename, sizeof(filename), flen, job.id);
+    flen = pdf_report_filename_end(filename, sizeof(rd->stem), flen, job->id);
 
     if (flen == 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     len = PDF_REPORT_S3_OBJECT_KEY_SIZE(pmcf->s3_prefix.len,
-                                        ngx_strlen(job.org),
-                                        ngx_strlen(job.id));
+                                        ngx_strlen(job->org),
+                                        ngx_strlen(job->id));
 
     key = ngx_pnalloc(r->pool, len);
     if (key == NULL) {
@@ -934,7 +979,7 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
     /* the key the upload used (ngx_http_pdf_report_post) */
     if (pdf_report_s3_object_key(key, len,
                                  (const char *) pmcf->s3_prefix.data,
-                                 pmcf->s3_prefix.len, job.org, job.id)
+                                 pmcf->s3_prefix.len, job->org, job->id)
         < 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -987,7 +1032,7 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
     if (url_len < 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "pdf_report: cannot sign the download URL of job %s",
-                      job.id);
+                      job->id);
         return ngx_http_pdf_report_send_error(r,
                                               NGX_HTTP_INTERNAL_SERVER_ERROR,
                                               "INTERNAL_ERROR",
@@ -1018,22 +1063,41 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
 /* another org's job is exactly as unknown as a job that never existed */
 
 static ngx_int_t
-ngx_http_pdf_report_find_job(ngx_http_request_t *r,
-    ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
-    ngx_str_t *id, pdf_report_job_t *job)
+ngx_http_pdf_report_read_job(ngx_http_request_t *r,
+    ngx_http_pdf_report_ctx_t *ctx, ngx_str_t *id, ngx_uint_t what,
+    ngx_http_pdf_report_read_pt done)
 {
-    int   rc;
-    char  key[PDF_REPORT_UUID_LEN + 1];
+    ngx_http_pdf_report_read_t  *rd;
 
     if (!pdf_report_is_uuid((char *) id->data, id->len)) {
-        goto not_found;
+        return ngx_http_pdf_report_send_error(r, NGX_HTTP_NOT_FOUND,
+                                              "JOB_NOT_FOUND",
+                                              "No report job has this id.");
     }
 
-    ngx_memcpy(key, id->data, PDF_REPORT_UUID_LEN);
-    key[PDF_REPORT_UUID_LEN] = '\0';
-    ngx_strlow((u_char *) key, (u_char *) key, PDF_REPORT_UUID_LEN);
+    rd = &ctx->read;
 
-    rc = pdf_report_store_job_get(pmcf->store, key, job);
+    ngx_memcpy(rd->id, id->data, PDF_REPORT_UUID_LEN);
+    rd->id[PDF_REPORT_UUID_LEN] = '\0';
+    ngx_strlow((u_char *) rd->id, (u_char *) rd->id, PDF_REPORT_UUID_LEN);
+
+    rd->what = what;
+    rd->org = (const char *) ctx->org.data;
+    rd->done = done;
+
+    return ngx_http_pdf_report_read(r, rd);
+}
+
+
+static ngx_int_t
+ngx_http_pdf_report_found_job(ngx_http_request_t *r,
+    ngx_http_pdf_report_ctx_t *ctx, ngx_http_pdf_report_read_t *rd)
+{
+    int                rc;
+    pdf_report_job_t  *job;
+
+    rc = rd->rc;
+    job = &rd->job;
 
     if (rc == PDF_REPORT_STORE_NOT_FOUND) {
         goto not_found;
@@ -1075,6 +1139,10 @@ static ngx_int_t
 ngx_http_pdf_report_store_failed(ngx_http_request_t *r, int rc,
     const char *what)
 {
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module);
+
     if (rc == PDF_REPORT_STORE_FULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "pdf_report: store full (%s): raise the size= of "
@@ -1086,13 +1154,40 @@ ngx_http_pdf_report_store_failed(ngx_http_request_t *r, int rc,
                                               "again later.");
     }
 
+    if (rc == PDF_REPORT_STORE_UNAVAILABLE) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "pdf_report: store unavailable (%s): %s", what,
+                      pmcf->db.ops->strerror(rc));
+        return ngx_http_pdf_report_unavailable(r);
+    }
+
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "pdf_report: store failed (%s): %s", what,
-                  mdb_strerror(rc));
+                  pmcf->db.ops->strerror(rc));
 
     return ngx_http_pdf_report_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                           "INTERNAL_ERROR",
                                           "The job store failed.");
+}
+
+
+/* a remote store away, or not set up yet: try again in a second */
+
+static ngx_int_t
+ngx_http_pdf_report_unavailable(ngx_http_request_t *r)
+{
+    ngx_str_t  value;
+
+    ngx_str_set(&value, "1");
+
+    if (ngx_http_pdf_report_add_header(r, "Retry-After", &value) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_pdf_report_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "STORE_UNAVAILABLE",
+                                          "The job store cannot be reached; "
+                                          "try again shortly.");
 }
 
 

@@ -29,7 +29,7 @@ typedef enum {
 typedef struct {
     ngx_http_pdf_report_main_conf_t  *pmcf;
     ngx_pool_t                       *pool;
-    pdf_report_store_t               *store;
+    pdf_report_db_t                   db;
     pdf_report_s3_conf_t              s3;
     pdf_report_render_conf_t          render;
     pdf_report_job_t                  job;       /* the claim */
@@ -142,7 +142,12 @@ ngx_http_pdf_report_scan_handler(ngx_event_t *ev)
 
     pmcf = ev->data;
 
-    if (ngx_exiting || ngx_quit || ngx_terminate || pmcf->store == NULL) {
+    if (ngx_exiting || ngx_quit || ngx_terminate || pmcf->db.db == NULL) {
+        return;
+    }
+
+    /* a remote store not set up yet: its set-up kicks the first scan */
+    if (pmcf->db.ops->remote && !pmcf->store_ready) {
         return;
     }
 
@@ -212,7 +217,7 @@ ngx_http_pdf_report_post(ngx_http_pdf_report_main_conf_t *pmcf,
 
     t->pmcf = pmcf;
     t->pool = pool;
-    t->store = pmcf->store;
+    t->db = pmcf->db;
     t->s3 = pmcf->s3;
     t->s3.cancelled = ngx_http_pdf_report_cancelled;
     t->render = pmcf->render;
@@ -321,8 +326,8 @@ ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
     }
 
     /* waiting in the pool's queue may have outlasted the lease */
-    rc = pdf_report_store_job_renew(t->store, t->job.id, t->job.lease_token,
-                                    pdf_report_now_ms(), t->lease_ms);
+    rc = t->db.ops->job_renew(t->db.db, t->job.id, t->job.lease_token,
+                              pdf_report_now_ms(), t->lease_ms);
     if (rc != 0) {
         t->outcome = (rc == PDF_REPORT_STORE_LOST)
                      ? NGX_HTTP_PDF_REPORT_TASK_LOST
@@ -331,8 +336,8 @@ ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
         return;
     }
 
-    rc = pdf_report_store_user_get(t->store, t->job.user,
-                                   strlen(t->job.user), &text, &text_len);
+    rc = t->db.ops->user_get(t->db.db, t->job.user, strlen(t->job.user),
+                             &text, &text_len);
 
     if (rc == PDF_REPORT_STORE_NOT_FOUND) {
         ngx_http_pdf_report_task_fail(t, "USER_NOT_FOUND",
@@ -468,8 +473,8 @@ ngx_http_pdf_report_task_renew(void *data)
 
     int  rc;
 
-    rc = pdf_report_store_job_renew(t->store, t->job.id, t->job.lease_token,
-                                    pdf_report_now_ms(), t->lease_ms);
+    rc = t->db.ops->job_renew(t->db.db, t->job.id, t->job.lease_token,
+                              pdf_report_now_ms(), t->lease_ms);
 
     if (rc == PDF_REPORT_STORE_LOST) {
         t->outcome = NGX_HTTP_PDF_REPORT_TASK_LOST;
@@ -581,8 +586,8 @@ ngx_http_pdf_report_task_finish(ngx_http_pdf_report_task_t *t)
 {
     int  rc;
 
-    rc = pdf_report_store_job_finish(t->store, &t->result,
-                                     t->job.lease_token, pdf_report_now_ms());
+    rc = t->db.ops->job_finish(t->db.db, &t->result, t->job.lease_token,
+                               pdf_report_now_ms());
 
     if (rc == 0) {
         t->outcome = NGX_HTTP_PDF_REPORT_TASK_DONE;
@@ -622,7 +627,7 @@ ngx_http_pdf_report_task_unput(ngx_http_pdf_report_task_t *t)
     pdf_report_job_t       job;
     pdf_report_s3_conn_t  *conn;
 
-    rc = pdf_report_store_job_record(t->store, t->job.id, &job);
+    rc = t->db.ops->job_record(t->db.db, t->job.id, &job);
 
     if (rc == PDF_REPORT_STORE_NOT_FOUND) {
         t->unput_why = "was deleted";
@@ -672,9 +677,8 @@ ngx_http_pdf_report_task_release(ngx_http_pdf_report_task_t *t)
 {
     int  rc;
 
-    rc = pdf_report_store_job_release(t->store, t->job.id,
-                                      t->job.lease_token,
-                                      pdf_report_now_ms());
+    rc = t->db.ops->job_release(t->db.db, t->job.id, t->job.lease_token,
+                                pdf_report_now_ms());
 
     if (rc == 0) {
         t->outcome = NGX_HTTP_PDF_REPORT_TASK_RELEASED;
@@ -791,7 +795,7 @@ ngx_http_pdf_report_task_done(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_ERR, pmcf->log, 0,
                       "pdf_report: job %s: store failed: %s; the job will "
                       "be retried when its lease runs out", t->job.id,
-                      mdb_strerror(t->store_rc));
+                      t->db.ops->strerror(t->store_rc));
     }
 
     ngx_destroy_pool(t->pool);

@@ -56,6 +56,11 @@ struct ngx_http_pdf_report_metrics_s {
     ngx_atomic_t              deleted[2];          /* retention, revoked */
     ngx_atomic_t              jwt_hits;
     ngx_atomic_t              jwt_misses;
+
+    /* a remote store's job gauges, as a worker's last scan counted */
+    ngx_atomic_t              jobs_pending;
+    ngx_atomic_t              jobs_running;
+    ngx_atomic_t              jobs_counted;
 };
 
 
@@ -191,6 +196,20 @@ ngx_http_pdf_report_metrics_s3(ngx_http_pdf_report_main_conf_t *pmcf,
 }
 
 
+/* a remote store's gauges, counted in a pool thread */
+
+void
+ngx_http_pdf_report_metrics_jobs(ngx_http_pdf_report_main_conf_t *pmcf,
+    size_t pending, size_t running)
+{
+    if (pmcf->metrics != NULL) {
+        pmcf->metrics->jobs_pending = pending;
+        pmcf->metrics->jobs_running = running;
+        pmcf->metrics->jobs_counted = 1;
+    }
+}
+
+
 /* reason: 0 retention, 1 revoked */
 
 void
@@ -292,7 +311,7 @@ ngx_http_pdf_report_metrics_text(u_char *p, u_char *end,
     ngx_http_pdf_report_metrics_t *m, ngx_http_pdf_report_main_conf_t *pmcf)
 {
     size_t      used, size, pending, running;
-    ngx_uint_t  i, j, sum;
+    ngx_uint_t  i, j, sum, counted;
 
     p = ngx_slprintf(p, end,
             "# HELP pdf_report_jobs_created_total Jobs accepted with 202.\n"
@@ -384,10 +403,24 @@ ngx_http_pdf_report_metrics_text(u_char *p, u_char *end,
             m->s3[1][0], m->s3[1][1], m->s3[1][2],
             m->deleted[0], m->deleted[1], m->jwt_hits, m->jwt_misses);
 
-    /* from the store, as every worker (and edge) sees it: no scan */
-    if (pmcf->store != NULL
-        && pdf_report_store_jobs_count(pmcf->store, &pending, &running) == 0)
-    {
+    /*
+     * From the store, as every worker (and edge) sees it, without a scan:
+     * LMDB's two counts now; a remote store's as a scan pass last read
+     * them in a pool thread (at most a scan interval old).
+     */
+    if (pmcf->db.db != NULL && pmcf->db.ops->remote) {
+        pending = m->jobs_pending;
+        running = m->jobs_running;
+        counted = (m->jobs_counted != 0);
+
+    } else {
+        counted = (pmcf->db.db != NULL
+                   && pmcf->db.ops->jobs_count(pmcf->db.db, &pending,
+                                               &running)
+                      == 0);
+    }
+
+    if (counted) {
         p = ngx_slprintf(p, end,
                 "# HELP pdf_report_jobs Jobs not yet terminal, by status.\n"
                 "# TYPE pdf_report_jobs gauge\n"
@@ -396,8 +429,8 @@ ngx_http_pdf_report_metrics_text(u_char *p, u_char *end,
                 pending, running);
     }
 
-    if (pmcf->store != NULL
-        && pdf_report_store_usage(pmcf->store, &used, &size) == 0)
+    if (pmcf->db.db != NULL && pmcf->db.ops->usage != NULL
+        && pmcf->db.ops->usage(pmcf->db.db, &used, &size) == 0)
     {
         p = ngx_slprintf(p, end,
                 "# HELP pdf_report_store_used_bytes Pages of the store in "

@@ -6,6 +6,7 @@
 
 
 #include "ngx_http_pdf_report_module.h"
+#include "pdf_report_fetch.h"
 
 #include <curl/curl.h>
 
@@ -46,6 +47,8 @@ static char *ngx_http_pdf_report_users(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_pdf_report_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_pdf_report_jwt_keys_url(ngx_conf_t *cf,
+    ngx_http_pdf_report_main_conf_t *pmcf);
 static char *ngx_http_pdf_report_rate_limit(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_pdf_report_jwt_cache(ngx_conf_t *cf,
@@ -90,6 +93,8 @@ static ngx_int_t ngx_http_pdf_report_load_users(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf, pdf_report_store_t *store);
 static ngx_int_t ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf);
+static char *ngx_http_pdf_report_store_pg(ngx_conf_t *cf,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_str_t *value, ngx_uint_t n);
 static ngx_int_t ngx_http_pdf_report_chown_store(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_core_conf_t *ccf,
     u_char *dir);
@@ -148,7 +153,7 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
       NULL },
 
     { ngx_string("pdf_report_jwt_keys"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_http_pdf_report_jwt_keys,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -554,10 +559,18 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_OK;
     }
 
+    if (pmcf->users_off && pmcf->pg_uri.data == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"pdf_report_users off\" needs a PostgreSQL store, "
+                      "whose table other systems write; an LMDB store "
+                      "loads the directory from a file");
+        return NGX_CONF_ERROR;
+    }
+
     missing[0] = "pdf_report_store";
-    need[0] = &pmcf->store_dir;
+    need[0] = pmcf->pg_uri.data ? &pmcf->pg_uri : &pmcf->store_dir;
     missing[1] = "pdf_report_users";
-    need[1] = &pmcf->users_file;
+    need[1] = pmcf->users_off ? &pmcf->pg_uri : &pmcf->users_file;
     missing[2] = "pdf_report_jwt_keys";
     need[2] = &pmcf->jwt_keys_file;
     missing[3] = "pdf_report_s3_bucket";
@@ -709,6 +722,14 @@ ngx_http_pdf_report_postconfiguration(ngx_conf_t *cf)
         return NGX_OK;
     }
 
+    /* a JWKS URL: the set the workers share */
+    if (pmcf->jwks_url != NULL
+        && ngx_http_pdf_report_jwks_add_zone(cf, pmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the S3 keys the workers share */
     if (ngx_http_pdf_report_creds_zone(cf, pmcf) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -732,11 +753,22 @@ ngx_http_pdf_report_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     off_t       size;
     ngx_str_t  *value, s;
 
-    if (pmcf->store_dir.data != NULL) {
+    if (pmcf->store_dir.data != NULL || pmcf->pg_uri.data != NULL) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
+
+    if ((value[1].len > sizeof("postgresql://") - 1
+         && ngx_strncmp(value[1].data, "postgresql://",
+                        sizeof("postgresql://") - 1) == 0)
+        || (value[1].len > sizeof("postgres://") - 1
+            && ngx_strncmp(value[1].data, "postgres://",
+                           sizeof("postgres://") - 1) == 0))
+    {
+        return ngx_http_pdf_report_store_pg(cf, pmcf, value,
+                                            cf->args->nelts);
+    }
 
     pmcf->store_dir = value[1];
 
@@ -774,6 +806,59 @@ ngx_http_pdf_report_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
+ * pdf_report_store postgresql://... [pool=<n>]: the URI is kept as it is
+ * (its syntax checked by libpq, nothing connected) and never logged: it
+ * may hold a password.
+ */
+
+static char *
+ngx_http_pdf_report_store_pg(ngx_conf_t *cf,
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_str_t *value, ngx_uint_t n)
+{
+    char              err[256];
+    ngx_int_t         pool;
+    pdf_report_pg_t  *pg;
+
+    pmcf->pg_uri = value[1];
+    pmcf->pg_pool = PDF_REPORT_PG_POOL_DEFAULT;
+
+    if (n == 3) {
+        if (value[2].len <= 5 || ngx_strncmp(value[2].data, "pool=", 5) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" of a PostgreSQL "
+                               "store: pool=<n>", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        pool = ngx_atoi(value[2].data + 5, value[2].len - 5);
+
+        if (pool < 1 || pool > PDF_REPORT_PG_POOL_MAX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\": 1 to %d connections",
+                               &value[2], PDF_REPORT_PG_POOL_MAX);
+            return NGX_CONF_ERROR;
+        }
+
+        pmcf->pg_pool = (ngx_uint_t) pool;
+    }
+
+    if (pdf_report_pg_open(&pg, (char *) pmcf->pg_uri.data,
+                           (unsigned) pmcf->pg_pool, err, sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid PostgreSQL store: %s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    pdf_report_pg_close(pg);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
  * Only the path is kept, and the file checked to be a readable regular
  * file: the master streams it into the store in prepare_store(), and
  * "nginx -s reload"'s own process (which parses the configuration but
@@ -789,11 +874,18 @@ ngx_http_pdf_report_users(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t        *value;
     ngx_file_info_t   fi;
 
-    if (pmcf->users_file.data != NULL) {
+    if (pmcf->users_file.data != NULL || pmcf->users_off) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
+
+    /* the table is written by SQR's systems: PostgreSQL only (checked) */
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        pmcf->users_off = 1;
+        return NGX_CONF_OK;
+    }
+
     pmcf->users_file = value[1];
 
     if (ngx_conf_full_name(cf->cycle, &pmcf->users_file, 1) != NGX_OK) {
@@ -843,6 +935,15 @@ failed:
 }
 
 
+/*
+ * pdf_report_jwt_keys <file> | <http(s)://...> [refresh=<time>] [ca=<file>]
+ *
+ * A file is read and checked here, at every start and reload.  A URL is
+ * only checked for its shape: the workers fetch it
+ * (ngx_http_pdf_report_jwks.c), so that neither "nginx -t" nor a start
+ * waits for it, or fails when it is down.
+ */
+
 static char *
 ngx_http_pdf_report_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -858,6 +959,22 @@ ngx_http_pdf_report_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
     pmcf->jwt_keys_file = value[1];
+
+    if ((value[1].len >= 7
+         && ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0)
+        || (value[1].len >= 8
+            && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8) == 0))
+    {
+        return ngx_http_pdf_report_jwt_keys_url(cf, pmcf);
+    }
+
+    if (cf->args->nelts > 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": refresh= and ca= are "
+                           "for a JWKS URL; a file is read again on reload",
+                           &value[2]);
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_http_pdf_report_read_file(cf, &pmcf->jwt_keys_file, &text)
         != NGX_OK)
@@ -883,6 +1000,116 @@ ngx_http_pdf_report_jwt_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     cln->handler = ngx_http_pdf_report_jwks_cleanup;
     cln->data = pmcf->jwks;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pdf_report_jwt_keys_url(ngx_conf_t *cf,
+    ngx_http_pdf_report_main_conf_t *pmcf)
+{
+    u_char      *p, *host;
+    ngx_int_t    ms;
+    ngx_str_t   *value, url, s, ca, text;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+    url = value[1];
+    ngx_str_null(&ca);
+
+    host = url.data + ((url.data[4] == ':') ? 7 : 8);
+
+    for (p = url.data; p < url.data + url.len; p++) {
+        if (*p <= ' ' || *p == 0x7f) {
+            break;
+        }
+    }
+
+    if (p < url.data + url.len || url.len > 2048 || *host == '\0'
+        || *host == '/' || *host == '?' || *host == '#' || *host == '@')
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid JWKS URL: a host is needed after "
+                           "\"http://\" or \"https://\", and no spaces or "
+                           "control characters");
+        return NGX_CONF_ERROR;
+    }
+
+    pmcf->jwks_refresh = NGX_CONF_UNSET_MSEC;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "refresh=", 8) == 0
+            && pmcf->jwks_refresh == NGX_CONF_UNSET_MSEC)
+        {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            ms = ngx_parse_time(&s, 0);
+
+            if (ms == NGX_ERROR || ms < 1000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid refresh \"%V\", at least 1s",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            pmcf->jwks_refresh = (ngx_msec_t) ms;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "ca=", 3) == 0 && ca.data == NULL
+            && value[i].len > 3)
+        {
+            ca.data = value[i].data + 3;
+            ca.len = value[i].len - 3;
+
+            /* the same checks as any file the module reads */
+            if (ngx_http_pdf_report_read_file(cf, &ca, &text) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            if (ngx_strstrn(text.data, "-----BEGIN CERTIFICATE-----", 26)
+                == NULL)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"%V\" holds no PEM certificate", &ca);
+                return NGX_CONF_ERROR;
+            }
+
+            pmcf->jwks_ca = ngx_http_pdf_report_cstr(cf, &ca);
+            if (pmcf->jwks_ca == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (pmcf->jwks_refresh == NGX_CONF_UNSET_MSEC) {
+        pmcf->jwks_refresh = 600000;
+    }
+
+    pmcf->jwks_url = ngx_http_pdf_report_cstr(cf, &url);
+    pmcf->jwks_log_url = ngx_pnalloc(cf->pool, 256);
+
+    if (pmcf->jwks_url == NULL || pmcf->jwks_log_url == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    (void) pdf_report_fetch_log_url(pmcf->jwks_log_url, 256, pmcf->jwks_url);
+
+    if (url.data[4] == ':') {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "the JWKS \"%s\" is fetched without TLS: whoever "
+                           "can alter the traffic can replace the keys; "
+                           "use https", pmcf->jwks_log_url);
+    }
 
     return NGX_CONF_OK;
 }
@@ -1592,6 +1819,11 @@ ngx_http_pdf_report_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
+    /* a remote store is set up by the workers: nothing waits for it */
+    if (pmcf->pg_uri.data != NULL) {
+        return ngx_http_pdf_report_preflight(pmcf->cycle, pmcf);
+    }
+
     return ngx_http_pdf_report_prepare_store(pmcf->cycle, pmcf);
 }
 
@@ -1772,51 +2004,62 @@ ngx_http_pdf_report_load_users(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    switch (load.unchanged) {
+    ngx_http_pdf_report_users_loaded(cycle->log, &pmcf->users_file, &load);
+
+    return NGX_OK;
+}
+
+
+/* what a load of the user directory did, for the log (LMDB, PostgreSQL) */
+
+void
+ngx_http_pdf_report_users_loaded(ngx_log_t *log, ngx_str_t *file,
+    pdf_report_users_load_t *load)
+{
+    switch (load->unchanged) {
 
     case PDF_REPORT_USERS_SAME_STAT:
-        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "pdf_report: the user directory \"%V\" is unchanged "
                       "since the last load (same inode, size and times): "
-                      "not loaded again", &pmcf->users_file);
+                      "not loaded again", file);
         break;
 
     case PDF_REPORT_USERS_SAME_SHA:
-        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "pdf_report: the user directory \"%V\" is unchanged "
                       "since the last load (same SHA-256): not loaded again",
-                      &pmcf->users_file);
+                      file);
         break;
 
     default:
 
-        if (load.check) {
-            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+        if (load->check) {
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
                           "pdf_report: the user directory \"%V\" is valid: "
                           "%uz users; a load would add %uz, change %uz and "
-                          "remove %uz", &pmcf->users_file, load.users,
-                          load.added, load.changed, load.removed);
+                          "remove %uz", file, load->users,
+                          load->added, load->changed, load->removed);
             break;
         }
 
-        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "pdf_report: %uz users loaded from \"%V\": %uz added, "
                       "%uz changed, %uz removed, %uz connections revoked%s",
-                      load.users, &pmcf->users_file, load.added,
-                      load.changed, load.removed, load.revoked_pairs,
-                      load.second_read ? " (read twice: too large a "
+                      load->users, file, load->added,
+                      load->changed, load->removed, load->revoked_pairs,
+                      load->second_read ? " (read twice: too large a "
                                          "difference to keep)" : "");
 
-        if (load.erased_pairs) {
-            ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+        if (load->erased_pairs) {
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
                           "pdf_report: %uz (org, user) pairs with jobs are "
                           "no longer connected: %uz of their jobs erased, "
                           "their reports are deleted from S3 next",
-                          load.erased_pairs, load.erased_jobs);
+                          load->erased_pairs, load->erased_jobs);
         }
     }
 
-    return NGX_OK;
 }
 
 
@@ -1894,6 +2137,14 @@ ngx_http_pdf_report_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (pmcf->pg_uri.data != NULL) {
+        if (ngx_http_pdf_report_remote_init_worker(cycle, pmcf) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        goto opened;
+    }
+
     rc = pdf_report_store_open(&pmcf->store,
                                (char *) pmcf->store_dir.data,
                                pmcf->store_size, &format);
@@ -1927,6 +2178,12 @@ ngx_http_pdf_report_init_process(ngx_cycle_t *cycle)
                       "pdf_report: cleared %d stale store readers", dead);
     }
 
+    /* what the handlers and tasks use, whichever backend it is */
+    pmcf->db.ops = &pdf_report_lmdb_backend;
+    pmcf->db.db = pmcf->store;
+
+opened:
+
     if (pmcf->jwt_cache_slots) {
         pmcf->jwt_cache = pdf_report_jwt_cache_create(pmcf->jwt_cache_slots);
 
@@ -1945,6 +2202,12 @@ ngx_http_pdf_report_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_pdf_report_jobs_init_worker(cycle, pmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (pmcf->jwks_url != NULL
+        && ngx_http_pdf_report_jwks_init_worker(cycle, pmcf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -1971,16 +2234,27 @@ ngx_http_pdf_report_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
+    if (pmcf->jwks_url != NULL && pmcf->enabled) {
+        ngx_http_pdf_report_jwks_exit_worker(pmcf);
+    }
+
     pdf_report_jwt_cache_free(pmcf->jwt_cache);
     pmcf->jwt_cache = NULL;
 
     ngx_http_pdf_report_commit_exit();
+
+    if (pmcf->pg != NULL) {
+        ngx_http_pdf_report_remote_exit(pmcf);
+        curl_global_cleanup();
+        return;
+    }
 
     if (pmcf->store == NULL) {
         return;
     }
 
     /* the thread pools were joined before: no task uses the store now */
+    pmcf->db.db = NULL;
     pdf_report_store_close(pmcf->store);
     pmcf->store = NULL;
 

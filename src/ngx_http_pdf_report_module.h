@@ -18,6 +18,8 @@
 #include "pdf_report_jwt_cache.h"
 #include "pdf_report_s3.h"
 #include "pdf_report_store.h"
+#include "pdf_report_backend.h"
+#include "pdf_report_pg.h"
 #include "pdf_report_users.h"
 #include "pdf_report_render.h"
 
@@ -37,13 +39,21 @@ typedef struct {
 
 typedef struct ngx_http_pdf_report_metrics_s  ngx_http_pdf_report_metrics_t;
 typedef struct ngx_http_pdf_report_creds_s    ngx_http_pdf_report_creds_t;
+typedef struct ngx_http_pdf_report_jwks_shm_s  ngx_http_pdf_report_jwks_shm_t;
 
 
 typedef struct {
     ngx_str_t                 store_dir;
     size_t                    store_size;
+    ngx_str_t                 pg_uri;          /* postgresql://... */
+    ngx_uint_t                pg_pool;         /* connections a worker */
+    ngx_flag_t                users_off;       /* the table is SQR's */
     ngx_str_t                 users_file;
-    ngx_str_t                 jwt_keys_file;
+    ngx_str_t                 jwt_keys_file;   /* a file, or the URL */
+    char                     *jwks_url;        /* NULL: a file */
+    char                     *jwks_ca;         /* NULL: the system's CAs */
+    char                     *jwks_log_url;    /* as the log shows it */
+    ngx_msec_t                jwks_refresh;
     ngx_str_t                 jwt_issuer;
     ngx_str_t                 jwt_audience;
     ngx_str_t                 jwt_org_claim;
@@ -78,7 +88,11 @@ typedef struct {
     ngx_array_t               api_locations;   /* body limit takeover */
     ngx_http_pdf_report_pool_t  render_pool;
     ngx_http_pdf_report_pool_t  store_pool;    /* store writes */
+    /* a file's; with a URL, the set this worker parsed, NULL until one */
     pdf_report_jwks_t        *jwks;
+    ngx_uint_t                jwks_gen;        /* the zone's, of jwks */
+    ngx_http_pdf_report_jwks_shm_t  *jwks_shm; /* with a URL */
+    ngx_slab_pool_t          *jwks_shpool;
     ngx_cycle_t              *cycle;           /* the one being configured */
     ngx_uint_t                metrics_used;    /* a pdf_report_metrics */
     ngx_http_pdf_report_metrics_t  *metrics;   /* in the shared zone */
@@ -87,7 +101,10 @@ typedef struct {
     pdf_report_render_conf_t  render;
 
     /* per worker process */
-    pdf_report_store_t       *store;
+    pdf_report_store_t       *store;           /* LMDB's, when it is */
+    pdf_report_pg_t          *pg;              /* PostgreSQL's */
+    pdf_report_db_t           db;              /* what the rest uses */
+    ngx_uint_t                store_ready;     /* a remote one: set up */
     pdf_report_jwt_cache_t   *jwt_cache;
     ngx_event_t               scan_event;
     ngx_uint_t                in_flight;
@@ -117,6 +134,37 @@ struct ngx_http_pdf_report_commit_s {
 };
 
 
+typedef struct ngx_http_pdf_report_read_s  ngx_http_pdf_report_read_t;
+
+/* after a read, on the event loop: what answers the request */
+typedef ngx_int_t (*ngx_http_pdf_report_read_pt)(ngx_http_request_t *r,
+    ngx_http_pdf_report_read_t *rd);
+
+#define NGX_HTTP_PDF_REPORT_READ_ACCESS      1   /* (org, user) */
+#define NGX_HTTP_PDF_REPORT_READ_JOB         2   /* id */
+#define NGX_HTTP_PDF_REPORT_READ_JOB_ACCESS  3   /* id, then its user */
+
+/*
+ * A request's read of the store (ngx_http_pdf_report_read.c): the
+ * handlers say what they need and what answers once it is there, and do
+ * not know which backend reads it.
+ */
+struct ngx_http_pdf_report_read_s {
+    ngx_uint_t                    what;
+    const char                   *org;         /* the caller's org */
+    char                          user[PDF_REPORT_USER_ID_MAX + 1];
+    size_t                        user_len;
+    char                          id[PDF_REPORT_UUID_LEN + 1];
+    ngx_http_pdf_report_read_pt   done;
+
+    int                           rc;          /* the job's or the user's */
+    int                           access_rc;   /* JOB_ACCESS: the user's */
+    pdf_report_job_t              job;
+    char                          stem[PDF_REPORT_FILENAME_MAX];
+    size_t                        stem_len;
+};
+
+
 typedef struct {
     ngx_str_t                 org;             /* $pdf_report_org */
     ngx_str_t                 job_id;          /* $pdf_report_job_id */
@@ -134,6 +182,7 @@ typedef struct {
     unsigned                  own_response:1;  /* written by the module */
     unsigned                  replace_body:1;
     pdf_report_jwt_claims_t   claims;
+    ngx_http_pdf_report_read_t  read;
 } ngx_http_pdf_report_ctx_t;
 
 
@@ -148,9 +197,37 @@ ngx_int_t ngx_http_pdf_report_send_error(ngx_http_request_t *r,
 ngx_int_t ngx_http_pdf_report_add_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 
+/* ngx_http_pdf_report_module.c */
+void ngx_http_pdf_report_users_loaded(ngx_log_t *log, ngx_str_t *file,
+    pdf_report_users_load_t *load);
+
+/* ngx_http_pdf_report_remote.c */
+ngx_int_t ngx_http_pdf_report_remote_init_worker(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf);
+void ngx_http_pdf_report_remote_exit(ngx_http_pdf_report_main_conf_t *pmcf);
+
+/* ngx_http_pdf_report_read.c */
+ngx_int_t ngx_http_pdf_report_read(ngx_http_request_t *r,
+    ngx_http_pdf_report_read_t *rd);
+void ngx_http_pdf_report_read_run(pdf_report_db_t *db,
+    ngx_http_pdf_report_read_t *rd);
+
 /* ngx_http_pdf_report_auth.c */
 ngx_int_t ngx_http_pdf_report_authenticate(ngx_http_request_t *r,
     ngx_http_pdf_report_ctx_t *ctx, ngx_str_t *scope);
+
+/* ngx_http_pdf_report_jwks.c */
+ngx_int_t ngx_http_pdf_report_jwks_add_zone(ngx_conf_t *cf,
+    ngx_http_pdf_report_main_conf_t *pmcf);
+ngx_int_t ngx_http_pdf_report_jwks_init_worker(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf);
+void ngx_http_pdf_report_jwks_exit_worker(
+    ngx_http_pdf_report_main_conf_t *pmcf);
+pdf_report_jwks_t *ngx_http_pdf_report_jwks_current(
+    ngx_http_pdf_report_main_conf_t *pmcf, ngx_log_t *log,
+    time_t *retry_after);
+void ngx_http_pdf_report_jwks_unknown_kid(
+    ngx_http_pdf_report_main_conf_t *pmcf);
 
 /* ngx_http_pdf_report_jobs.c */
 ngx_int_t ngx_http_pdf_report_jobs_init_worker(ngx_cycle_t *cycle,
@@ -176,6 +253,8 @@ void ngx_http_pdf_report_metrics_finished(
     ngx_uint_t n, ngx_msec_t duration_ms);
 void ngx_http_pdf_report_metrics_s3(ngx_http_pdf_report_main_conf_t *pmcf,
     ngx_uint_t op, ngx_uint_t result, ngx_uint_t n);
+void ngx_http_pdf_report_metrics_jobs(ngx_http_pdf_report_main_conf_t *pmcf,
+    size_t pending, size_t running);
 void ngx_http_pdf_report_metrics_deleted(
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_uint_t reason, ngx_uint_t n);
 

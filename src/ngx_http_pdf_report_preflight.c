@@ -172,15 +172,17 @@ ngx_http_pdf_report_access_child(ngx_core_conf_t *ccf,
 
     a->what = NGX_HTTP_PDF_REPORT_ACCESS_STORE;
 
-    if (ngx_http_pdf_report_access_path((char *) pmcf->store_dir.data,
-                                        R_OK|W_OK|X_OK, a)
-        != 0)
+    /* a PostgreSQL store has no files here: the fonts only */
+    if (pmcf->store_dir.data != NULL
+        && ngx_http_pdf_report_access_path((char *) pmcf->store_dir.data,
+                                           R_OK|W_OK|X_OK, a)
+           != 0)
     {
         return;
     }
 
     /* the environment's files, which the master created */
-    for (i = 0; i < 2; i++) {
+    for (i = 0; pmcf->store_dir.data != NULL && i < 2; i++) {
         if (ngx_snprintf((u_char *) a->block, NGX_MAX_PATH, "%V/%s%Z",
                          &pmcf->store_dir, files[i])
             == (u_char *) a->block + NGX_MAX_PATH)

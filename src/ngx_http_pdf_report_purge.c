@@ -53,7 +53,7 @@
 
 typedef struct {
     ngx_http_pdf_report_main_conf_t  *pmcf;
-    pdf_report_store_t               *store;
+    pdf_report_db_t                   db;
     pdf_report_s3_conf_t              s3;
     int64_t                           retention_ms;   /* -1: off */
     int64_t                           last_put_ms;    /* after createdAt */
@@ -125,7 +125,7 @@ ngx_http_pdf_report_purge_init_worker(ngx_cycle_t *cycle,
 
     t = task->ctx;
     t->pmcf = pmcf;
-    t->store = pmcf->store;
+    t->db = pmcf->db;
     t->s3 = pmcf->s3;
     t->s3.cancelled = ngx_http_pdf_report_purge_cancelled;
     t->retention_ms = pmcf->retention ? (int64_t) pmcf->retention * 1000
@@ -166,7 +166,7 @@ ngx_http_pdf_report_purge_check(ngx_event_t *ev)
     pmcf = ev->data;
     pg = &ngx_http_pdf_report_purger;
 
-    if (ngx_exiting || ngx_quit || ngx_terminate || pmcf->store == NULL) {
+    if (ngx_exiting || ngx_quit || ngx_terminate || pmcf->db.db == NULL) {
         return;
     }
 
@@ -177,17 +177,26 @@ ngx_http_pdf_report_purge_check(ngx_event_t *ev)
         return;
     }
 
+    /* a remote store is not read on the event loop: the task looks */
+    if (pmcf->db.ops->remote) {
+        if (pmcf->store_ready) {
+            ngx_http_pdf_report_purge_post(pg);
+        }
+
+        return;
+    }
+
     t = pg->task->ctx;
     tp = ngx_timeofday();
 
-    rc = pdf_report_store_purge_due(pmcf->store,
-                                    (int64_t) tp->sec * 1000 + tp->msec,
-                                    t->retention_ms);
+    rc = pmcf->db.ops->purge_due(pmcf->db.db,
+                                 (int64_t) tp->sec * 1000 + tp->msec,
+                                 t->retention_ms);
 
     if (rc < 0 || rc > 1) {
         ngx_log_error(NGX_LOG_ERR, pmcf->log, 0,
                       "pdf_report: store read for deletions failed: %s",
-                      mdb_strerror(rc));
+                      pmcf->db.ops->strerror(rc));
         return;
     }
 
@@ -246,11 +255,10 @@ ngx_http_pdf_report_purge_handler(void *data, ngx_log_t *log)
 
     start = pdf_report_now_ms();
 
-    rc = pdf_report_store_purge_take(t->store, start, t->retention_ms,
-                                     NGX_HTTP_PDF_REPORT_PURGE_LEASE,
-                                     t->items,
-                                     NGX_HTTP_PDF_REPORT_PURGE_BATCH, &t->n,
-                                     &t->more);
+    rc = t->db.ops->purge_take(t->db.db, start, t->retention_ms,
+                               NGX_HTTP_PDF_REPORT_PURGE_LEASE, t->items,
+                               NGX_HTTP_PDF_REPORT_PURGE_BATCH, &t->n,
+                               &t->more);
 
     t->take_ms = pdf_report_now_ms() - start;
     t->done_ms = 0;
@@ -344,8 +352,8 @@ ngx_http_pdf_report_purge_handler(void *data, ngx_log_t *log)
 
     now = pdf_report_now_ms();
 
-    rc = pdf_report_store_purge_done(t->store, t->items, t->n, &t->retention,
-                                     &t->revoked);
+    rc = t->db.ops->purge_done(t->db.db, t->items, t->n, &t->retention,
+                               &t->revoked);
 
     t->done_ms = pdf_report_now_ms() - now;
 
@@ -422,7 +430,8 @@ ngx_http_pdf_report_purge_done(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_ERR, pmcf->log, 0,
                       "pdf_report: store %s %uz jobs to delete failed: %s; "
                       "they are taken again when their lease runs out",
-                      t->store_what, t->n, mdb_strerror(t->store_rc));
+                      t->store_what, t->n,
+                      t->db.ops->strerror(t->store_rc));
 
     } else if (t->retention + t->revoked) {
         ngx_log_error(NGX_LOG_INFO, pmcf->log, 0,

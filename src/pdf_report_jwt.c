@@ -113,6 +113,10 @@ static void pdf_report_jwt_err(char *err, size_t size, const char *fmt,
     ...);
 
 
+/* one string, so that a refusal for it is told by its address */
+static const char  pdf_report_jwt_unknown_kid[] = "unknown kid";
+
+
 /* the order fixes the bits of pdf_report_jwk_t.algs */
 static const pdf_report_jwt_alg_t  pdf_report_jwt_algs[] = {
     { "RS256", PDF_REPORT_JWT_RSA,   "SHA256", 0 },
@@ -872,6 +876,7 @@ done:
 
     if (rc != 0) {
         memset(out, 0, sizeof(pdf_report_jwt_claims_t));
+        out->unknown_kid = (why == pdf_report_jwt_unknown_kid);
         return pdf_report_jwt_fail(out, why);
     }
 
@@ -1016,7 +1021,7 @@ pdf_report_jwt_signature(const pdf_report_jwks_t *jwks, int alg,
     }
 
     if (kid != NULL && !kid_found) {
-        return "unknown kid";
+        return pdf_report_jwt_unknown_kid;
     }
 
     if (tried == 0) {

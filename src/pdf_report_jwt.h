@@ -43,6 +43,9 @@ typedef struct {
     /* why a token was refused: for logs and the error message; it never
      * quotes the token or any part of it */
     char         reason[128];
+    /* refused because no key has the token's kid: a key set fetched
+     * from a URL may be out of date */
+    int          unknown_kid;
 } pdf_report_jwt_claims_t;
 
 

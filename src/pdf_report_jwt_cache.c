@@ -188,6 +188,19 @@ pdf_report_jwt_cache_put(pdf_report_jwt_cache_t *cache,
 }
 
 
+void
+pdf_report_jwt_cache_clear(pdf_report_jwt_cache_t *cache)
+{
+    if (cache == NULL) {
+        return;
+    }
+
+    OPENSSL_cleanse(cache->entries,
+                    (cache->mask + 1) * cache->ways
+                    * sizeof(pdf_report_jwt_cache_entry_t));
+}
+
+
 /* the slot holding key, or NULL */
 
 static pdf_report_jwt_cache_entry_t *

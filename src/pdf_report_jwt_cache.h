@@ -9,8 +9,10 @@
  * creation.  Only tokens that verified
  * are kept, and a hit still honours exp (with the leeway) at the time of
  * the lookup; nbf and iat were already in the past when the token was
- * verified.  The policy (keys, issuer, audience, org claim) is fixed for
- * a cache's life: nginx makes new workers, and so new caches, on reload.
+ * verified.  The policy (issuer, audience, org claim) is fixed for a
+ * cache's life: nginx makes new workers, and so new caches, on reload;
+ * a key set that changes without a reload (a JWKS URL) empties the
+ * cache with pdf_report_jwt_cache_clear().
  * No nginx dependency; not thread-safe (the event loop uses it).
  */
 
@@ -53,6 +55,9 @@ int pdf_report_jwt_cache_get(pdf_report_jwt_cache_t *cache,
 /* keeps the claims of a token that verified, under the key of _get() */
 void pdf_report_jwt_cache_put(pdf_report_jwt_cache_t *cache,
     const unsigned char *key, const pdf_report_jwt_claims_t *claims);
+
+/* forgets every token: the keys that verified them may be gone */
+void pdf_report_jwt_cache_clear(pdf_report_jwt_cache_t *cache);
 
 
 #endif /* _PDF_REPORT_JWT_CACHE_H_INCLUDED_ */

@@ -1631,17 +1631,9 @@ int
 pdf_report_store_job_get(pdf_report_store_t *store, const char *id,
     pdf_report_job_t *job)
 {
-    int       rc;
-    MDB_txn  *txn;
+    int  rc;
 
-    rc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0) {
-        return rc;
-    }
-
-    rc = pdf_report_job_read(store, txn, id, job);
-
-    mdb_txn_abort(txn);
+    rc = pdf_report_store_job_record(store, id, job);
 
     /* revoked: gone for the API at once, whatever is left to delete */
     if (rc == 0 && (job->flags & PDF_REPORT_JOB_ERASED)) {

@@ -34,6 +34,7 @@
 #define PDF_REPORT_STORE_LOST       (-1003)  /* the lease is not ours */
 #define PDF_REPORT_STORE_LIMITED    (-1004)  /* over the rate limit */
 #define PDF_REPORT_STORE_NOT_CONNECTED  (-1006)
+#define PDF_REPORT_STORE_UNAVAILABLE  (-1007)  /* a remote store away */
 /* a line of the directory file is refused: its number and err say why */
 #define PDF_REPORT_USERS_INVALID    (-1101)
 #define PDF_REPORT_STORE_FULL       MDB_MAP_FULL

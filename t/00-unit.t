@@ -11,6 +11,9 @@ my $root = File::Spec->rel2abs("$FindBin::Bin/..");
 my $build = $ENV{PDF_REPORT_BUILD} // "$root/build";
 my $bin = "$build/unit";
 
+# test_pg starts a PostgreSQL cluster of its own with this script
+$ENV{PDF_REPORT_PG_CLUSTER} //= "$root/tools/pg-test-cluster";
+
 system("make -s -C '$root' unit BUILD='$build' >&2") == 0
     or BAIL_OUT("make unit failed");
 

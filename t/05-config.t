@@ -27,6 +27,7 @@ use Cwd qw(abs_path);
 use File::Path qw(make_path);
 use FindBin;
 use JSON::PP;
+use Time::HiRes ();
 
 our @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
 
@@ -193,7 +194,9 @@ sub nginx_t {
         @as = ('setpriv', "--reuid=$uid", "--regid=$gid", '--clear-groups');
     }
 
+    my $t0 = Time::HiRes::time();
     my $rc = system(@as, $NGINX, '-t', '-p', "$tmp/", '-c', $file);
+    my $took = Time::HiRes::time() - $t0;
 
     open STDOUT, '>&', $saved_out or die "restore: $!";
     open STDERR, '>&', $saved_err or die "restore: $!";
@@ -213,6 +216,7 @@ sub nginx_t {
         conf   => $conf,
         status => $rc,
         stderr => $stderr,
+        took   => $took,
     };
 }
 
@@ -876,6 +880,96 @@ for my $name (sort keys %jwks_bad) {
         },
     });
 }
+
+# pdf_report_jwt_keys <url>: only its shape is checked; the workers fetch
+# it, so a URL that is down (here an address nothing answers from) passes
+# at once
+
+sub make_ca {
+    my ($tmp) = @_;
+    system("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+           . "-nodes -keyout '$tmp/ca.key' -out '$tmp/ca.pem' -days 1 "
+           . "-subj '/CN=test CA' >/dev/null 2>&1") == 0
+        or die 'openssl req failed';
+}
+
+accepted({
+    name  => 'pdf_report_jwt_keys: an https URL that is down, refresh= and '
+             . 'ca=: nginx -t neither fetches nor waits',
+    setup => \&make_ca,
+    set   => { jwt_keys => 'https://10.255.255.1/jwks.json refresh=1s '
+                           . 'ca=@TMP@/ca.pem' },
+    check => sub {
+        my ($r) = @_;
+        cmp_ok($r->{took}, '<', 3, 'nginx -t took no fetch time');
+        is_deeply([messages($r->{stderr}, 'warn')], [], 'no [warn]');
+    },
+});
+
+accepted({
+    name  => 'pdf_report_jwt_keys: an http URL passes, with a warning',
+    set   => { jwt_keys => 'http://user:DoNotLog@127.0.0.1:9/k?DoNotLog' },
+    check => sub {
+        my ($r) = @_;
+        my $line = line_of($r->{conf}, qr/pdf_report_jwt_keys /);
+        is_deeply([messages($r->{stderr}, 'warn')],
+                  ['the JWKS "http://127.0.0.1:9/k" is fetched without '
+                   . 'TLS: whoever can alter the traffic can replace the '
+                   . "keys; use https in $r->{file}:$line"],
+                  'the [warn], without the user part or the query');
+    },
+});
+
+refused({
+    name => 'pdf_report_jwt_keys: a URL without a host',
+    set  => { jwt_keys => 'https:///jwks.json' },
+    msg  => 'invalid JWKS URL: a host is needed after "http://" or '
+            . '"https://", and no spaces or control characters',
+    at   => qr/pdf_report_jwt_keys /,
+});
+
+refused({
+    name => 'pdf_report_jwt_keys: refresh= under 1s',
+    set  => { jwt_keys => 'https://idp.example/jwks refresh=500ms' },
+    msg  => 'invalid refresh "refresh=500ms", at least 1s',
+    at   => qr/pdf_report_jwt_keys /,
+});
+
+refused({
+    name => 'pdf_report_jwt_keys: refresh= given twice',
+    set  => { jwt_keys => 'https://idp.example/jwks refresh=1m refresh=2m' },
+    msg  => 'invalid parameter "refresh=2m"',
+    at   => qr/pdf_report_jwt_keys /,
+});
+
+refused({
+    name => 'pdf_report_jwt_keys: an unknown parameter',
+    set  => { jwt_keys => 'https://idp.example/jwks timeout=5s' },
+    msg  => 'invalid parameter "timeout=5s"',
+    at   => qr/pdf_report_jwt_keys /,
+});
+
+refused({
+    name => 'pdf_report_jwt_keys: refresh= after a file',
+    set  => { jwt_keys => '@DATA@/jwks.json refresh=1m' },
+    msg  => 'invalid parameter "refresh=1m": refresh= and ca= are for a '
+            . 'JWKS URL; a file is read again on reload',
+    at   => qr/pdf_report_jwt_keys /,
+});
+
+refused({
+    name => 'pdf_report_jwt_keys: ca= that does not exist',
+    set  => { jwt_keys => 'https://idp.example/jwks ca=@TMP@/nope.pem' },
+    msg  => "open() \"\@TMP\@/nope.pem\" failed $ENOENT",
+    at   => qr/pdf_report_jwt_keys /,
+});
+
+refused({
+    name => 'pdf_report_jwt_keys: ca= that holds no certificate',
+    set  => { jwt_keys => 'https://idp.example/jwks ca=@DATA@/jwks.json' },
+    msg  => '"@DATA@/jwks.json" holds no PEM certificate',
+    at   => qr/pdf_report_jwt_keys /,
+});
 
 # ---------------------------------------------------------------------
 # pdf_report_s3_credentials

@@ -446,7 +446,7 @@ check(const pdf_report_jwks_t *jwks, const char *tok, size_t len,
     rc = pdf_report_jwt_verify(jwks, tok, len, policy, out);
 
     if (rc == 0) {
-        return NULL;
+        return out->unknown_kid ? "BUG: accepted with unknown_kid set" : NULL;
     }
 
     /* a refusal always says why, and never leaves claims behind */
@@ -454,6 +454,12 @@ check(const pdf_report_jwks_t *jwks, const char *tok, size_t len,
         || out->scopes[0] != '\0')
     {
         return "BUG: refused without a reason or with claims";
+    }
+
+    /* the flag a JWKS URL refetches on: for an unknown kid, only then */
+    if ((strcmp(out->reason, "unknown kid") == 0) != (out->unknown_kid != 0))
+    {
+        return "BUG: unknown_kid disagrees with the reason";
     }
 
     return out->reason;

@@ -3,8 +3,8 @@
  * The verified-token cache: a hit gives back what was put, exp with the
  * leeway ends a hit, a token one byte different misses, a one-slot cache
  * keeps the newest token only, claims too long to keep are not, 1,000
- * tokens all stay in 4,096 slots and a full set gives up the token that
- * expires first.
+ * tokens all stay in 4,096 slots, a full set gives up the token that
+ * expires first, and a cleared cache holds nothing.
  */
 
 
@@ -207,6 +207,32 @@ main(void)
 
         pdf_report_jwt_cache_free(one);
     }
+
+    /* emptied: a key set that changed takes every token with it */
+    c = pdf_report_jwt_cache_create(16);
+    ok(c != NULL, "a cache of 16 slots");
+
+    if (c != NULL) {
+        claims_of(&in, "org_a", "read:reports", NOW + 3600);
+        (void) pdf_report_jwt_cache_get(c, T1, strlen(T1), NOW, 0, &out,
+                                        key);
+        pdf_report_jwt_cache_put(c, key, &in);
+        is_int(pdf_report_jwt_cache_get(c, T1, strlen(T1), NOW, 0, &out,
+                                        key), 1, "kept");
+
+        pdf_report_jwt_cache_clear(c);
+        is_int(pdf_report_jwt_cache_get(c, T1, strlen(T1), NOW, 0, &out,
+                                        key), 0, "gone once cleared");
+
+        pdf_report_jwt_cache_put(c, key, &in);
+        is_int(pdf_report_jwt_cache_get(c, T1, strlen(T1), NOW, 0, &out,
+                                        key), 1, "and kept again after");
+
+        pdf_report_jwt_cache_free(c);
+    }
+
+    pdf_report_jwt_cache_clear(NULL);
+    ok(1, "clearing NULL (the cache off) is harmless");
 
     test_sets();
 

@@ -238,6 +238,197 @@ sub proxy_mode {
 }
 
 
+# A throw-away CA and a certificate for 127.0.0.1 and localhost signed by
+# it, made with openssl once per .t file, for the servers the module must
+# verify (a JWKS over https).  Returns their directory: ca.pem,
+# server.pem, server.key.  The CA is in no trust store: nginx is told
+# about it (ca= of pdf_report_jwt_keys) or refuses the server.
+
+my $TLS_DIR;
+
+sub tls_ca {
+    return $TLS_DIR if defined $TLS_DIR;
+
+    my $dir = tempdir('pdf-report-tls-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my @ec = ('-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+              '-nodes');
+
+    open my $ext, '>', "$dir/server.ext" or die "server.ext: $!";
+    print $ext "subjectAltName = IP:127.0.0.1, DNS:localhost\n"
+               . "basicConstraints = CA:FALSE\n"
+               . "extendedKeyUsage = serverAuth\n";
+    close $ext;
+
+    for my $cmd (
+        ['req', '-x509', @ec, '-keyout', "$dir/ca.key", '-out',
+         "$dir/ca.pem", '-days', '2', '-subj', '/CN=pdf-report test CA'],
+        ['req', '-new', @ec, '-keyout', "$dir/server.key", '-out',
+         "$dir/server.csr", '-subj', '/CN=127.0.0.1'],
+        ['x509', '-req', '-in', "$dir/server.csr", '-CA', "$dir/ca.pem",
+         '-CAkey', "$dir/ca.key", '-CAcreateserial', '-days', '2',
+         '-extfile', "$dir/server.ext", '-out', "$dir/server.pem"],
+    ) {
+        system("openssl @{[ map { quotemeta } @$cmd ]} >/dev/null 2>&1") == 0
+            or die "openssl @$cmd[0 .. 1] failed";
+    }
+
+    return $TLS_DIR = $dir;
+}
+
+
+# An HTTP(S) server of a JWKS, for "pdf_report_jwt_keys <url>": every GET
+# is answered with the file jwks.json of its directory as it is at that
+# moment (jwks_serve() rotates the keys by switching it), and logged as a
+# line of the file "fetches" (jwks_fetches()).  jwks_mode() changes the
+# answer: "serve" (the default), "status:N" (an error page of status N).
+#
+#   my ($port, $dir) = start_jwks_server(tls => 1, port => $p, dir => $d);
+#
+# https by default, with the certificate of tls_ca(); port: a given one
+# (a test starts the server late on the port nginx was told); dir: one
+# made by an earlier call or by jwks_dir().
+
+sub jwks_dir {
+    return tempdir('pdf-report-jwks-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+}
+
+sub start_jwks_server {
+    my (%o) = @_;
+
+    my $dir = $o{dir} // jwks_dir();
+    my $tls = $o{tls} // 1;
+    my %listen = (LocalAddr => '127.0.0.1', LocalPort => $o{port} // 0,
+                  Listen => 16, ReuseAddr => 1);
+    my $srv;
+
+    if ($tls) {
+        require IO::Socket::SSL;
+        my $ca = tls_ca();
+
+        # Timeout: a client that stalls its handshake holds nobody long
+        $srv = IO::Socket::SSL->new(%listen, SSL_server => 1, Timeout => 5,
+                                    SSL_cert_file => "$ca/server.pem",
+                                    SSL_key_file => "$ca/server.key")
+            or die "jwks server: $! $IO::Socket::SSL::SSL_ERROR";
+    } else {
+        $srv = IO::Socket::INET->new(%listen) or die "jwks server: $!";
+    }
+
+    my $port = $srv->sockport;
+    my $pid = fork // die "fork: $!";
+
+    if ($pid == 0) {
+        while (1) {
+            # undef: a handshake the client refused (an unknown CA)
+            my $c = $srv->accept or next;
+            jwks_answer($c, $dir);
+            close $c;
+        }
+    }
+
+    close $srv;
+    push @children, [$pid];
+
+    return ($port, $dir);
+}
+
+
+sub jwks_answer {
+    my ($c, $dir) = @_;
+
+    my $head = '';
+    while ($head !~ /\r\n\r\n/) {
+        my $n = sysread($c, my $buf, 8192);
+        last unless $n;
+        $head .= $buf;
+    }
+
+    my ($method, $target) = $head =~ m{^(\S+) (\S+)} or return;
+
+    if (open my $log, '>>', "$dir/fetches") {
+        printf $log "%.3f %s %s\n", Time::HiRes::time(), $method, $target;
+        close $log;
+    }
+
+    my $mode = 'serve';
+    if (open my $fh, '<', "$dir/mode") {
+        $mode = <$fh> // 'serve';
+        chomp $mode;
+        close $fh;
+    }
+
+    my ($status, $body) = (200, '');
+
+    if ($mode =~ /^status:(\d+)$/) {
+        ($status, $body) = ($1, "injected by the test server\n");
+    } elsif (open my $fh, '<', "$dir/jwks.json") {
+        local $/;
+        $body = <$fh> // '';
+        close $fh;
+    } else {
+        ($status, $body) = (404, "no jwks.json\n");
+    }
+
+    print $c "HTTP/1.1 $status Test\r\n"
+             . "Content-Type: application/json\r\n"
+             . "Content-Length: " . length($body) . "\r\n"
+             . "Connection: close\r\n\r\n$body";
+}
+
+
+# the JWKS (text) of the public halves of test keys, each with its name
+# as kid; a kid => name pair renames one
+sub jwks_of {
+    my (@keys) = @_;
+    my @jwk;
+
+    for my $k (@keys) {
+        my ($kid, $name) = ref $k ? @$k : ($k, $k);
+        my $jwk = PdfReport::Token::private_key($name)
+                      ->export_key_jwk('public', 1);
+        push @jwk, { %$jwk, kid => $kid, use => 'sig' };
+    }
+
+    return JSON::PP->new->canonical->encode({ keys => \@jwk });
+}
+
+
+# what the server answers from now on (a JWKS text, e.g. of jwks_of())
+sub jwks_serve {
+    my ($dir, $text) = @_;
+
+    open my $fh, '>', "$dir/jwks.json.$$" or die "jwks: $!";
+    print $fh $text;
+    close $fh;
+    rename "$dir/jwks.json.$$", "$dir/jwks.json" or die "jwks: $!";
+}
+
+
+sub jwks_mode {
+    my ($dir, $mode) = @_;
+
+    open my $fh, '>', "$dir/mode.$$" or die "jwks mode: $!";
+    print $fh "$mode\n";
+    close $fh;
+    rename "$dir/mode.$$", "$dir/mode" or die "jwks mode: $!";
+}
+
+
+# the times of the GETs the server answered so far (how many, in scalar
+# context)
+sub jwks_fetches {
+    my ($dir) = @_;
+    my @t;
+
+    if (open my $fh, '<', "$dir/fetches") {
+        @t = map { /^([\d.]+) GET / ? $1 : () } <$fh>;
+        close $fh;
+    }
+
+    return wantarray ? @t : scalar @t;
+}
+
+
 END {
     # waitpid() and closing the pipe set $?, the test's exit status
     local $?;
@@ -643,6 +834,84 @@ sub restart_nginx {
 }
 
 
+# A second edge: this block's nginx.conf under a prefix of its own, on
+# another port, with the same store (a PostgreSQL database).  Returns
+# { port, root, master }; stop_edge() stops it, and so does the end of
+# the test process.
+
+my @edges;
+
+sub start_edge {
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT};
+    my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $port = free_port();
+    my $dir = tempdir('pdf-report-edge-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+    mkdir "$dir/$_" or die "$dir/$_: $!" for qw(conf logs html);
+    system('cp', '-a', "$root/html/.", "$dir/html/") == 0 or die "cp";
+
+    open my $in, '<', "$root/conf/nginx.conf" or die "nginx.conf: $!";
+    my $conf = do { local $/; <$in> };
+    close $in;
+
+    my $port_a = $ENV{TEST_NGINX_SERVER_PORT};
+    $conf =~ s/\Q$root\E/$dir/g;
+    $conf =~ s/(\blisten\s+(?:127\.0\.0\.1:)?)$port_a\b/$1$port/g;
+
+    open my $out, '>', "$dir/conf/nginx.conf" or die "nginx.conf: $!";
+    print $out $conf;
+    close $out;
+
+    system($bin, '-p', "$dir/", '-c', "$dir/conf/nginx.conf") == 0
+        or die "the second edge did not start";
+
+    my $deadline = Time::HiRes::time() + 10;
+    my $master;
+    while (Time::HiRes::time() < $deadline) {
+        if (open my $fh, '<', "$dir/logs/nginx.pid") {
+            $master = <$fh>;
+            chomp $master if defined $master;
+            last if $master
+                    && IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                             PeerPort => $port);
+        }
+        Time::HiRes::sleep(0.05);
+    }
+
+    die "the second edge does not answer" unless $master;
+
+    my $edge = { port => $port, root => $dir, master => $master };
+    push @edges, $edge;
+
+    return $edge;
+}
+
+sub stop_edge {
+    my ($edge) = @_;
+    return unless $edge->{master};
+
+    my @pids = ($edge->{master}, nginx_children($edge->{master}));
+    kill 'QUIT', $edge->{master};
+
+    my $deadline = Time::HiRes::time() + 10;
+    while (Time::HiRes::time() < $deadline && grep { kill 0, $_ } @pids) {
+        Time::HiRes::sleep(0.05);
+    }
+
+    kill 'KILL', grep { kill 0, $_ } @pids;
+    $edge->{master} = 0;
+}
+
+END {
+    local $?;
+
+    # the helpers' forked servers end too: only the test process stops
+    if ($$ == $parent) {
+        stop_edge($_) for @edges;
+    }
+}
+
+
 sub nginx_children {
     my ($ppid) = @_;
     my @kids;
@@ -662,6 +931,55 @@ sub nginx_children {
 
 
 # a TCP port nothing listens on right now
+
+# A PostgreSQL cluster of the helpers' own (tools/pg-test-cluster: initdb
+# in a temporary directory as the postgres user, a free port), started
+# once per test process and stopped when it ends; pg_database() makes a
+# new database in it for each use, so that blocks share nothing.
+
+our ($PG_DIR, $PG_URI);
+my $pg_databases = 0;
+
+sub pg_cluster {
+    return $PG_URI if defined $PG_URI;
+
+    $PG_DIR = tempdir('pdf-report-pg-XXXXXX', TMPDIR => 1);
+    my $uri = `'$ROOT/tools/pg-test-cluster' start '$PG_DIR' $$`;
+    chomp $uri;
+    die "pg-test-cluster: no cluster\n" unless $uri =~ m{^postgresql://};
+
+    return $PG_URI = $uri;
+}
+
+sub pg_database {
+    my $base = pg_cluster();
+    my $name = sprintf 'pdf_report_t%d_%d', $$, ++$pg_databases;
+
+    pg_sql($base, qq{CREATE DATABASE "$name"});
+    (my $uri = $base) =~ s{/[^/]*\z}{/$name};
+
+    return $uri;
+}
+
+sub pg_sql {
+    my ($uri, $sql) = @_;
+
+    open my $fh, '-|', 'psql', '-X', '-q', '-t', '-A', '-v',
+         'ON_ERROR_STOP=1', '-d', $uri, '-c', $sql
+        or die "psql: $!";
+    my $out = do { local $/; <$fh> } // '';
+    close $fh or die "psql: $sql: exit " . ($? >> 8) . "\n";
+    chomp $out;
+
+    return $out;
+}
+
+# the server stopped (its data kept) and started again on the same port
+sub pg_down { system("'$ROOT/tools/pg-test-cluster' down '$PG_DIR'") == 0
+                  or die "pg down" }
+sub pg_up   { system("'$ROOT/tools/pg-test-cluster' up '$PG_DIR'") == 0
+                  or die "pg up" }
+
 
 sub free_port {
     my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
