@@ -1136,7 +1136,7 @@ ngx_http_pdf_report_creds_done(ngx_event_t *ev)
                                    || t->old_expiration > now)
                   ? "the last ones are used until they expire"
                   : "uploads wait and step 3 answers 503 meanwhile",
-                  t->failures, t->retry > now ? t->retry - now : 0);
+                  t->failures, t->retry - t->now);
 }
 
 
