@@ -283,8 +283,13 @@ ngx_http_pdf_report_commit_start(ngx_http_pdf_report_committer_t *cm)
     b->scan.lease_ms = pmcf->job_lease;
     b->scan.max_attempts = 3;
 
-    /* an exiting worker takes no more jobs */
-    b->scan.max_claims = (ngx_exiting || ngx_quit || ngx_terminate)
+    /*
+     * An exiting worker takes no more jobs, nor does one without S3
+     * credentials (their uploads could not be signed): the jobs wait in
+     * the queue, and time out there if the credentials never come
+     */
+    b->scan.max_claims = (ngx_exiting || ngx_quit || ngx_terminate
+                          || !ngx_http_pdf_report_creds_ready(pmcf->creds))
                          ? 0 : (unsigned) (pmcf->worker_jobs
                                            - pmcf->in_flight);
 

@@ -910,9 +910,12 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
     long                              url_len;
     u_char                           *json, *p;
     size_t                            len, flen;
+    time_t                            now, ttl, retry;
     ngx_int_t                         nrc;
-    ngx_str_t                         status;
+    ngx_str_t                         status, value;
     pdf_report_job_t                 *job;
+    pdf_report_s3_conf_t              s3;
+    pdf_report_s3_creds_t             creds;
     ngx_http_pdf_report_ctx_t        *ctx;
     ngx_http_pdf_report_main_conf_t  *pmcf;
 
@@ -982,10 +985,49 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* the keys of now: rotated ones are in shared memory already */
+    if (ngx_http_pdf_report_creds_get(pmcf->creds, &creds, &retry)
+        != NGX_OK)
+    {
+        value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        value.len = ngx_sprintf(value.data, "%T", retry) - value.data;
+
+        if (ngx_http_pdf_report_add_header(r, "Retry-After", &value)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_pdf_report_send_error(r,
+                                              NGX_HTTP_SERVICE_UNAVAILABLE,
+                                              "CREDENTIALS_UNAVAILABLE",
+                                              "The download URL cannot be "
+                                              "signed right now; retry "
+                                              "later.");
+    }
+
+    /* a URL never outlives the credentials that sign it */
+    now = ngx_time();
+    ttl = pmcf->url_ttl;
+
+    if (creds.expiration != 0 && creds.expiration - now < ttl) {
+        ttl = creds.expiration - now;
+    }
+
+    s3 = pmcf->s3;
+    s3.access_key = creds.access_key;
+    s3.secret_key = creds.secret_key;
+    s3.session_token = creds.session_token[0] ? creds.session_token : NULL;
+
     /* url is on the stack: from the pool, 4 KB would be a malloc a call */
-    url_len = pdf_report_s3_presign(&pmcf->s3, key, ngx_time(),
-                                    (unsigned) pmcf->url_ttl, filename, url,
-                                    PDF_REPORT_S3_URL_MAX);
+    url_len = pdf_report_s3_presign(&s3, key, now, (unsigned) ttl, filename,
+                                    url, PDF_REPORT_S3_URL_MAX);
+
+    ngx_explicit_memzero(&creds, sizeof(pdf_report_s3_creds_t));
 
     if (url_len < 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -1010,8 +1052,7 @@ ngx_http_pdf_report_url(ngx_http_request_t *r,
 
     p = ngx_cpymem(json, "{\"url\":\"", sizeof("{\"url\":\"") - 1);
     p = ngx_cpymem(p, url, url_len);
-    p = ngx_sprintf(p, "\",\"expiresInSeconds\":%T,\"filename\":",
-                    pmcf->url_ttl);
+    p = ngx_sprintf(p, "\",\"expiresInSeconds\":%T,\"filename\":", ttl);
     p = ngx_http_pdf_report_json_str(p, (u_char *) filename, flen);
     *p++ = '}';
 

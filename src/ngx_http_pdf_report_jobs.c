@@ -21,6 +21,7 @@ typedef enum {
     NGX_HTTP_PDF_REPORT_TASK_DONE = 0,   /* recorded COMPLETE or FAILED */
     NGX_HTTP_PDF_REPORT_TASK_LOST,       /* another claim owns the job */
     NGX_HTTP_PDF_REPORT_TASK_RELEASED,   /* given back: worker exiting */
+    NGX_HTTP_PDF_REPORT_TASK_WAITING,    /* given back: no S3 credentials */
     NGX_HTTP_PDF_REPORT_TASK_STORE_ERROR
 } ngx_http_pdf_report_outcome_e;
 
@@ -309,6 +310,21 @@ ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
         return;
     }
 
+    /*
+     * Without credentials the upload cannot be signed: the job waits in
+     * the store's queue (the scanner takes none meanwhile) rather than in
+     * a pool thread, where it would hold up the credentials fetch too
+     */
+    if (!ngx_http_pdf_report_creds_ready(t->pmcf->creds)) {
+        ngx_http_pdf_report_task_release(t);
+
+        if (t->outcome == NGX_HTTP_PDF_REPORT_TASK_RELEASED) {
+            t->outcome = NGX_HTTP_PDF_REPORT_TASK_WAITING;
+        }
+
+        return;
+    }
+
     /* waiting in the pool's queue may have outlasted the lease */
     rc = t->db.ops->job_renew(t->db.db, t->job.id, t->job.lease_token,
                               pdf_report_now_ms(), t->lease_ms);
@@ -419,6 +435,20 @@ ngx_http_pdf_report_task_run(ngx_http_pdf_report_task_t *t)
             return;
         }
 
+        /* the credentials went while it retried: as above, while the
+         * job has time left; after that it timed out like any upload */
+        if (strcmp(s3res.code, "CredentialsUnavailable") == 0
+            && pdf_report_now_ms() < t->deadline_ms - 200)
+        {
+            ngx_http_pdf_report_task_release(t);
+
+            if (t->outcome == NGX_HTTP_PDF_REPORT_TASK_RELEASED) {
+                t->outcome = NGX_HTTP_PDF_REPORT_TASK_WAITING;
+            }
+
+            return;
+        }
+
         ngx_http_pdf_report_upload_failed(t, &s3res);
         return;
     }
@@ -498,8 +528,11 @@ ngx_http_pdf_report_upload_failed(ngx_http_pdf_report_task_t *t,
      * whatever S3 said last */
     if (pdf_report_now_ms() >= t->deadline_ms - 200) {
         snprintf(t->cause, sizeof(t->cause), "TIMEOUT %s", res->code);
-        t->hint = "S3 kept failing until the job's time ran out: check "
-                  "that the S3 endpoint is reachable from this host";
+        t->hint = (strcmp(res->code, "CredentialsUnavailable") == 0)
+                  ? "no S3 credentials could be had until the job's time "
+                    "ran out: see the pdf_report_s3_credentials errors"
+                  : "S3 kept failing until the job's time ran out: check "
+                    "that the S3 endpoint is reachable from this host";
 
         ngx_http_pdf_report_task_fail(t, "TIMEOUT",
                                       "The report could not be stored in "
@@ -723,6 +756,13 @@ ngx_http_pdf_report_task_done(ngx_event_t *ev)
     case NGX_HTTP_PDF_REPORT_TASK_RELEASED:
         ngx_log_error(NGX_LOG_NOTICE, pmcf->log, 0,
                       "pdf_report: job %s given back: worker exiting",
+                      t->job.id);
+        break;
+
+    case NGX_HTTP_PDF_REPORT_TASK_WAITING:
+        ngx_log_error(NGX_LOG_INFO, pmcf->log, 0,
+                      "pdf_report: job %s given back: no S3 credentials to "
+                      "sign its upload with yet; it waits in the queue",
                       t->job.id);
         break;
 

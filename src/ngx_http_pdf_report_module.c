@@ -55,8 +55,6 @@ static char *ngx_http_pdf_report_jwt_cache(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_pdf_report_s3_endpoint(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_pdf_report_s3_credentials(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 static char *ngx_http_pdf_report_fonts(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_pdf_report_metrics(ngx_conf_t *cf,
@@ -86,8 +84,6 @@ static ngx_int_t ngx_http_pdf_report_lifecycle_store(ngx_cycle_t *cycle,
     unsigned format);
 static ngx_int_t ngx_http_pdf_report_check_s3(ngx_conf_t *cf,
     ngx_http_pdf_report_main_conf_t *pmcf);
-static ngx_int_t ngx_http_pdf_report_read_file(ngx_conf_t *cf,
-    ngx_str_t *name, ngx_str_t *out);
 static char *ngx_http_pdf_report_cstr(ngx_conf_t *cf, ngx_str_t *s);
 static void ngx_http_pdf_report_jwks_cleanup(void *data);
 static void ngx_http_pdf_report_jwks_warn(void *data, const char *msg);
@@ -305,7 +301,7 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
 
     { ngx_string("pdf_report_s3_credentials"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
-      ngx_http_pdf_report_s3_credentials,
+      ngx_http_pdf_report_creds_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -467,7 +463,7 @@ ngx_http_pdf_report_create_main_conf(ngx_conf_t *cf)
      *     pmcf->store_dir = { 0, NULL };
      *     pmcf->users_file = { 0, NULL };
      *     pmcf->s3_endpoint = { 0, NULL };
-     *     pmcf->s3_credentials_file = { 0, NULL };
+     *     pmcf->creds = NULL;
      *     pmcf->font_regular = { 0, NULL };
      *     pmcf->enabled = 0;
      *     pmcf->jwks = NULL;
@@ -592,7 +588,7 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
-    if (pmcf->s3.access_key == NULL) {
+    if (pmcf->creds == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"pdf_report_s3_credentials\" is required by "
                       "\"pdf_report_api\" in %V:%ui", &pmcf->api_file,
@@ -619,6 +615,8 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
     pmcf->s3.region = ngx_http_pdf_report_cstr(cf, &pmcf->s3_region);
     pmcf->s3.bucket = ngx_http_pdf_report_cstr(cf, &pmcf->s3_bucket);
     pmcf->s3.path_style = pmcf->s3_path_style;
+    pmcf->s3.credentials = ngx_http_pdf_report_creds_source;
+    pmcf->s3.credentials_data = pmcf->creds;
     pmcf->render.font_regular = ngx_http_pdf_report_cstr(cf,
                                                          &pmcf->font_regular);
     pmcf->render.font_bold = ngx_http_pdf_report_cstr(cf, &pmcf->font_bold);
@@ -728,6 +726,11 @@ ngx_http_pdf_report_postconfiguration(ngx_conf_t *cf)
     if (pmcf->jwks_url != NULL
         && ngx_http_pdf_report_jwks_add_zone(cf, pmcf) != NGX_OK)
     {
+        return NGX_ERROR;
+    }
+
+    /* the S3 keys the workers share */
+    if (ngx_http_pdf_report_creds_zone(cf, pmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -1297,67 +1300,6 @@ invalid_host:
 
 
 static char *
-ngx_http_pdf_report_s3_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_pdf_report_main_conf_t  *pmcf = conf;
-
-    char       *access_key, *secret_key, *token, err[256];
-    const char *profile;
-    ngx_str_t  *value, text;
-
-    if (pmcf->s3_credentials_file.data != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    pmcf->s3_credentials_file = value[1];
-
-    profile = (cf->args->nelts == 3) ? (const char *) value[2].data
-                                     : "default";
-
-    if (ngx_http_pdf_report_read_file(cf, &pmcf->s3_credentials_file, &text)
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    access_key = ngx_pnalloc(cf->pool, 256);
-    secret_key = ngx_pnalloc(cf->pool, 256);
-    token = ngx_pnalloc(cf->pool, 4096);
-
-    if (access_key == NULL || secret_key == NULL || token == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (pdf_report_aws_credentials_parse((char *) text.data, text.len,
-                                         profile, access_key, 256,
-                                         secret_key, 256, token, 4096,
-                                         err, sizeof(err))
-        != 0)
-    {
-        ngx_explicit_memzero(text.data, text.len);
-        ngx_explicit_memzero(secret_key, 256);
-        ngx_explicit_memzero(token, 4096);
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid credentials file \"%V\": %s",
-                           &pmcf->s3_credentials_file, err);
-        return NGX_CONF_ERROR;
-    }
-
-    /* the file's text held the secret: do not leave it in the pool */
-    ngx_explicit_memzero(text.data, text.len);
-
-    pmcf->s3.access_key = access_key;
-    pmcf->s3.secret_key = secret_key;
-    pmcf->s3.session_token = token[0] ? token : NULL;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
 ngx_http_pdf_report_fonts(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_pdf_report_main_conf_t  *pmcf = conf;
@@ -1694,8 +1636,9 @@ static ngx_int_t
 ngx_http_pdf_report_check_s3(ngx_conf_t *cf,
     ngx_http_pdf_report_main_conf_t *pmcf)
 {
-    size_t   i, n;
-    u_char  *b, c, url[PDF_REPORT_S3_URL_MAX];
+    size_t                 i, n;
+    u_char                *b, c, url[PDF_REPORT_S3_URL_MAX];
+    pdf_report_s3_conf_t   s3;
 
     b = pmcf->s3_bucket.data;
     n = pmcf->s3_bucket.len;
@@ -1720,7 +1663,14 @@ ngx_http_pdf_report_check_s3(ngx_conf_t *cf,
         }
     }
 
-    if (pdf_report_s3_presign(&pmcf->s3, "reports/org/check.pdf", ngx_time(),
+    /* the keys do not change the URL's form: any will do for the check */
+    s3 = pmcf->s3;
+    s3.access_key = "AKIDCHECK";
+    s3.secret_key = "check";
+    s3.session_token = NULL;
+    s3.credentials = NULL;
+
+    if (pdf_report_s3_presign(&s3, "reports/org/check.pdf", ngx_time(),
                               (unsigned) pmcf->url_ttl, "check.pdf",
                               (char *) url, sizeof(url))
         < 0)
@@ -1737,7 +1687,7 @@ ngx_http_pdf_report_check_s3(ngx_conf_t *cf,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_pdf_report_read_file(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *out)
 {
@@ -2246,6 +2196,10 @@ opened:
     }
 
     ngx_http_pdf_report_running = 1;
+
+    if (ngx_http_pdf_report_creds_init_worker(cycle, pmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_pdf_report_jobs_init_worker(cycle, pmcf) != NGX_OK) {
         return NGX_ERROR;

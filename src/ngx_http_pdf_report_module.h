@@ -38,6 +38,7 @@ typedef struct {
 
 
 typedef struct ngx_http_pdf_report_metrics_s  ngx_http_pdf_report_metrics_t;
+typedef struct ngx_http_pdf_report_creds_s    ngx_http_pdf_report_creds_t;
 typedef struct ngx_http_pdf_report_jwks_shm_s  ngx_http_pdf_report_jwks_shm_t;
 
 
@@ -72,7 +73,7 @@ typedef struct {
     ngx_str_t                 s3_bucket;
     ngx_str_t                 s3_prefix;
     ngx_flag_t                s3_path_style;
-    ngx_str_t                 s3_credentials_file;
+    ngx_http_pdf_report_creds_t  *creds;       /* S3 keys: where from */
     ngx_str_t                 font_regular;
     ngx_str_t                 font_bold;
 
@@ -95,7 +96,8 @@ typedef struct {
     ngx_cycle_t              *cycle;           /* the one being configured */
     ngx_uint_t                metrics_used;    /* a pdf_report_metrics */
     ngx_http_pdf_report_metrics_t  *metrics;   /* in the shared zone */
-    pdf_report_s3_conf_t      s3;              /* C strings from above */
+    pdf_report_s3_conf_t      s3;              /* C strings from above;
+                                                  keys from creds */
     pdf_report_render_conf_t  render;
 
     /* per worker process */
@@ -259,6 +261,23 @@ void ngx_http_pdf_report_metrics_jobs(ngx_http_pdf_report_main_conf_t *pmcf,
     size_t pending, size_t running);
 void ngx_http_pdf_report_metrics_deleted(
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_uint_t reason, ngx_uint_t n);
+
+/* ngx_http_pdf_report_creds.c */
+char *ngx_http_pdf_report_creds_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_pdf_report_creds_zone(ngx_conf_t *cf,
+    ngx_http_pdf_report_main_conf_t *pmcf);
+ngx_int_t ngx_http_pdf_report_creds_init_worker(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf);
+ngx_int_t ngx_http_pdf_report_creds_get(ngx_http_pdf_report_creds_t *cr,
+    pdf_report_s3_creds_t *creds, time_t *retry_after);
+int ngx_http_pdf_report_creds_source(void *data,
+    pdf_report_s3_creds_t *creds);
+ngx_uint_t ngx_http_pdf_report_creds_ready(ngx_http_pdf_report_creds_t *cr);
+
+/* ngx_http_pdf_report_module.c */
+ngx_int_t ngx_http_pdf_report_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *out);
 
 /* ngx_http_pdf_report_purge.c */
 ngx_int_t ngx_http_pdf_report_purge_init_worker(ngx_cycle_t *cycle,

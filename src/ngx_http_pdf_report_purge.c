@@ -172,7 +172,8 @@ ngx_http_pdf_report_purge_check(ngx_event_t *ev)
 
     ngx_add_timer(ev, NGX_HTTP_PDF_REPORT_PURGE_CHECK);
 
-    if (pg->busy) {
+    /* deletes that cannot be signed would only push the jobs back */
+    if (pg->busy || !ngx_http_pdf_report_creds_ready(pmcf->creds)) {
         return;
     }
 

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "pdf_report_util.h"
@@ -86,6 +87,9 @@ struct pdf_report_s3_conn_s {
 static int pdf_report_s3_target(const pdf_report_s3_conf_t *conf,
     const char *key, pdf_report_s3_target_t *t);
 static int pdf_report_s3_conf_ok(const pdf_report_s3_conf_t *conf);
+static int pdf_report_s3_keys_ok(const pdf_report_s3_conf_t *conf);
+static int pdf_report_s3_keys(const pdf_report_s3_conf_t *conf,
+    pdf_report_s3_conf_t *signer, pdf_report_s3_creds_t *creds);
 static int pdf_report_s3_qparam_cmp(const void *a, const void *b);
 static int pdf_report_s3_put_attempt(CURL *curl,
     const pdf_report_s3_conf_t *conf, const pdf_report_s3_target_t *t,
@@ -232,7 +236,7 @@ pdf_report_s3_presign_params(const pdf_report_s3_conf_t *conf,
     pdf_report_s3_qparam_t   q[PDF_REPORT_S3_PARAMS_MAX + 6];
 
     if (conf == NULL || key == NULL || buf == NULL || size == 0
-        || !pdf_report_s3_conf_ok(conf)
+        || !pdf_report_s3_conf_ok(conf) || !pdf_report_s3_keys_ok(conf)
         || expires == 0 || expires > PDF_REPORT_S3_EXPIRES_MAX
         || nparams > PDF_REPORT_S3_PARAMS_MAX
         || (nparams > 0 && params == NULL))
@@ -441,6 +445,8 @@ pdf_report_s3_put(const pdf_report_s3_conf_t *conf, const char *key,
     CURL                    *curl;
     int64_t                  now, remaining, delay, room;
     CURLcode                 cc;
+    pdf_report_s3_conf_t     signer;
+    pdf_report_s3_creds_t   *creds;
     pdf_report_s3_reply_t   *reply;
     pdf_report_s3_target_t  *t;
     pdf_report_s3_upload_t   up;
@@ -479,8 +485,9 @@ pdf_report_s3_put(const pdf_report_s3_conf_t *conf, const char *key,
 
     t = malloc(sizeof(pdf_report_s3_target_t));
     reply = malloc(sizeof(pdf_report_s3_reply_t));
+    creds = malloc(sizeof(pdf_report_s3_creds_t));
 
-    if (t == NULL || reply == NULL) {
+    if (t == NULL || reply == NULL || creds == NULL) {
         snprintf(res->code, sizeof(res->code), "OutOfMemory");
         snprintf(res->message, sizeof(res->message), "out of memory");
         goto done;
@@ -575,6 +582,15 @@ pdf_report_s3_put(const pdf_report_s3_conf_t *conf, const char *key,
             break;
         }
 
+        /* asked again each attempt: the keys may have rotated */
+        if (pdf_report_s3_keys(conf, &signer, creds) != 0) {
+            res->http_status = 0;
+            snprintf(res->code, sizeof(res->code), "CredentialsUnavailable");
+            snprintf(res->message, sizeof(res->message),
+                     "no S3 credentials to sign with now");
+            break;
+        }
+
         res->attempts++;
         up.pos = 0;
         reply->len = 0;
@@ -584,7 +600,7 @@ pdf_report_s3_put(const pdf_report_s3_conf_t *conf, const char *key,
         retry = 0;
         sig[0] = '\0';
 
-        if (pdf_report_s3_put_attempt(curl, conf, t, sha256_hex, now,
+        if (pdf_report_s3_put_attempt(curl, &signer, t, sha256_hex, now,
                                       remaining, sig, &cc)
             != 0)
         {
@@ -643,10 +659,16 @@ pdf_report_s3_put(const pdf_report_s3_conf_t *conf, const char *key,
                          "S3 answered HTTP %ld", status);
             }
 
-            retry = (status >= 500 || strcmp(res->code, "SlowDown") == 0);
+            /*
+             * ExpiredToken: temporary keys that S3 saw expire, with a
+             * source that may have new ones by the next attempt
+             */
+            retry = (status >= 500 || strcmp(res->code, "SlowDown") == 0
+                     || (conf->credentials != NULL
+                         && strcmp(res->code, "ExpiredToken") == 0));
         }
 
-        pdf_report_s3_scrub(res, conf, sig);
+        pdf_report_s3_scrub(res, &signer, sig);
 
         if (!retry) {
             break;
@@ -695,8 +717,13 @@ done:
         curl_easy_cleanup(curl);
     }
 
+    if (creds != NULL) {
+        OPENSSL_cleanse(creds, sizeof(pdf_report_s3_creds_t));
+    }
+
     free(url);
     free(reply);
+    free(creds);
     free(t);
 
     return rc;
@@ -715,7 +742,9 @@ pdf_report_s3_delete(const pdf_report_s3_conf_t *conf, const char *key,
     size_t                 url_size;
     int64_t                now, remaining;
     CURLcode               cc;
+    pdf_report_s3_conf_t   signer;
     pdf_report_s3_conn_t  *c;
+    pdf_report_s3_creds_t  creds;
 
     if (res == NULL) {
         return -1;
@@ -764,11 +793,20 @@ pdf_report_s3_delete(const pdf_report_s3_conf_t *conf, const char *key,
         return -1;
     }
 
+    if (pdf_report_s3_keys(conf, &signer, &creds) != 0) {
+        snprintf(res->code, sizeof(res->code), "CredentialsUnavailable");
+        snprintf(res->message, sizeof(res->message),
+                 "no S3 credentials to sign with now");
+        res->retry = 1;
+        return -1;
+    }
+
     url_size = sizeof("https://") + strlen(c->target.host)
                + strlen(c->target.uri);
 
     url = malloc(url_size);
     if (url == NULL) {
+        OPENSSL_cleanse(&creds, sizeof(pdf_report_s3_creds_t));
         snprintf(res->code, sizeof(res->code), "OutOfMemory");
         snprintf(res->message, sizeof(res->message), "out of memory");
         res->retry = 1;
@@ -785,7 +823,8 @@ pdf_report_s3_delete(const pdf_report_s3_conf_t *conf, const char *key,
     sig[0] = '\0';
     status = 0;
 
-    rc = pdf_report_s3_delete_attempt(c, conf, url, now, remaining, sig, &cc);
+    rc = pdf_report_s3_delete_attempt(c, &signer, url, now, remaining, sig,
+                                      &cc);
 
     free(url);
 
@@ -794,8 +833,10 @@ pdf_report_s3_delete(const pdf_report_s3_conf_t *conf, const char *key,
         snprintf(res->message, sizeof(res->message),
                  "cannot build the signed request (memory or crypto)");
         res->retry = 1;
-        return -1;
+        goto done;
     }
+
+    rc = -1;
 
     if (cc == CURLE_OK
         && curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status)
@@ -812,7 +853,7 @@ pdf_report_s3_delete(const pdf_report_s3_conf_t *conf, const char *key,
         snprintf(res->message, sizeof(res->message),
                  "the delete was cancelled by the caller");
         res->retry = 1;
-        return -1;
+        goto done;
     }
 
     if (cc != CURLE_OK) {
@@ -828,18 +869,19 @@ pdf_report_s3_delete(const pdf_report_s3_conf_t *conf, const char *key,
                  c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(cc));
         res->retry = pdf_report_s3_retryable_curl(cc);
 
-        pdf_report_s3_scrub(res, conf, sig);
+        pdf_report_s3_scrub(res, &signer, sig);
 
-        return -1;
+        goto done;
     }
 
     if ((status >= 200 && status < 300) || status == 404) {
         if (status == 404) {
             pdf_report_s3_error_reply(res, &c->reply);
-            pdf_report_s3_scrub(res, conf, sig);
+            pdf_report_s3_scrub(res, &signer, sig);
         }
 
-        return 0;
+        rc = 0;
+        goto done;
     }
 
     pdf_report_s3_error_reply(res, &c->reply);
@@ -853,11 +895,17 @@ pdf_report_s3_delete(const pdf_report_s3_conf_t *conf, const char *key,
                  status);
     }
 
-    res->retry = (status >= 500 || strcmp(res->code, "SlowDown") == 0);
+    res->retry = (status >= 500 || strcmp(res->code, "SlowDown") == 0
+                  || (conf->credentials != NULL
+                      && strcmp(res->code, "ExpiredToken") == 0));
 
-    pdf_report_s3_scrub(res, conf, sig);
+    pdf_report_s3_scrub(res, &signer, sig);
 
-    return -1;
+done:
+
+    OPENSSL_cleanse(&creds, sizeof(pdf_report_s3_creds_t));
+
+    return rc;
 }
 
 
@@ -1271,10 +1319,47 @@ pdf_report_s3_conf_ok(const pdf_report_s3_conf_t *conf)
 {
     return conf->endpoint != NULL && conf->region != NULL
            && conf->region[0] != '\0' && conf->bucket != NULL
-           && conf->access_key != NULL && conf->access_key[0] != '\0'
-           && strlen(conf->access_key) < 256
-           && conf->secret_key != NULL && conf->secret_key[0] != '\0'
+           && (conf->credentials != NULL || pdf_report_s3_keys_ok(conf))
            && strlen(conf->region) < 64;
+}
+
+
+static int
+pdf_report_s3_keys_ok(const pdf_report_s3_conf_t *conf)
+{
+    return conf->access_key != NULL && conf->access_key[0] != '\0'
+           && strlen(conf->access_key) < PDF_REPORT_S3_ACCESS_MAX
+           && conf->secret_key != NULL && conf->secret_key[0] != '\0';
+}
+
+
+/*
+ * The configuration an attempt signs with: conf itself, or conf with the
+ * keys its credentials source gives now (they may have rotated since the
+ * last attempt).  0, or -1 when there are none to sign with.
+ */
+
+static int
+pdf_report_s3_keys(const pdf_report_s3_conf_t *conf,
+    pdf_report_s3_conf_t *signer, pdf_report_s3_creds_t *creds)
+{
+    *signer = *conf;
+
+    if (conf->credentials == NULL) {
+        return 0;
+    }
+
+    if (conf->credentials(conf->credentials_data, creds) != 0) {
+        return -1;
+    }
+
+    signer->access_key = creds->access_key;
+    signer->secret_key = creds->secret_key;
+    signer->session_token = creds->session_token[0] != '\0'
+                            ? creds->session_token : NULL;
+    signer->credentials = NULL;
+
+    return pdf_report_s3_keys_ok(signer) ? 0 : -1;
 }
 
 

@@ -18,6 +18,20 @@
 #define PDF_REPORT_S3_KEY_MAX      1024
 #define PDF_REPORT_S3_URL_MAX      4096
 
+/* the sizes of a key pair's parts, with their NUL */
+#define PDF_REPORT_S3_ACCESS_MAX   256
+#define PDF_REPORT_S3_SECRET_MAX   256
+#define PDF_REPORT_S3_TOKEN_MAX    4096
+
+
+/* one set of AWS credentials, as a credentials source gives it */
+typedef struct {
+    char         access_key[PDF_REPORT_S3_ACCESS_MAX];
+    char         secret_key[PDF_REPORT_S3_SECRET_MAX];
+    char         session_token[PDF_REPORT_S3_TOKEN_MAX];  /* "": none */
+    time_t       expiration;      /* 0: they do not expire */
+} pdf_report_s3_creds_t;
+
 
 typedef struct {
     const char  *endpoint;        /* "http://127.0.0.1:4569", no path */
@@ -30,6 +44,15 @@ typedef struct {
     /* polled during a PUT (NULL: never): non-zero aborts it at once with
      * code "Cancelled", e.g. when the worker process is exiting */
     int        (*cancelled)(void);
+    /*
+     * When set, asked before each PUT or DELETE attempt for the keys to
+     * sign it with, since they may rotate (access_key, secret_key and
+     * session_token are then not used): 0 with creds filled, or -1 when
+     * none can be had now, and the attempt is not made (code
+     * "CredentialsUnavailable").  Called from the thread that signs.
+     */
+    int        (*credentials)(void *data, pdf_report_s3_creds_t *creds);
+    void        *credentials_data;
 } pdf_report_s3_conf_t;
 
 
@@ -141,6 +164,11 @@ long pdf_report_s3_presign_params(const pdf_report_s3_conf_t *conf,
  * and full jitter while the clock (pdf_report_now_ms) is before
  * deadline_ms; every attempt's timeouts end at the deadline.  Other 4xx
  * fail at once.  Returns 0 on a 2xx, -1 otherwise with res filled.
+ * With conf->credentials, S3's ExpiredToken is retried too (the source
+ * may have new keys by then).
+ * When conf->credentials has none to give before an attempt, the PUT
+ * stops there with code "CredentialsUnavailable" (http_status 0): the
+ * caller decides whether to wait, without holding its thread meanwhile.
  * Thread-safe; curl_global_init() must have been called.
  */
 int pdf_report_s3_put(const pdf_report_s3_conf_t *conf, const char *key,
@@ -156,7 +184,9 @@ typedef struct pdf_report_s3_conn_s  pdf_report_s3_conn_t;
  * the empty payload, x-amz-date, and the session token when there is
  * one), its timeouts ending at deadline_ms.  Returns 0 when the object
  * is gone: a 2xx, or a 404 (S3's 404 counts as deleted); -1 otherwise
- * with res filled, res->retry set for network errors, 5xx and SlowDown.
+ * with res filled, res->retry set for network errors, 5xx, SlowDown and
+ * credentials that conf->credentials cannot give now
+ * ("CredentialsUnavailable", no request made).
  * *conn is NULL at first and keeps the connection open for the next
  * call (a batch of deletes); pdf_report_s3_conn_free() closes it.
  * Thread-safe as pdf_report_s3_put is.

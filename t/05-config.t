@@ -1092,6 +1092,81 @@ refused({
     at   => qr/pdf_report_s3_credentials /,
 });
 
+# the sources that are no file (contract section 11): nothing is fetched
+# by "nginx -t", so an endpoint that cannot be reached refuses nothing;
+# the variables a source needs must be passed by "env", as nginx clears
+# its workers' environment
+
+my $ENV_NEEDS = '"pdf_report_s3_credentials %s" in @CONF@:@LINE@ needs %s '
+                . 'in the main context: nginx passes its workers only the '
+                . 'environment variables that "env" names';
+
+accepted({
+    name => 'pdf_report_s3_credentials imds: nothing to reach at nginx -t',
+    set  => { s3_credentials => 'imds' },
+});
+
+accepted({
+    name => 'pdf_report_s3_credentials env with its variables passed',
+    main => "thread_pool pdf_report threads=2;\n"
+            . "env AWS_ACCESS_KEY_ID;\n"
+            . "env AWS_SECRET_ACCESS_KEY=DoNotLogThis;\n",
+    set  => { s3_credentials => 'env' },
+});
+
+accepted({
+    name => 'pdf_report_s3_credentials ecs with a relative URI passed',
+    main => "thread_pool pdf_report threads=2;\n"
+            . "env AWS_CONTAINER_CREDENTIALS_RELATIVE_URI;\n",
+    set  => { s3_credentials => 'ecs' },
+});
+
+refused({
+    name => 'pdf_report_s3_credentials env without "env AWS_ACCESS_KEY_ID"',
+    set  => { s3_credentials => 'env' },
+    msg  => sprintf($ENV_NEEDS, 'env', '"env AWS_ACCESS_KEY_ID;"'),
+    at   => qr/pdf_report_s3_credentials /,
+    init => 1,
+});
+
+refused({
+    name => 'pdf_report_s3_credentials env without its secret\'s variable',
+    main => "thread_pool pdf_report threads=2;\n"
+            . "env AWS_ACCESS_KEY_ID=AKIDTEST;\n",
+    set  => { s3_credentials => 'env' },
+    msg  => sprintf($ENV_NEEDS, 'env', '"env AWS_SECRET_ACCESS_KEY;"'),
+    at   => qr/pdf_report_s3_credentials /,
+    init => 1,
+});
+
+refused({
+    name => 'pdf_report_s3_credentials ecs without either URI passed',
+    main => "thread_pool pdf_report threads=2;\n"
+            . "env AWS_CONTAINER_AUTHORIZATION_TOKEN;\n",
+    set  => { s3_credentials => 'ecs' },
+    msg  => sprintf($ENV_NEEDS, 'ecs',
+                    '"env AWS_CONTAINER_CREDENTIALS_RELATIVE_URI;" or '
+                    . '"env AWS_CONTAINER_CREDENTIALS_FULL_URI;"'),
+    at   => qr/pdf_report_s3_credentials /,
+    init => 1,
+});
+
+refused({
+    name => 'pdf_report_s3_credentials imds with a profile',
+    set  => { s3_credentials => 'imds default' },
+    msg  => '"imds" takes no profile (a file named "imds" is written '
+            . '"./imds")',
+    at   => qr/pdf_report_s3_credentials /,
+});
+
+refused({
+    name => 'pdf_report_s3_credentials with three arguments',
+    set  => { s3_credentials => '@DATA@/aws-credentials default extra' },
+    msg  => 'invalid number of arguments in "pdf_report_s3_credentials" '
+            . 'directive',
+    at   => qr/pdf_report_s3_credentials /,
+});
+
 
 # ---------------------------------------------------------------------
 # what the workers need, checked as their user: root reaches everything,

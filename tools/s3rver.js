@@ -4,8 +4,8 @@
  * checks SigV4 signatures (header and query forms) like S3 does.
  *
  *   node tools/s3rver.js [--address 127.0.0.1] [--port 4569]
- *       [--directory DIR] [--bucket NAME]... [--key ID:SECRET]...
- *       [--service-endpoint amazonaws.com] [--verbose]
+ *       [--directory DIR] [--bucket NAME]... [--key ID:SECRET[:TOKEN]]...
+ *       [--service-endpoint amazonaws.com] [--admin] [--verbose]
  *
  * Every option can come from the environment instead: S3RVER_ADDRESS,
  * S3RVER_PORT, S3RVER_DIRECTORY, S3RVER_BUCKETS and S3RVER_KEYS (comma- or
@@ -13,6 +13,19 @@
  * Port 0 picks a free port.  Without --directory the objects live in a new
  * temporary directory that is removed on exit.  The default key pair
  * S3RVER:S3RVER is always there.
+ *
+ * Session tokens: s3rver 5.0.0 verifies a request's signature, which
+ * covers X-Amz-Security-Token, but takes any token or none.  Here a key
+ * pair given a TOKEN (temporary credentials, as STS issues them) must be
+ * used with exactly that token, in the x-amz-security-token header or the
+ * X-Amz-Security-Token query parameter, and a pair without one with no
+ * token, or the request is refused with 400 InvalidToken, as S3 does.
+ *
+ * --admin (the tests) adds key pairs and revokes them while it runs:
+ *   PUT    /-/keys/ID  {"secret":"...","token":"..."}  (token optional)
+ *   DELETE /-/keys/ID
+ * both answered 204.  No bucket can be named "-", so no S3 request is
+ * taken for these.
  *
  * Prints "s3rver listening on ADDRESS:PORT" once it accepts connections,
  * and exits with status 0 on SIGTERM or SIGINT.
@@ -72,6 +85,92 @@ function usage(message) {
   process.exit(message ? 2 : 0)
 }
 
+/* access key id -> the session token its requests must carry */
+const sessionTokens = new Map()
+
+function addKey(id, secret, token) {
+  DUMMY_ACCOUNT.createKeyPair(id, secret)
+  if (token) {
+    sessionTokens.set(id, token)
+  } else {
+    sessionTokens.delete(id)
+  }
+}
+
+function s3Error(ctx, status, code, message) {
+  ctx.status = status
+  ctx.type = 'application/xml'
+  ctx.body =
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<Error><Code>${code}</Code><Message>${message}</Message></Error>`
+}
+
+/* the key id a request is signed with: header or query form */
+function requestKeyId(ctx) {
+  const m = /Credential=([^/,\s]+)\//.exec(ctx.get('authorization'))
+  if (m) {
+    return m[1]
+  }
+  const credential = ctx.query['X-Amz-Credential']
+  return typeof credential === 'string' ? credential.split('/')[0] : undefined
+}
+
+async function sessionTokenCheck(ctx, next) {
+  const id = requestKeyId(ctx)
+  /* an unknown key: s3rver's own InvalidAccessKeyId */
+  if (id !== undefined && DUMMY_ACCOUNT.accessKeys.has(id)) {
+    const want = sessionTokens.get(id)
+    const got = ctx.get('x-amz-security-token') || ctx.query['X-Amz-Security-Token'] || undefined
+    if (got !== want) {
+      s3Error(ctx, 400, 'InvalidToken', 'The provided token is malformed or otherwise invalid.')
+      return
+    }
+  }
+  await next()
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    let data = ''
+    req.setEncoding('utf8')
+    req.on('data', (chunk) => {
+      data += chunk
+    })
+    req.on('end', () => resolve(data))
+    req.on('error', reject)
+  })
+}
+
+async function admin(ctx, next) {
+  const m = /^\/-\/keys\/([A-Za-z0-9_.-]+)$/.exec(ctx.path)
+  if (!ctx.path.startsWith('/-/')) {
+    await next()
+    return
+  }
+  if (m && ctx.method === 'PUT') {
+    let body
+    try {
+      body = JSON.parse(await readBody(ctx.req))
+    } catch (err) {
+      body = undefined
+    }
+    if (!body || typeof body.secret !== 'string' || !body.secret) {
+      ctx.status = 400
+      return
+    }
+    addKey(m[1], body.secret, body.token)
+    ctx.status = 204
+    return
+  }
+  if (m && ctx.method === 'DELETE') {
+    DUMMY_ACCOUNT.revokeAccessKey(m[1])
+    sessionTokens.delete(m[1])
+    ctx.status = 204
+    return
+  }
+  ctx.status = 404
+}
+
 function list(value) {
   return (value || '').split(/[\s,]+/).filter(Boolean)
 }
@@ -85,6 +184,7 @@ function parseOptions(argv, env) {
     keys: list(env.S3RVER_KEYS),
     serviceEndpoint: env.S3RVER_SERVICE_ENDPOINT || 'amazonaws.com',
     verbose: env.S3RVER_VERBOSE === '1' || env.S3RVER_VERBOSE === 'true',
+    admin: false,
   }
 
   for (let i = 0; i < argv.length; i++) {
@@ -135,6 +235,9 @@ function parseOptions(argv, env) {
       case '-v':
         opts.verbose = true
         break
+      case '--admin':
+        opts.admin = true
+        break
       case '--help':
       case '-h':
         usage()
@@ -150,12 +253,12 @@ function parseOptions(argv, env) {
   opts.port = Number(opts.port)
 
   opts.keyPairs = opts.keys.map((pair) => {
-    const colon = pair.indexOf(':')
-    if (colon <= 0 || colon === pair.length - 1) {
+    const [id, secret, token, ...rest] = pair.split(':')
+    if (!id || !secret || token === '' || rest.length > 0) {
       /* never echo the pair: its second half is a secret */
-      usage('a key must be ID:SECRET')
+      usage('a key must be ID:SECRET or ID:SECRET:TOKEN')
     }
-    return [pair.slice(0, colon), pair.slice(colon + 1)]
+    return [id, secret, token]
   })
 
   return opts
@@ -174,8 +277,8 @@ async function main() {
     temporary = true
   }
 
-  for (const [id, secret] of opts.keyPairs) {
-    DUMMY_ACCOUNT.createKeyPair(id, secret)
+  for (const [id, secret, token] of opts.keyPairs) {
+    addKey(id, secret, token)
   }
 
   const server = new S3rver({
@@ -186,6 +289,12 @@ async function main() {
     serviceEndpoint: opts.serviceEndpoint,
     configureBuckets: opts.buckets.map((name) => ({ name })),
   })
+
+  /* before s3rver's own middleware: Koa composes them at listen() */
+  server.middleware.unshift(sessionTokenCheck)
+  if (opts.admin) {
+    server.middleware.unshift(admin)
+  }
 
   let stopping = false
 

@@ -9,6 +9,8 @@
  * segment, plain ids unchanged, no two orgs with one key.  And the
  * DELETE of retention and erasure: its signed request, 2xx and 404 as
  * gone, what is worth retrying, the connection kept between deletes.
+ * And keys that rotate: a credentials source asked before each attempt,
+ * its session token signed, and no request made when it has none.
  */
 
 
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -100,6 +103,12 @@ static const char  reply_404[] =
     "Connection: close\r\n\r\n"
     "<Error><Code>NoSuchBucket</Code><Message>The specified bucket "
     "&quot;x&quot; does not exist</Message></Error>";
+
+static const char  reply_400_expired[] =
+    "HTTP/1.1 400 Bad Request\r\n"
+    "Connection: close\r\n\r\n"
+    "<Error><Code>ExpiredToken</Code><Message>The provided token has "
+    "expired.</Message></Error>";
 
 static const char  reply_400_slowdown[] =
     "HTTP/1.1 400 Bad Request\r\n"
@@ -1326,6 +1335,136 @@ test_delete(void)
 }
 
 
+/* a credentials source: key A, then key B with a token, then none */
+
+static int
+rotating_creds(void *data, pdf_report_s3_creds_t *creds)
+{
+    int  *calls = data;
+
+    memset(creds, 0, sizeof(pdf_report_s3_creds_t));
+
+    switch ((*calls)++) {
+
+    case 0:
+        strcpy(creds->access_key, "AKIDROTATEA");
+        strcpy(creds->secret_key, "secretA");
+        return 0;
+
+    case 1:
+        strcpy(creds->access_key, "AKIDROTATEB");
+        strcpy(creds->secret_key, "secretB");
+        strcpy(creds->session_token, TEST_TOKEN);
+        creds->expiration = time(NULL) + 120;
+        return 0;
+
+    default:
+        return -1;
+    }
+}
+
+
+static void
+test_put_rotating(void)
+{
+    int                     rc, calls;
+    char                    endpoint[64], sha[65], tok[128], url[1024];
+    fake_t                  f;
+    pdf_report_s3_conn_t   *conn;
+    pdf_report_s3_conf_t    conf;
+    pdf_report_s3_result_t  res;
+
+    sha256_hex("abc", 3, sha);
+
+    memset(&f, 0, sizeof(f));
+    f.replies[0] = reply_500;
+    f.replies[1] = reply_200;
+    f.nreplies = 2;
+
+    if (fake_start(&f) != 0) {
+        ok(0, "rotating: fake server");
+        return;
+    }
+
+    put_conf(&conf, endpoint, sizeof(endpoint), f.port);
+    conf.access_key = NULL;
+    conf.secret_key = NULL;
+    conf.credentials = rotating_creds;
+    conf.credentials_data = &calls;
+    calls = 0;
+
+    rc = pdf_report_s3_put(&conf, "a.pdf", (const unsigned char *) "abc", 3,
+                           sha, pdf_report_now_ms() + 5000, NULL, NULL, &res);
+    fake_stop(&f);
+
+    is_int(rc, 0, "rotating: stored on the second attempt");
+    is_int(calls, 2, "rotating: the source asked before each attempt");
+    ok(strstr(f.head[0], "Credential=AKIDROTATEA/") != NULL
+       && header_value(f.head[0], "x-amz-security-token", tok, sizeof(tok))
+          != 0,
+       "rotating: the first attempt signed with key A, no token");
+    ok(strstr(f.head[1], "Credential=AKIDROTATEB/") != NULL
+       && header_value(f.head[1], "x-amz-security-token", tok, sizeof(tok))
+          == 0 && strcmp(tok, TEST_TOKEN) == 0
+       && strstr(f.head[1], "x-amz-date;x-amz-security-token,") != NULL,
+       "rotating: the retry signed with key B and its token");
+
+    /* S3 saw the session expire: retried, with what the source has */
+
+    memset(&f, 0, sizeof(f));
+    f.replies[0] = reply_400_expired;
+    f.replies[1] = reply_200;
+    f.nreplies = 2;
+
+    if (fake_start(&f) != 0) {
+        ok(0, "rotating expired: fake server");
+        return;
+    }
+
+    put_conf(&conf, endpoint, sizeof(endpoint), f.port);
+    conf.access_key = NULL;
+    conf.secret_key = NULL;
+    conf.credentials = rotating_creds;
+    conf.credentials_data = &calls;
+    calls = 0;
+
+    rc = pdf_report_s3_put(&conf, "a.pdf", (const unsigned char *) "abc", 3,
+                           sha, pdf_report_now_ms() + 5000, NULL, NULL, &res);
+    fake_stop(&f);
+
+    ok(rc == 0 && res.attempts == 2
+       && strstr(f.head[1], "Credential=AKIDROTATEB/") != NULL,
+       "rotating: ExpiredToken retried with the source's new keys");
+
+    /* none to be had: no request at all, and the caller told why */
+
+    memset(&f, 0, sizeof(f));
+    f.nreplies = 0;
+
+    rc = pdf_report_s3_put(&conf, "a.pdf", (const unsigned char *) "abc", 3,
+                           sha, pdf_report_now_ms() + 5000, NULL, NULL, &res);
+
+    ok(rc == -1 && res.attempts == 0 && res.http_status == 0,
+       "rotating: no credentials, no attempt");
+    is_str(res.code, "CredentialsUnavailable",
+           "rotating: code CredentialsUnavailable");
+
+    conn = NULL;
+    rc = pdf_report_s3_delete(&conf, "a.pdf", pdf_report_now_ms() + 5000,
+                              &conn, &res);
+    pdf_report_s3_conn_free(conn);
+
+    ok(rc == -1 && res.retry == 1 && res.attempts == 0
+       && strcmp(res.code, "CredentialsUnavailable") == 0,
+       "rotating: a delete without credentials is to be retried");
+
+    /* a pre-signed URL signs with the keys it is given, never a source */
+    ok(pdf_report_s3_presign(&conf, "a.pdf", time(NULL), 60, NULL, url,
+                             sizeof(url)) == -1,
+       "rotating: presign needs the keys themselves");
+}
+
+
 static int
 cancel_after_300ms(void)
 {
@@ -1357,6 +1496,7 @@ main(void)
     test_put_fail_fast();
     test_put_network();
     test_delete();
+    test_put_rotating();
 
     curl_global_cleanup();
 

@@ -31,7 +31,7 @@ use Digest::SHA qw(sha256_hex hmac_sha256 hmac_sha256_hex);
 
 use Exporter 'import';
 our @EXPORT_OK = qw(token auth api json wait_job s3_get restart_nginx
-                    s3_object s3_keys);
+                    s3_object s3_keys s3_key s3_revoke);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 our $DATA = "$ROOT/t/data";
@@ -54,7 +54,7 @@ sub start_s3 {
     if ($pid == 0) {
         open STDERR, '>&', \*STDOUT;
         exec 'node', "$ROOT/tools/s3rver.js", '--port', '0',
-             '--bucket', 'sqr-reports', '--directory', $dir
+             '--bucket', 'sqr-reports', '--directory', $dir, '--admin'
             or die "exec node: $!";
     }
 
@@ -704,6 +704,33 @@ sub s3_request {
             'x-amz-content-sha256' => $payload,
             Authorization => "AWS4-HMAC-SHA256 Credential=S3RVER/$scope, "
                              . "SignedHeaders=$signed, Signature=$sig" } });
+}
+
+
+# A key pair the S3 server takes from now on, with the session token its
+# requests must carry when one is given (temporary credentials); and a
+# pair it refuses from now on (tools/s3rver.js --admin)
+
+sub s3_key {
+    my ($id, $secret, $token) = @_;
+
+    my $res = HTTP::Tiny->new(timeout => 10)->request(
+        PUT => "http://127.0.0.1:$S3_PORT/-/keys/$id",
+        { content => encode_json({ secret => $secret,
+                                   defined $token ? (token => $token)
+                                                  : () }) });
+    die "s3rver: key $id not added: $res->{status}"
+        unless $res->{status} == 204;
+}
+
+
+sub s3_revoke {
+    my ($id) = @_;
+
+    my $res = HTTP::Tiny->new(timeout => 10)->request(
+        DELETE => "http://127.0.0.1:$S3_PORT/-/keys/$id");
+    die "s3rver: key $id not revoked: $res->{status}"
+        unless $res->{status} == 204;
 }
 
 
