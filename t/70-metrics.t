@@ -45,8 +45,8 @@ sub scrape {
 # a scrape once the counters of the jobs waited for have moved: a task
 # records a job's end in the store before the event loop counts it
 sub scrape_when {
-    my ($port, $name, $at_least) = @_;
-    my $deadline = Time::HiRes::time() + 10;
+    my ($port, $name, $at_least, $timeout) = @_;
+    my $deadline = Time::HiRes::time() + ($timeout // 10);
     my $m;
 
     while (1) {
@@ -231,17 +231,20 @@ sub retention_deleted {
         'pdf_report_s3_requests_total{op="delete",result="error"}';
     my $by_retention = 'pdf_report_jobs_deleted_total{reason="retention"}';
 
+    # set before the create: a second of retention is soon over, so the
+    # first DELETE could otherwise pass before the 500 is in place; the
+    # PUT passes, the first DELETE gets the 500, the next passes
+    PdfReport::Test::proxy_mode($PdfReport::Test::PROXY_DIR, 'pass',
+                                'reply:500:InternalError', 'pass');
+
     my ($status, undef, undef, $j) =
         api(POST => '/v1/document/api',
             body => { userId => 'US1A2B3C4D5E6F78' });
     is($status, 202, "$name - 202");
     is(wait_job($j->{jobId})->{status}, 'COMPLETE', "$name - COMPLETE");
 
-    PdfReport::Test::proxy_mode($PdfReport::Test::PROXY_DIR,
-                                'reply:500:InternalError', 'pass');
-
     my $after = scrape_when(undef, $by_retention,
-                            ($before->{$by_retention} // 0) + 1);
+                            ($before->{$by_retention} // 0) + 1, 30);
 
     moved($block, $before, $after, $by_retention => 1,
           'pdf_report_jobs_deleted_total{reason="revoked"}' => 0,
