@@ -89,7 +89,7 @@ $(BUILD)/obj/%.o: src/%.c $(PURE_HDRS)
 	@mkdir -p $(BUILD)/obj
 	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Isrc $(PG_CFLAGS) -c -o $@ $<
 
-$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(PURE_OBJS)
+$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h t/unit/fake_listen.h $(PURE_OBJS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) $(SAN_CFLAGS) -Isrc $(PG_CFLAGS) -o $@ $< $(PURE_OBJS) \
 	    $(LIBS)

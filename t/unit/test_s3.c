@@ -30,6 +30,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "fake_listen.h"
 #include "tap.h"
 #include "pdf_report_util.h"
 #include "pdf_report_jwt.h"
@@ -228,33 +229,9 @@ fake_run(void *data)
 static int
 fake_start(fake_t *f)
 {
-    int                 one;
-    socklen_t           alen;
-    struct sockaddr_in  sin;
-
-    f->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (f->fd == -1) {
+    if (fake_listen(&f->fd, &f->port) != 0) {
         return -1;
     }
-
-    one = 1;
-    (void) setsockopt(f->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sin.sin_port = 0;
-    alen = sizeof(sin);
-
-    if (bind(f->fd, (struct sockaddr *) &sin, sizeof(sin)) != 0
-        || listen(f->fd, 16) != 0
-        || getsockname(f->fd, (struct sockaddr *) &sin, &alen) != 0)
-    {
-        close(f->fd);
-        return -1;
-    }
-
-    f->port = ntohs(sin.sin_port);
 
     if (pthread_create(&f->tid, NULL, fake_run, f) != 0) {
         close(f->fd);
