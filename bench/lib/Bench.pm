@@ -91,7 +91,9 @@ sub free_port {
 #   worker_jobs (8), jwt_cache (4096), s3_port (the tests' s3rver),
 #   store_pool (bench_store, 1 thread; "bench" shares the render pool),
 #   http (extra http{} text), floors ({ uri => body size }: "return 200"
-#   locations beside the API; /floor of 200 bytes at least)
+#   locations beside the API; /floor of 200 bytes at least), pg (a
+#   PostgreSQL URI: that store instead, with pg_pool connections a
+#   worker (4) and as many store threads)
 sub nginx {
     my (%o) = @_;
 
@@ -304,13 +306,14 @@ worker_processes @{[ $o{workers} // 2 ]};
 error_log $dir/logs/error.log @{[ $o{log_level} // 'notice' ]};
 pid $dir/logs/nginx.pid;
 thread_pool bench threads=@{[ $o{threads} // 4 ]} max_queue=65536;
-thread_pool bench_store threads=1 max_queue=65536;
+thread_pool bench_store threads=@{[ $o{pg} ? $o{pg_pool} // 4 : 1 ]} max_queue=65536;
 worker_rlimit_nofile 16384;
 events { worker_connections 4096; }
 http {
     access_log off;
     client_body_temp_path $dir/body;
-    pdf_report_store          $store size=@{[ $o{store_size} // '256m' ]};
+    pdf_report_store          @{[ $o{pg} ? "$o{pg} pool=" . ($o{pg_pool} // 4)
+                                         : "$store size=" . ($o{store_size} // '256m') ]};
     pdf_report_users          $o{users_file};
     pdf_report_jwt_keys       $Bench::DATA/jwks-api.json;
     pdf_report_jwt_issuer     https://auth.sqr.test/;
