@@ -1,8 +1,8 @@
 
 /*
- * The listening socket of a unit test's fake HTTP server, on a free
- * loopback port: test_s3.c and test_creds.c each serve their own
- * answers on it from a thread.
+ * A unit test's fake HTTP server: a listening socket on a free loopback
+ * port and a thread that serves it; test_s3.c and test_creds.c each give
+ * their own thread function, which answers and returns.
  */
 
 
@@ -10,6 +10,7 @@
 #define _FAKE_LISTEN_H_INCLUDED_
 
 
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -48,6 +49,31 @@ fake_listen(int *fd, int *port)
     *port = ntohs(sin.sin_port);
 
     return 0;
+}
+
+
+static int
+fake_serve(int *fd, int *port, pthread_t *tid, void *(*run)(void *),
+    void *arg)
+{
+    if (fake_listen(fd, port) != 0) {
+        return -1;
+    }
+
+    if (pthread_create(tid, NULL, run, arg) != 0) {
+        close(*fd);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static void
+fake_join(pthread_t tid, int fd)
+{
+    (void) pthread_join(tid, NULL);
+    close(fd);
 }
 
 

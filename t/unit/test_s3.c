@@ -229,24 +229,14 @@ fake_run(void *data)
 static int
 fake_start(fake_t *f)
 {
-    if (fake_listen(&f->fd, &f->port) != 0) {
-        return -1;
-    }
-
-    if (pthread_create(&f->tid, NULL, fake_run, f) != 0) {
-        close(f->fd);
-        return -1;
-    }
-
-    return 0;
+    return fake_serve(&f->fd, &f->port, &f->tid, fake_run, f);
 }
 
 
 static void
 fake_stop(fake_t *f)
 {
-    (void) pthread_join(f->tid, NULL);
-    close(f->fd);
+    fake_join(f->tid, f->fd);
 }
 
 
