@@ -42,6 +42,9 @@ typedef struct {
     int                               store_rc;
     int                               s3_attempts;
 
+    /* how long the outcome waited for a remote store that was away */
+    int64_t                           store_waited_ms;
+
     /* the job was erased or ended elsewhere after an upload: 1 when the
      * object was deleted again, 2 when that failed (res says why) */
     ngx_uint_t                        unput;
@@ -581,13 +584,49 @@ ngx_http_pdf_report_upload_failed(ngx_http_pdf_report_task_t *t,
 }
 
 
+/*
+ * A remote store away when the outcome is ready: the report is in S3
+ * and the claim still ours, so the outcome waits here, in the pool
+ * thread, and is recorded as soon as the store is back (the lease only
+ * lets another claim take over; the record needs our token, not the
+ * lease's time).  A worker that exits stops waiting: the lease then runs
+ * out and the job is run again, never dropped.
+ */
+
+#define NGX_HTTP_PDF_REPORT_FINISH_WAIT_MIN  100
+#define NGX_HTTP_PDF_REPORT_FINISH_WAIT_MAX  1000
+
 static void
 ngx_http_pdf_report_task_finish(ngx_http_pdf_report_task_t *t)
 {
-    int  rc;
+    int         rc;
+    int64_t     since;
+    ngx_msec_t  wait;
 
-    rc = t->db.ops->job_finish(t->db.db, &t->result, t->job.lease_token,
-                               pdf_report_now_ms());
+    since = 0;
+    wait = NGX_HTTP_PDF_REPORT_FINISH_WAIT_MIN;
+
+    for ( ;; ) {
+        rc = t->db.ops->job_finish(t->db.db, &t->result, t->job.lease_token,
+                                   pdf_report_now_ms());
+
+        if (rc != PDF_REPORT_STORE_UNAVAILABLE
+            || ngx_http_pdf_report_cancelled())
+        {
+            break;
+        }
+
+        if (since == 0) {
+            since = pdf_report_now_ms();
+        }
+
+        ngx_msleep(wait);
+        wait = ngx_min(wait * 2, NGX_HTTP_PDF_REPORT_FINISH_WAIT_MAX);
+    }
+
+    if (since != 0) {
+        t->store_waited_ms = pdf_report_now_ms() - since;
+    }
 
     if (rc == 0) {
         t->outcome = NGX_HTTP_PDF_REPORT_TASK_DONE;
@@ -736,6 +775,13 @@ ngx_http_pdf_report_task_done(ngx_event_t *ev)
                                t->result.status == PDF_REPORT_COMPLETE
                                ? NULL : t->result.error_code,
                                1, t->result.duration_ms);
+
+        if (t->store_waited_ms) {
+            ngx_log_error(NGX_LOG_NOTICE, pmcf->log, 0,
+                          "pdf_report: job %s: its outcome waited %L ms "
+                          "for the store to come back, then was recorded",
+                          t->job.id, t->store_waited_ms);
+        }
 
         if (t->result.status == PDF_REPORT_COMPLETE) {
             ngx_log_error(NGX_LOG_INFO, pmcf->log, 0,

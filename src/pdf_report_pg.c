@@ -249,6 +249,22 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     "  (SELECT count(*) FROM c), (SELECT count(*) FROM back)"
     " FROM (SELECT 1) one LEFT JOIN lease l ON true ORDER BY l.was, l.id",
 
+    /*
+     * PDF_REPORT_PG_PURGE_REVOKED: $1 now, $2 erase, $3 max: revocations
+     * queued by the trigger, oldest first; with $2 their pairs' jobs
+     * created up to the revocation are erased, and so due for the take
+     * that follows in the same transaction.
+     */
+    "WITH q AS (DELETE FROM pdf_report_revoked WHERE ctid IN ("
+    "   SELECT ctid FROM pdf_report_revoked ORDER BY at_ms LIMIT $3::int"
+    "   FOR UPDATE SKIP LOCKED) RETURNING org, user_id, at_ms),"
+    " er AS (UPDATE pdf_report_jobs j SET"
+    PDF_REPORT_PG_ERASE_SET("$1")
+    "   FROM q WHERE $2::boolean AND j.org = q.org"
+    "   AND j.user_id = q.user_id AND j.created_ms <= q.at_ms"
+    "   AND j.flags & 1 = 0 RETURNING 1)"
+    " SELECT (SELECT count(*) FROM q), (SELECT count(*) FROM er)",
+
     /* PDF_REPORT_PG_PURGE_GONE: $1 id, $2 lease: unless taken over */
     "DELETE FROM pdf_report_jobs"
     " WHERE id = $1::uuid AND purge_after_ms = $2::bigint RETURNING flags",
@@ -275,7 +291,7 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     "SELECT coalesce(sum(pg_total_relation_size(to_regclass(t))), 0)"
     " FROM unnest(ARRAY['pdf_report_jobs', 'pdf_report_rate',"
     " 'pdf_report_users', 'pdf_report_users_fp',"
-    " 'pdf_report_schema']) t"
+    " 'pdf_report_schema', 'pdf_report_revoked']) t"
 };
 
 
@@ -362,6 +378,40 @@ static const char  pdf_report_pg_schema_v1[] =
  * schema is version 1 brought up the same way.
  */
 static const char  *pdf_report_pg_migrations[] = {
+
+    /*
+     * 1 to 2: revocations written to pdf_report_users by other systems
+     * (an UPDATE or DELETE that leaves a pair no longer CONNECTED) are
+     * queued, with when, in the writer's own transaction; the deletion
+     * pass erases the pairs' jobs (PDF_REPORT_PG_PURGE_REVOKED).  A
+     * directory load erases for itself and sets pdf_report.loading.
+     */
+    "CREATE TABLE pdf_report_revoked ("
+    "  org text NOT NULL,"
+    "  user_id text NOT NULL,"
+    "  at_ms bigint NOT NULL);"
+
+    "CREATE INDEX pdf_report_revoked_at ON pdf_report_revoked (at_ms);"
+
+    "CREATE FUNCTION pdf_report_users_revoked() RETURNS trigger"
+    " LANGUAGE plpgsql AS $f$ BEGIN"
+    "  IF coalesce(current_setting('pdf_report.loading', true), '') = 'on'"
+    "  THEN RETURN NULL; END IF;"
+    "  INSERT INTO pdf_report_revoked (org, user_id, at_ms)"
+    "   SELECT o.org, OLD.id,"
+    "    (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+    "   FROM " PDF_REPORT_PG_ORGS("OLD.record") " o"
+    "   WHERE octet_length(OLD.id) <= 64"
+    "   AND (TG_OP = 'DELETE' OR OLD.id <> NEW.id OR NOT EXISTS ("
+    "    SELECT 1 FROM " PDF_REPORT_PG_ORGS("NEW.record") " k"
+    "    WHERE k.org = o.org));"
+    "  RETURN NULL;"
+    " END $f$;"
+
+    "CREATE TRIGGER pdf_report_users_revoked"
+    "  AFTER UPDATE OR DELETE ON pdf_report_users"
+    "  FOR EACH ROW EXECUTE FUNCTION pdf_report_users_revoked();",
+
     NULL
 };
 

@@ -46,7 +46,7 @@
 #define PDF_REPORT_PG_SCHEMA_NEWER    (-1009)
 
 /* the module's tables' version, kept in pdf_report_schema */
-#define PDF_REPORT_PG_SCHEMA_VERSION  1
+#define PDF_REPORT_PG_SCHEMA_VERSION  2
 
 /* NOTIFY'd in the transaction that creates a job: LISTEN to start it */
 #define PDF_REPORT_PG_CHANNEL         "pdf_report_jobs"

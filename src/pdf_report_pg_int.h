@@ -25,9 +25,62 @@
     "template_version, error_code, error_message"
 #define PDF_REPORT_PG_JOB_NCOLS  19
 
+/*
+ * The orgs a record (jsonb) is CONNECTED to, each once, in the order of
+ * its first such connection: pdf_report_user_access_of()'s rule (a
+ * string org_id, a string connection_status "CONNECTED"), less the orgs
+ * no token can name (over PDF_REPORT_ORG_MAX bytes).
+ */
+#define PDF_REPORT_PG_ORGS(rec)                                             \
+    "(SELECT x.e->>'org_id' AS org, min(x.i) AS pos"                        \
+    " FROM jsonb_array_elements(CASE"                                       \
+    "  WHEN jsonb_typeof(" rec "->'connections') = 'array'"                 \
+    "  THEN " rec "->'connections' ELSE '[]'::jsonb END)"                   \
+    "  WITH ORDINALITY AS x(e, i)"                                          \
+    " WHERE jsonb_typeof(x.e) = 'object'"                                   \
+    "  AND jsonb_typeof(x.e->'org_id') = 'string'"                          \
+    "  AND jsonb_typeof(x.e->'connection_status') = 'string'"               \
+    "  AND x.e->>'connection_status' = 'CONNECTED'"                         \
+    "  AND octet_length(x.e->>'org_id') <= 128"                             \
+    " GROUP BY 1)"
+
+/*
+ * What erasing a job sets, in an UPDATE of pdf_report_jobs j
+ * (pdf_report_store_revoked()'s rules): a job not ended fails
+ * NOT_CONNECTED at "now", and its object's deletion is due at once; a
+ * deletion already started keeps its place.
+ */
+#define PDF_REPORT_PG_ERASE_SET(now)                                        \
+    "   flags = j.flags | 1"                                                \
+    "     | CASE WHEN j.status IN (0, 1) THEN 2 ELSE 0 END,"                \
+    "   status = CASE WHEN j.status IN (0, 1) THEN 3 ELSE j.status END,"    \
+    "   error_code = CASE WHEN j.status IN (0, 1) THEN 'NOT_CONNECTED'"     \
+    "     ELSE j.error_code END,"                                           \
+    "   error_message = CASE WHEN j.status IN (0, 1)"                       \
+    "     THEN 'The user is no longer connected to this organisation.'"     \
+    "     ELSE j.error_message END,"                                        \
+    "   lease_token = CASE WHEN j.status IN (0, 1) THEN 0"                  \
+    "     ELSE j.lease_token END,"                                          \
+    "   lease_until_ms = CASE WHEN j.status IN (0, 1) THEN 0"               \
+    "     ELSE j.lease_until_ms END,"                                       \
+    "   updated_ms = CASE WHEN j.status IN (0, 1) THEN " now "::bigint"     \
+    "     ELSE j.updated_ms END,"                                           \
+    "   completed_ms = CASE WHEN j.status IN (0, 1) THEN " now "::bigint"   \
+    "     ELSE j.completed_ms END,"                                         \
+    "   terminal_ms = CASE WHEN j.status IN (0, 1) THEN " now "::bigint"    \
+    "     ELSE j.terminal_ms END,"                                          \
+    "   purge_after_ms = CASE WHEN j.status IN (0, 1)"                      \
+    "     OR j.purge_after_ms IS NULL THEN " now "::bigint"                 \
+    "     ELSE j.purge_after_ms END,"                                       \
+    "   purge_attempts = CASE WHEN j.status IN (0, 1)"                      \
+    "     OR j.purge_after_ms IS NULL THEN 0 ELSE j.purge_attempts END"
+
 /* a scan fails at most this many jobs a pass, as the LMDB store */
 #define PDF_REPORT_PG_SCAN_BATCH   64
 #define PDF_REPORT_PG_PURGE_BATCH  64
+
+/* revocations written in SQL that a deletion pass takes */
+#define PDF_REPORT_PG_REVOKED_BATCH  1024
 
 
 /* the prepared statements, by index (pdf_report_pg_sql[] in order) */
@@ -48,6 +101,7 @@ typedef enum {
     PDF_REPORT_PG_PURGE_DUE,
     PDF_REPORT_PG_PURGE_RETAIN,
     PDF_REPORT_PG_PURGE_TAKE,
+    PDF_REPORT_PG_PURGE_REVOKED,
     PDF_REPORT_PG_PURGE_GONE,
     PDF_REPORT_PG_PURGE_AGAIN,
     PDF_REPORT_PG_IMPORT,

@@ -1125,6 +1125,7 @@ pdf_report_pg_purge_take(pdf_report_pg_t *pg, int64_t now_ms,
     int                    rc, i, take;
     char                   now[PDF_REPORT_PG_NUM], cut[PDF_REPORT_PG_NUM];
     char                   lim[PDF_REPORT_PG_NUM], until[PDF_REPORT_PG_NUM];
+    char                   rlim[PDF_REPORT_PG_NUM];
     PGresult              *r;
     const char            *vals[4];
     pdf_report_purge_t    *it;
@@ -1143,7 +1144,7 @@ pdf_report_pg_purge_take(pdf_report_pg_t *pg, int64_t now_ms,
         return rc;
     }
 
-    rc = pdf_report_pg_pipe_begin(&p, c, 4);
+    rc = pdf_report_pg_pipe_begin(&p, c, 5);
     if (rc != 0) {
         pdf_report_pg_release(pg, c);
         return rc;
@@ -1153,6 +1154,7 @@ pdf_report_pg_purge_take(pdf_report_pg_t *pg, int64_t now_ms,
     pdf_report_pg_num(cut, retention_ms < 0 ? INT64_MIN
                                             : now_ms - retention_ms);
     pdf_report_pg_num(lim, (int64_t) max);
+    pdf_report_pg_num(rlim, PDF_REPORT_PG_REVOKED_BATCH);
     pdf_report_pg_num(until, now_ms + lease_ms);
 
     vals[0] = now;
@@ -1161,11 +1163,18 @@ pdf_report_pg_purge_take(pdf_report_pg_t *pg, int64_t now_ms,
 
     pdf_report_pg_pipe_send(&p, PDF_REPORT_PG_BEGIN, 0, NULL);
 
-    take = 1;
+    /* revocations that other systems wrote to the directory table */
+    vals[1] = pg->erase_on_revoke ? "t" : "f";
+    vals[2] = rlim;
+    pdf_report_pg_pipe_send(&p, PDF_REPORT_PG_PURGE_REVOKED, 3, vals);
+    vals[1] = cut;
+    vals[2] = lim;
+
+    take = 2;
 
     if (retention_ms >= 0) {
         pdf_report_pg_pipe_send(&p, PDF_REPORT_PG_PURGE_RETAIN, 3, vals);
-        take = 2;
+        take = 3;
     }
 
     vals[3] = until;
@@ -1176,7 +1185,10 @@ pdf_report_pg_purge_take(pdf_report_pg_t *pg, int64_t now_ms,
     rc = pdf_report_pg_pipe_end(&p);
 
     if (rc == 0) {
-        if (take == 2 && (size_t) pdf_report_pg_int(p.res[1], 0, 0) > max) {
+        if (pdf_report_pg_int(p.res[1], 0, 0) == PDF_REPORT_PG_REVOKED_BATCH
+            || (take == 3 && (size_t) pdf_report_pg_int(p.res[2], 0, 0)
+                             > max))
+        {
             *more = 1;
         }
 

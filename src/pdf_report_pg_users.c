@@ -27,26 +27,6 @@
 
 
 /*
- * The orgs a record (jsonb) is CONNECTED to, each once, in the order of
- * its first such connection: pdf_report_user_access_of()'s rule (a
- * string org_id, a string connection_status "CONNECTED"), less the orgs
- * no token can name (over PDF_REPORT_ORG_MAX bytes).
- */
-#define PDF_REPORT_PG_ORGS(rec)                                             \
-    "(SELECT x.e->>'org_id' AS org, min(x.i) AS pos"                        \
-    " FROM jsonb_array_elements(CASE"                                       \
-    "  WHEN jsonb_typeof(" rec "->'connections') = 'array'"                 \
-    "  THEN " rec "->'connections' ELSE '[]'::jsonb END)"                   \
-    "  WITH ORDINALITY AS x(e, i)"                                          \
-    " WHERE jsonb_typeof(x.e) = 'object'"                                   \
-    "  AND jsonb_typeof(x.e->'org_id') = 'string'"                          \
-    "  AND jsonb_typeof(x.e->'connection_status') = 'string'"               \
-    "  AND x.e->>'connection_status' = 'CONNECTED'"                         \
-    "  AND octet_length(x.e->>'org_id') <= 128"                             \
-    " GROUP BY 1)"
-
-
-/*
  * What a load changes, before it changes it: $1 erase, $2 now.  The
  * pairs no longer CONNECTED (those of changed users in the file's
  * order, then those of users gone, by id), the jobs of each erased
@@ -72,30 +52,7 @@ static const char  pdf_report_pg_users_diff[] =
     "   FROM gone g, LATERAL " PDF_REPORT_PG_ORGS("g.old") " o"
     "   WHERE octet_length(g.id) <= 64),"
     " er AS (UPDATE pdf_report_jobs j SET"
-    "   flags = j.flags | 1"
-    "     | CASE WHEN j.status IN (0, 1) THEN 2 ELSE 0 END,"
-    "   status = CASE WHEN j.status IN (0, 1) THEN 3 ELSE j.status END,"
-    "   error_code = CASE WHEN j.status IN (0, 1) THEN 'NOT_CONNECTED'"
-    "     ELSE j.error_code END,"
-    "   error_message = CASE WHEN j.status IN (0, 1)"
-    "     THEN 'The user is no longer connected to this organisation.'"
-    "     ELSE j.error_message END,"
-    "   lease_token = CASE WHEN j.status IN (0, 1) THEN 0"
-    "     ELSE j.lease_token END,"
-    "   lease_until_ms = CASE WHEN j.status IN (0, 1) THEN 0"
-    "     ELSE j.lease_until_ms END,"
-    "   updated_ms = CASE WHEN j.status IN (0, 1) THEN $2::bigint"
-    "     ELSE j.updated_ms END,"
-    "   completed_ms = CASE WHEN j.status IN (0, 1) THEN $2::bigint"
-    "     ELSE j.completed_ms END,"
-    "   terminal_ms = CASE WHEN j.status IN (0, 1) THEN $2::bigint"
-    "     ELSE j.terminal_ms END,"
-    /* a deletion already started keeps its place */
-    "   purge_after_ms = CASE WHEN j.status IN (0, 1)"
-    "     OR j.purge_after_ms IS NULL THEN $2::bigint"
-    "     ELSE j.purge_after_ms END,"
-    "   purge_attempts = CASE WHEN j.status IN (0, 1)"
-    "     OR j.purge_after_ms IS NULL THEN 0 ELSE j.purge_attempts END"
+    PDF_REPORT_PG_ERASE_SET("$2")
     "   FROM lost WHERE $1::boolean AND j.org = lost.org"
     "   AND j.user_id = lost.id AND j.flags & 1 = 0"
     "   RETURNING j.org, j.user_id)"
@@ -421,6 +378,13 @@ pdf_report_pg_users_apply(pdf_report_pg_conn_t *c,
     if (rc == 0) {
         rc = pdf_report_pg_query(c, "SET LOCAL lock_timeout = 0", 0, NULL,
                                  NULL);
+    }
+
+    /* the load erases what it revokes itself: the trigger that queues
+     * revocations written by other systems leaves its rows alone */
+    if (rc == 0) {
+        rc = pdf_report_pg_query(c, "SET LOCAL pdf_report.loading = 'on'",
+                                 0, NULL, NULL);
     }
 
     if (rc == 0 && !load->check) {

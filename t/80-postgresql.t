@@ -8,12 +8,15 @@
 # - the database stopped and started again under a running nginx: 503
 #   meanwhile, then the same workers answer again, nothing lost;
 # - "pdf_report_users off": rows written in SQL are seen by the next
-#   request, without a reload.
+#   request, without a reload;
+# - a report finished while the database is away is recorded when it is
+#   back, not run again;
+# - revocations written in SQL erase the pairs' jobs and objects.
 
 use FindBin;
 BEGIN { push @INC, "$FindBin::Bin/lib" }   # our runner only if Test::Nginx is absent
 use Test::Nginx::Socket 'no_plan';
-use PdfReport::Test qw(api wait_job json s3_get);
+use PdfReport::Test qw(api wait_job json s3_get s3_object s3_keys);
 use Digest::SHA qw(sha256_hex);
 use Time::HiRes ();
 
@@ -147,10 +150,115 @@ sub users_off {
         api(GET => "/v1/document/api/$j->{jobId}/url");
     is($status, 403, "$name - revoked in SQL: step 3 refused at once");
     is($e && $e->{error}, 'NOT_CONNECTED', "$name - NOT_CONNECTED");
+
+    # pdf_report_erase_on_revoke off: the revocation erases nothing
+    Time::HiRes::sleep(2.5);
+    ($status, undef, undef, $e) = api(GET => "/v1/document/api/$j->{jobId}");
+    is($status, 200, "$name - erasure off: the job stays");
+    is(s3_object("reports/org_acme/$j->{jobId}.pdf"), 200,
+       "$name - erasure off: its object stays");
 }
 
 
-our @uri = map { PdfReport::Test::pg_database() } 1 .. 4;
+# polls until nothing of the bucket has the key, or time runs out
+sub gone_from_bucket {
+    my ($key, $timeout) = @_;
+    my $deadline = Time::HiRes::time() + $timeout;
+
+    while (Time::HiRes::time() < $deadline) {
+        return 1 if s3_object($key) == 404
+                    && !grep { $_ eq $key } s3_keys('reports/');
+        Time::HiRes::sleep(0.2);
+    }
+
+    return 0;
+}
+
+
+# three users' jobs complete; one user's connection is revoked by an
+# UPDATE in SQL, another's row is deleted: their jobs answer 404 and
+# their objects go within seconds (the deletion pass looks every
+# second); the third user's job and object stay
+sub revoked_in_sql {
+    my ($block) = @_;
+    my $name = $block->name;
+    my $uri = $::uri[5];
+    my %job;
+
+    for my $u (qw(US1A2B3C4D5E6F78 US3C4D5E6F7A8B90 US5E6F7A8B9C0D12)) {
+        my ($s, undef, undef, $j) =
+            api(POST => '/v1/document/api', body => { userId => $u });
+        is($s, 202, "$name - $u: 202");
+        $job{$u} = $j->{jobId};
+        is(wait_job($j->{jobId}, timeout => 20)->{status}, 'COMPLETE',
+           "$name - $u: COMPLETE");
+    }
+
+    PdfReport::Test::pg_sql($uri, q{UPDATE pdf_report_users SET record =
+        jsonb_set(record, '{connections,0,connection_status}', '"REVOKED"')
+        WHERE id = 'US1A2B3C4D5E6F78'});
+    PdfReport::Test::pg_sql($uri, q{DELETE FROM pdf_report_users
+        WHERE id = 'US3C4D5E6F7A8B90'});
+
+    for my $u (qw(US1A2B3C4D5E6F78 US3C4D5E6F7A8B90)) {
+        my $key = "reports/org_acme/$job{$u}.pdf";
+        ok(gone_from_bucket($key, 10), "$name - $u: the object is deleted");
+
+        my ($s, undef, undef, $e) = api(GET => "/v1/document/api/$job{$u}");
+        is($s, 404, "$name - $u: the job answers 404");
+        is($e && $e->{error}, 'JOB_NOT_FOUND', "$name - $u: JOB_NOT_FOUND");
+    }
+
+    my $kept = $job{US5E6F7A8B9C0D12};
+    my ($s) = api(GET => "/v1/document/api/$kept");
+    is($s, 200, "$name - the other user's job stays");
+    is(s3_object("reports/org_acme/$kept.pdf"), 200,
+       "$name - and its object");
+
+    is(PdfReport::Test::pg_sql($uri,
+                               'SELECT count(*) FROM pdf_report_revoked'),
+       0, "$name - the queue of revocations is empty");
+}
+
+
+# The upload's answer is held 3 s by the proxy; the database is stopped
+# while it is held, and started again 3 s later.  The lease is 120 s, so
+# a job COMPLETE within 30 s was recorded by the attempt that rendered
+# it, not run again by another claim after the lease.
+sub away_at_finish {
+    my ($block, $body) = @_;
+    my $name = $block->name;
+    my $id = json($body)->{jobId};
+
+    my $deadline = Time::HiRes::time() + 5;
+    my $state = '';
+    while ($state ne 'IN_PROGRESS' && Time::HiRes::time() < $deadline) {
+        my (undef, undef, undef, $j) = api(GET => "/v1/document/api/$id");
+        $state = $j->{status} // '';
+        Time::HiRes::sleep(0.05) if $state ne 'IN_PROGRESS';
+    }
+    is($state, 'IN_PROGRESS', "$name - claimed, its upload held");
+
+    PdfReport::Test::pg_down();
+    Time::HiRes::sleep(6);
+
+    my ($status) = api(GET => "/v1/document/api/$id");
+    is($status, 503, "$name - the database away: 503");
+
+    PdfReport::Test::pg_up();
+
+    my $job = wait_job($id, timeout => 30);
+    is($job && $job->{status}, 'COMPLETE',
+       "$name - COMPLETE once the database is back, within the lease");
+
+    my (undef, undef, undef, $u) = api(GET => "/v1/document/api/$id/url");
+    my $res = s3_get($u->{url});
+    is(sha256_hex($res->{content} // ''), $job->{sha256},
+       "$name - the object is the one recorded");
+}
+
+
+our @uri = map { PdfReport::Test::pg_database() } 1 .. 6;
 
 run_tests();
 
@@ -226,7 +334,7 @@ PdfReport::Test::auth()
 
 === TEST 5: pdf_report_users off: rows written in SQL, seen at once
 --- http_config eval
-main::pg($::uri[3], users => 'off')
+main::pg($::uri[3], users => 'off', erase_on_revoke => 'off')
 --- init
 main::until_served(10);
 --- request
@@ -236,3 +344,43 @@ PdfReport::Test::auth()
 --- error_code: 404
 --- flow: users_off
 --- timeout: 40
+
+
+
+=== TEST 6: a report finished while the database is away: recorded when it is back
+--- http_config eval
+main::pg($::uri[4], s3_endpoint => $::proxy, job_lease => '120s',
+         job_timeout => '300s')
+--- init
+main::until_served(10);
+PdfReport::Test::proxy_mode($PdfReport::Test::PROXY_DIR, 'slow:3000',
+                            'pass');
+--- request
+POST /v1/document/api
+{"userId":"US1A2B3C4D5E6F78"}
+--- more_headers eval
+PdfReport::Test::auth() . "\nContent-Type: application/json"
+--- error_code: 202
+--- flow: away_at_finish
+--- timeout: 90
+--- error_log eval
+qr/\[notice\] .*job [0-9a-f-]{36}: its outcome waited \d+ ms for the store to come back, then was recorded/
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 7: revocations written in SQL erase the pairs' jobs
+--- http_config eval
+main::pg($::uri[5])
+--- init
+main::until_served(10);
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: revoked_in_sql
+--- timeout: 90
