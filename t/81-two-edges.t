@@ -9,7 +9,13 @@
 # - A's master and workers SIGKILLed with jobs running: B finishes them
 #   once their leases run out;
 # - an idle edge starts a job created on the other at its NOTIFY, not at
-#   its next scan.
+#   its next scan;
+# - the database restarted under load on both edges: 503s while it is
+#   down, both edges serve again by themselves, every 202 is COMPLETE;
+# - the database down when both edges start: 503, then served once it is
+#   up, without touching nginx;
+# - directory rows written in SQL: seen by the next request on both
+#   edges.
 
 use FindBin;
 BEGIN { push @INC, "$FindBin::Bin/lib" }   # our runner only if Test::Nginx is absent
@@ -41,7 +47,7 @@ our $twenty = join '', map {
     . "\n"
 } 1 .. 20;
 
-our @uri = map { PdfReport::Test::pg_database() } 1 .. 4;
+our @uri = map { PdfReport::Test::pg_database() } 1 .. 7;
 
 
 sub served {
@@ -266,6 +272,207 @@ sub notified {
 }
 
 
+# creates and polls on A and B in turns from a child process, every
+# answer written to a file, until the file "stop" appears
+sub load {
+    my ($dir, @ports) = @_;
+    my $pid = fork // die "fork: $!";
+    return $pid if $pid;
+
+    open my $out, '>', "$dir/answers" or POSIX::_exit(1);
+    $out->autoflush(1);
+    my ($i, @ids) = (0);
+
+    until (-e "$dir/stop") {
+        my $port = $ports[$i % 2];
+        my $user = sprintf('USEDGE%010d', $i % 20 + 1);
+        my ($s, $h, undef, $j) = api(POST => '/v1/document/api',
+                                     port => $port, body => { userId => $user });
+        print $out join(' ', 'create', $s, $j && $j->{error} // '-',
+                        $h->{'retry-after'} // '-',
+                        $s == 202 ? $j->{jobId} : '-'), "\n";
+        push @ids, $j->{jobId} if $s == 202;
+
+        if (@ids) {
+            ($s, $h, undef, $j) = api(GET => "/v1/document/api/$ids[-1]",
+                                      port => $ports[($i + 1) % 2]);
+            print $out join(' ', 'status', $s, $j && $j->{error} // '-',
+                            $h->{'retry-after'} // '-', '-'), "\n";
+        }
+
+        $i++;
+        Time::HiRes::sleep(0.02);
+    }
+
+    close $out;
+    POSIX::_exit(0);
+}
+
+
+sub restarted_under_load {
+    my ($block) = @_;
+    my $name = $block->name;
+    my $a = $ENV{TEST_NGINX_SERVER_PORT};
+    my $b = PdfReport::Test::start_edge();
+    ok(served($b->{port}), "$name - edge B serves");
+
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my $kid = load($dir, $a, $b->{port});
+
+    Time::HiRes::sleep(2);
+    PdfReport::Test::pg_down();
+    Time::HiRes::sleep(3);
+    PdfReport::Test::pg_up();
+
+    ok(served($a) && served($b->{port}),
+       "$name - both edges serve again, nginx untouched");
+    Time::HiRes::sleep(2);
+
+    open my $fh, '>', "$dir/stop" or die "stop: $!";
+    close $fh;
+    waitpid $kid, 0;
+
+    open $fh, '<', "$dir/answers" or die "answers: $!";
+    my @lines = map { [split ' '] } <$fh>;
+    close $fh;
+
+    my %n;
+    $n{"$_->[0] $_->[1]"}++ for @lines;
+    my @odd = grep { !/^(?:create (?:202|409|503)|status (?:200|503))$/ }
+              keys %n;
+    is("@odd", '', "$name - only 202, 409, 200 and 503 answered")
+        or diag(explain(\%n));
+
+    my @down = grep { $_->[1] == 503 } @lines;
+    ok(@down > 0, sprintf("$name - 503s while the database was down (%d)",
+                          scalar @down));
+    is(scalar(grep { $_->[2] ne 'STORE_UNAVAILABLE' || $_->[3] ne '1' }
+              @down),
+       0, "$name - each one STORE_UNAVAILABLE with Retry-After: 1");
+
+    # after the restart: both edges accepted creates again
+    my $last503 = 0;
+    $lines[$_][1] == 503 and $last503 = $_ for 0 .. $#lines;
+    my @after = grep { $_->[0] eq 'create' && $_->[1] == 202 }
+                @lines[$last503 .. $#lines];
+    ok(@after >= 2, sprintf("$name - creates accepted after it (%d)",
+                            scalar @after));
+
+    my @ids = map { $_->[4] } grep { $_->[0] eq 'create' && $_->[1] == 202 }
+              @lines;
+    my @lost = grep {
+        my $job = wait_job($_, port => $b->{port}, timeout => 30);
+        !($job && $job->{status} eq 'COMPLETE')
+    } @ids;
+    is("@lost", '', sprintf("$name - all %d jobs that got a 202 COMPLETE",
+                            scalar @ids));
+
+    PdfReport::Test::stop_edge($b);
+}
+
+
+sub down_at_start {
+    my ($block) = @_;
+    my $name = $block->name;
+    my $a = $ENV{TEST_NGINX_SERVER_PORT};
+
+    PdfReport::Test::pg_down();
+    restart_a();
+    my $b = PdfReport::Test::start_edge();
+
+    for my $e (['A', $a], ['B', $b->{port}]) {
+        my ($s, $h, undef, $j) =
+            api(GET => '/v1/document/api/'
+                       . '00000000-0000-4000-8000-000000000000',
+                port => $e->[1]);
+        is($s, 503, "$name - $e->[0] started with the database down: 503");
+        is($j && $j->{error}, 'STORE_UNAVAILABLE',
+           "$name - $e->[0]: STORE_UNAVAILABLE");
+        is($h->{'retry-after'}, '1', "$name - $e->[0]: Retry-After: 1");
+    }
+
+    PdfReport::Test::pg_up();
+
+    ok(served($a), "$name - A serves once it is up");
+    ok(served($b->{port}), "$name - B serves once it is up");
+
+    my ($s, undef, undef, $j) =
+        api(POST => '/v1/document/api', port => $b->{port},
+            body => { userId => 'USEDGE0000000001' });
+    is($s, 202, "$name - created on B");
+    is(wait_job($j->{jobId}, timeout => 20)->{status}, 'COMPLETE',
+       "$name - polled on A: COMPLETE");
+
+    PdfReport::Test::stop_edge($b);
+}
+
+
+sub users_in_sql {
+    my ($block) = @_;
+    my $name = $block->name;
+    my $a = $ENV{TEST_NGINX_SERVER_PORT};
+    my $uri = $::uri[6];
+    my $b = PdfReport::Test::start_edge();
+    ok(served($b->{port}), "$name - edge B serves");
+
+    my $row = sub {
+        my ($id, $status) = @_;
+        return encode_json({ id => $id, first_name => 'Ada',
+                             last_name => 'Lovelace',
+                             connections => [{ org_id => 'org_acme',
+                                               connection_status => $status }]
+                           });
+    };
+
+    for my $e (['A', $a, 'USSQLA0000000001'], ['B', $b->{port},
+                                                'USSQLB0000000001'])
+    {
+        my ($s, undef, undef, $j) = api(POST => '/v1/document/api',
+                                        port => $e->[1],
+                                        body => { userId => $e->[2] });
+        is($s, 404, "$name - $e->[2] not in the table: 404 on $e->[0]");
+    }
+
+    PdfReport::Test::pg_sql($uri, "INSERT INTO pdf_report_users VALUES"
+        . " ('USSQLA0000000001', '" . $row->('USSQLA0000000001', 'CONNECTED')
+        . "'), ('USSQLB0000000001', '"
+        . $row->('USSQLB0000000001', 'CONNECTED') . "')");
+
+    my %job;
+    for my $e (['A', $a, 'USSQLA0000000001'], ['B', $b->{port},
+                                                'USSQLB0000000001'])
+    {
+        my ($s, undef, undef, $j) = api(POST => '/v1/document/api',
+                                        port => $e->[1],
+                                        body => { userId => $e->[2] });
+        is($s, 202, "$name - inserted in SQL: 202 at once on $e->[0]");
+        $job{$e->[2]} = $j->{jobId};
+    }
+
+    is(wait_job($job{$_}, timeout => 20)->{status}, 'COMPLETE',
+       "$name - $_: COMPLETE") for sort keys %job;
+
+    PdfReport::Test::pg_sql($uri, "UPDATE pdf_report_users SET record = '"
+        . $row->('USSQLA0000000001', 'REVOKED')
+        . "' WHERE id = 'USSQLA0000000001'");
+
+    for my $e (['A', $a], ['B', $b->{port}]) {
+        my ($s, undef, undef, $j) =
+            api(GET => "/v1/document/api/$job{USSQLA0000000001}/url",
+                port => $e->[1]);
+        is($s, 403, "$name - revoked in SQL: step 3 refused at once on "
+                    . $e->[0]);
+        is($j && $j->{error}, 'NOT_CONNECTED', "$name - NOT_CONNECTED");
+
+        ($s) = api(POST => '/v1/document/api', port => $e->[1],
+                   body => { userId => 'USSQLA0000000001' });
+        is($s, 403, "$name - and step 1 on $e->[0]");
+    }
+
+    PdfReport::Test::stop_edge($b);
+}
+
+
 # the runner stops the block's nginx by its pid file: one must answer
 sub restart_a {
     PdfReport::Test::restart_nginx();
@@ -350,4 +557,58 @@ GET /v1/document/api/00000000-0000-4000-8000-000000000000
 PdfReport::Test::auth()
 --- error_code: 404
 --- flow: notified
+--- timeout: 60
+
+
+
+=== TEST 5: the database restarted under load on both edges
+--- user_files eval
+">>> users.jsonl\n$::twenty"
+--- http_config eval
+PdfReport::Test::http_config(store => $::uri[4], users => $::users,
+                             rate_limit => 'off')
+--- init
+main::served($ENV{TEST_NGINX_SERVER_PORT});
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: restarted_under_load
+--- timeout: 120
+--- no_error_log
+[alert]
+[emerg]
+
+
+
+=== TEST 6: the database down when both edges start, then up
+--- user_files eval
+">>> users.jsonl\n$::twenty"
+--- http_config eval
+PdfReport::Test::http_config(store => $::uri[5], users => $::users)
+--- init
+main::served($ENV{TEST_NGINX_SERVER_PORT});
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: down_at_start
+--- timeout: 90
+
+
+
+=== TEST 7: directory rows written in SQL, seen by both edges at once
+--- http_config eval
+PdfReport::Test::http_config(store => $::uri[6], users => 'off',
+                             erase_on_revoke => 'off')
+--- init
+main::served($ENV{TEST_NGINX_SERVER_PORT});
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: users_in_sql
 --- timeout: 60
