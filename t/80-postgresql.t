@@ -296,9 +296,9 @@ PdfReport::Test::auth()
 
 
 
-=== TEST 3: nginx starts with the database unreachable: 503
+=== TEST 3: nginx starts with the database unreachable: 503, no password logged
 --- http_config eval
-main::pg("postgresql://postgres\@127.0.0.1:$::closed/none")
+main::pg("postgresql://postgres:Pa55w0rdSecret\@127.0.0.1:$::closed/none")
 --- request
 GET /v1/document/api/00000000-0000-4000-8000-000000000000
 --- more_headers eval
@@ -310,6 +310,11 @@ Retry-After: 1
 $::unavailable
 --- error_log eval
 qr/\[warn\] .*the PostgreSQL store's schema could not be set up: .*steps 1 to 3 answer 503/
+--- no_error_log
+Pa55w0rdSecret
+[alert]
+[crit]
+[emerg]
 
 
 

@@ -391,6 +391,28 @@ sub down_at_start {
         is($h->{'retry-after'}, '1', "$name - $e->[0]: Retry-After: 1");
     }
 
+    # a reload while it is down: the new workers start, and still 503
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT};
+    open my $fh, '<', "$root/logs/nginx.pid" or die "nginx.pid: $!";
+    my $master = <$fh>;
+    close $fh;
+    chomp $master;
+    my @old = PdfReport::Test::nginx_children($master);
+    kill 'HUP', $master;
+
+    my $deadline = Time::HiRes::time() + 10;
+    while (Time::HiRes::time() < $deadline
+           && grep { kill 0, $_ } @old)
+    {
+        Time::HiRes::sleep(0.1);
+    }
+
+    my ($st, $hd) = api(GET => '/v1/document/api/'
+                              . '00000000-0000-4000-8000-000000000000');
+    is($st, 503, "$name - A reloaded with the database down: 503");
+    is(scalar(grep { kill 0, $_ } @old), 0,
+       "$name - A's old workers are gone");
+
     PdfReport::Test::pg_up();
 
     ok(served($a), "$name - A serves once it is up");
@@ -582,7 +604,7 @@ PdfReport::Test::auth()
 
 
 
-=== TEST 6: the database down when both edges start, then up
+=== TEST 6: the database down when both edges start and A reloads, then up
 --- user_files eval
 ">>> users.jsonl\n$::twenty"
 --- http_config eval
