@@ -5,6 +5,8 @@
 # - the three steps, 409 and the rate window through the database;
 # - nginx starts while the database cannot be reached: 503
 #   STORE_UNAVAILABLE with Retry-After;
+# - nginx started while the database is up serves its first request:
+#   the master set the store up before the workers started;
 # - the database stopped and started again under a running nginx: 503
 #   meanwhile, then the same workers answer again, nothing lost;
 # - "pdf_report_users off": rows written in SQL are seen by the next
@@ -150,7 +152,7 @@ sub users_off {
 }
 
 
-our @uri = map { PdfReport::Test::pg_database() } 1 .. 4;
+our @uri = map { PdfReport::Test::pg_database() } 1 .. 5;
 
 run_tests();
 
@@ -236,3 +238,21 @@ PdfReport::Test::auth()
 --- error_code: 404
 --- flow: users_off
 --- timeout: 40
+
+
+
+=== TEST 6: the database up at start: the very first request is served
+--- http_config eval
+main::pg($::uri[4])
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- error_log
+pdf_report: 15 users loaded from
+--- no_error_log
+could not be set up
+[alert]
+[crit]
+[emerg]
