@@ -982,6 +982,23 @@ sub pg_sql {
     return $out;
 }
 
+# the store of the nginx under test as its nginx.conf names it: a
+# PostgreSQL URI (under PDF_REPORT_STORE=postgresql), or undef for an
+# LMDB directory
+
+sub pg_store {
+    my $conf = "$ENV{TEST_NGINX_SERVER_ROOT}/conf/nginx.conf";
+
+    open my $fh, '<', $conf or die "$conf: $!";
+    my ($store) = grep { defined }
+                  map { /^\s*pdf_report_store\s+(\S+?);?\s/ ? $1 : undef }
+                  <$fh>;
+    close $fh;
+
+    return defined $store && $store =~ m{^postgres(?:ql)?://} ? $store
+                                                              : undef;
+}
+
 # the server stopped (its data kept) and started again on the same port
 sub pg_down { system("'$ROOT/tools/pg-test-cluster' down '$PG_DIR'") == 0
                   or die "pg down" }
