@@ -14,6 +14,10 @@ package PdfReport::Backend;
 # and a block of a file that is about LMDB only skips itself with
 #
 #   --- skip_eval: <n>: PdfReport::Backend::postgresql()
+#
+# A file that starts no nginx with a store of the suite's (the unit
+# tests, the documentation, nginx -t of its own configurations) runs the
+# same under both: once(), in the LMDB run only.
 
 use strict;
 use warnings;
@@ -38,6 +42,19 @@ sub lmdb_only {
 
     require Test::More;
     Test::More::plan(skip_all => "LMDB only: $why");
+}
+
+
+# the whole file skipped under PDF_REPORT_STORE=postgresql: it does not
+# depend on the suite's store, and the LMDB run has run it
+
+sub once {
+    my ($why) = @_;
+
+    return unless postgresql();
+
+    require Test::More;
+    Test::More::plan(skip_all => "run once, with LMDB: $why");
 }
 
 
