@@ -2,9 +2,12 @@
 # source tree: make NGINX_SRC=/path/to/nginx-1.2x CONF_FLAGS="..."), runs
 # the unit and Test::Nginx suites, and runs the demo.
 #
-#   make test    install what is missing, build, run every test
-#   make run     install what is missing, build, run the three-step demo
-#   make module  build/nginx/objs/ngx_http_pdf_report_module.so only
+#   make test      install what is missing, build, run every test, with
+#                  the LMDB store and with a PostgreSQL one, side by side
+#   make prove     the suite once, with LMDB (T=t/xx.t for some files)
+#   make prove-pg  the suite with PostgreSQL stores (PDF_REPORT_STORE)
+#   make run       install what is missing, build, run the three-step demo
+#   make module    build/nginx/objs/ngx_http_pdf_report_module.so only
 
 SHELL       := /bin/bash
 NGINX_SRC   ?= /usr/share/nginx/src
@@ -63,8 +66,8 @@ if ! command -v '$(TEST_NGINX_BINARY)' > /dev/null; then \
 fi
 endef
 
-.PHONY: all module unit tools deps node test prove run upstream clean \
-        nginx-bin
+.PHONY: all module unit tools deps node test prove prove-pg prove-both \
+        run upstream clean nginx-bin
 
 all: module unit tools
 
@@ -116,11 +119,35 @@ node_modules/.package-lock.json: package.json package-lock.json
 prove: nginx-bin module unit tools
 	prove -r $(or $(T),t)
 
+# The suite with a PostgreSQL database for every block's store
+# (t/lib/PdfReport/Backend.pm), on a port and server root of its own, so
+# that it can run beside the LMDB one.
+PG_TEST_PORT  ?= 1986
+PG_SERVROOT   := $(CURDIR)/t/servroot-pg
+
+prove-pg: nginx-bin module unit tools
+	PDF_REPORT_STORE=postgresql TEST_NGINX_PORT=$(PG_TEST_PORT) \
+	    TEST_NGINX_SERVER_PORT=$(PG_TEST_PORT) \
+	    TEST_NGINX_SERVROOT=$(PG_SERVROOT) prove -r $(or $(T),t)
+
+# Both at once: most of a file's time is spent waiting (S3 delays,
+# timeouts, reloads), so two runs take little longer than one.  The
+# PostgreSQL run's output is kept in build/prove-pg.log and printed after
+# the LMDB run's; either failing fails.
+prove-both: nginx-bin module unit tools
+	@mkdir -p $(BUILD); \
+	$(MAKE) -s prove-pg > $(BUILD)/prove-pg.log 2>&1 & pg=$$!; \
+	prove -r $(or $(T),t); lmdb=$$?; \
+	wait $$pg; pgrc=$$?; \
+	echo "---- the same suite with PostgreSQL stores (make prove-pg):"; \
+	cat $(BUILD)/prove-pg.log; \
+	test $$lmdb = 0 && test $$pgrc = 0
+
 nginx-bin:
 	@$(need_nginx_bin)
 
 test: deps node
-	$(MAKE) prove
+	$(MAKE) prove-both
 
 run: deps node
 	$(MAKE) module

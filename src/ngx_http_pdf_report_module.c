@@ -1819,8 +1819,19 @@ ngx_http_pdf_report_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    /* a remote store is set up by the workers: nothing waits for it */
+    /*
+     * A remote store is set up here once, when the database answers, so
+     * that the workers serve their first request; when it does not, the
+     * workers set it up as soon as it does.  Not in "nginx -t".
+     */
     if (pmcf->pg_uri.data != NULL) {
+        if (!ngx_test_config
+            && ngx_http_pdf_report_remote_init_master(pmcf->cycle, pmcf)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
         return ngx_http_pdf_report_preflight(pmcf->cycle, pmcf);
     }
 

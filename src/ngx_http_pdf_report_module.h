@@ -48,6 +48,7 @@ typedef struct {
     ngx_str_t                 pg_uri;          /* postgresql://... */
     ngx_uint_t                pg_pool;         /* connections a worker */
     ngx_flag_t                users_off;       /* the table is SQR's */
+    ngx_uint_t                pg_set_up;       /* by the master, at start */
     ngx_str_t                 users_file;
     ngx_str_t                 jwt_keys_file;   /* a file, or the URL */
     char                     *jwks_url;        /* NULL: a file */
@@ -202,6 +203,8 @@ void ngx_http_pdf_report_users_loaded(ngx_log_t *log, ngx_str_t *file,
     pdf_report_users_load_t *load);
 
 /* ngx_http_pdf_report_remote.c */
+ngx_int_t ngx_http_pdf_report_remote_init_master(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf);
 ngx_int_t ngx_http_pdf_report_remote_init_worker(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf);
 void ngx_http_pdf_report_remote_exit(ngx_http_pdf_report_main_conf_t *pmcf);

@@ -12,15 +12,21 @@
 #include "ngx_http_pdf_report_module.h"
 
 
+/* far off: it only holds a gracefully exiting worker, see below */
+#define NGX_HTTP_PDF_REPORT_READ_HOLD  3600000
+
+
 typedef struct {
     ngx_http_request_t           *request;
     ngx_http_pdf_report_read_t   *read;
     pdf_report_db_t               db;
+    ngx_event_t                   hold;
 } ngx_http_pdf_report_read_task_t;
 
 
 static void ngx_http_pdf_report_read_handler(void *data, ngx_log_t *log);
 static void ngx_http_pdf_report_read_done(ngx_event_t *ev);
+static void ngx_http_pdf_report_read_hold(ngx_event_t *ev);
 
 
 ngx_int_t
@@ -65,6 +71,15 @@ ngx_http_pdf_report_read(ngx_http_request_t *r,
     /* the request waits for the task; its done() finalizes it */
     r->main->count++;
 
+    /*
+     * Not cancelable: a gracefully exiting worker waits for the read, so
+     * that the request gets its answer rather than a closed connection.
+     */
+    t->hold.handler = ngx_http_pdf_report_read_hold;
+    t->hold.data = t;
+    t->hold.log = r->connection->log;
+    ngx_add_timer(&t->hold, NGX_HTTP_PDF_REPORT_READ_HOLD);
+
     return NGX_DONE;
 }
 
@@ -88,11 +103,22 @@ ngx_http_pdf_report_read_done(ngx_event_t *ev)
     t = ev->data;
     r = t->request;
 
+    if (t->hold.timer_set) {
+        ngx_del_timer(&t->hold);
+    }
+
     /* the request, and the task in its pool, may be gone after this */
     c = r->connection;
 
     ngx_http_finalize_request(r, t->read->done(r, t->read));
     ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_pdf_report_read_hold(ngx_event_t *ev)
+{
+    ngx_add_timer(ev, NGX_HTTP_PDF_REPORT_READ_HOLD);
 }
 
 

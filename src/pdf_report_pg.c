@@ -476,6 +476,7 @@ pdf_report_pg_open(pdf_report_pg_t **pg, const char *uri, unsigned pool,
     p->uri = strdup(uri);
     p->size = pool;
     p->pid = getpid();
+    snprintf(p->connect_timeout, sizeof(p->connect_timeout), "5");
 
     if (p->conns == NULL || p->uri == NULL) {
         free(p->conns);
@@ -603,6 +604,13 @@ void
 pdf_report_pg_set_erase_on_revoke(pdf_report_pg_t *pg, int on)
 {
     pg->erase_on_revoke = on ? 1 : 0;
+}
+
+
+void
+pdf_report_pg_set_connect_timeout(pdf_report_pg_t *pg, unsigned s)
+{
+    snprintf(pg->connect_timeout, sizeof(pg->connect_timeout), "%u", s);
 }
 
 
@@ -780,8 +788,8 @@ pdf_report_pg_connect(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
                             "keepalives_interval", "keepalives_count",
                             "tcp_user_timeout", "options", "dbname",
                             "client_encoding", NULL };
-    const char  *vals[] = { "5", "nginx pdf_report", "1", "10", "5", "3",
-                            "30000",
+    const char  *vals[] = { pg->connect_timeout, "nginx pdf_report", "1",
+                            "10", "5", "3", "30000",
                             "-c idle_in_transaction_session_timeout=60s"
                             " -c lock_timeout=10s"
                             " -c tcp_keepalives_idle=10"

@@ -82,6 +82,12 @@ const char *pdf_report_pg_error(void);
 void pdf_report_pg_set_erase_on_revoke(pdf_report_pg_t *pg, int on);
 
 /*
+ * How long a connection may take to be made (libpq's connect_timeout,
+ * 5 s unless set; the URI's own connect_timeout wins)
+ */
+void pdf_report_pg_set_connect_timeout(pdf_report_pg_t *pg, unsigned s);
+
+/*
  * Create the module's tables (and pdf_report_users, if missing) or bring
  * older ones to this version, in one transaction under an advisory lock,
  * so that edges starting together do it once.  *found is the version

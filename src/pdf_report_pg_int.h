@@ -123,6 +123,7 @@ struct pdf_report_pg_s {
     pthread_cond_t         cond;
     char                  *uri;
     unsigned               erase_on_revoke;
+    char                   connect_timeout[12];  /* s, libpq's text */
     unsigned               size;
     pid_t                  pid;      /* the process that opened it */
     pdf_report_pg_conn_t  *conns;

@@ -4,6 +4,11 @@ use strict;
 use warnings;
 use Test::More;
 use FindBin;
+BEGIN { push @INC, "$FindBin::Bin/lib" }
+use PdfReport::Backend;
+BEGIN {
+    PdfReport::Backend::once('the C unit tests; test_pg has its own cluster');
+}
 use File::Spec;
 
 my $root = File::Spec->rel2abs("$FindBin::Bin/..");

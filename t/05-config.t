@@ -26,6 +26,11 @@ use File::Spec;
 use Cwd qw(abs_path);
 use File::Path qw(make_path);
 use FindBin;
+BEGIN { push @INC, "$FindBin::Bin/lib" }
+use PdfReport::Backend;
+BEGIN {
+    PdfReport::Backend::once('nginx -t of its own configurations');
+}
 use JSON::PP;
 use Time::HiRes ();
 

@@ -44,6 +44,10 @@ use Time::HiRes ();
 use IO::Socket::INET;
 
 BEGIN { push @INC, "$FindBin::Bin/lib" }
+use PdfReport::Backend;
+BEGIN {
+    PdfReport::Backend::lmdb_only("Debian's layout and its LMDB directory");
+}
 
 my $DEBIAN = '/etc/nginx';
 my $ROOT = abs_path("$FindBin::Bin/..");

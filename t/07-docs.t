@@ -32,6 +32,11 @@ use strict;
 use warnings;
 use Test::More;
 use FindBin;
+BEGIN { push @INC, "$FindBin::Bin/lib" }
+use PdfReport::Backend;
+BEGIN {
+    PdfReport::Backend::once('the documentation against the code, no nginx');
+}
 use Cwd qw(abs_path);
 use File::Spec;
 

@@ -13,6 +13,9 @@ use Test::More;
 use File::Temp qw(tempdir);
 use Cwd qw(abs_path);
 use FindBin;
+BEGIN { push @INC, "$FindBin::Bin/lib" }
+use PdfReport::Backend;
+BEGIN { PdfReport::Backend::once('the Makefile, no store') }
 
 my $ROOT = abs_path("$FindBin::Bin/..");
 

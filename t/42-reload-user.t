@@ -24,6 +24,10 @@ use HTTP::Tiny;
 use Time::HiRes ();
 
 BEGIN { push @INC, "$FindBin::Bin/lib" }
+use PdfReport::Backend;
+BEGIN {
+    PdfReport::Backend::lmdb_only("the LMDB directory the workers' user must reach");
+}
 
 my $ROOT = abs_path("$FindBin::Bin/..");
 my $DATA = "$ROOT/t/data";

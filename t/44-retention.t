@@ -4,7 +4,8 @@
 # through S3's own API (a signed HEAD and ListObjects straight to the S3
 # server), not through the module.  "off" keeps everything.  A map full
 # of jobs clears by itself once retention deletes them, and size= takes
-# nginx's "g".
+# nginx's "g".  Under PDF_REPORT_STORE=postgresql the two map blocks
+# (LMDB's size=) are skipped: a database has no map to fill.
 
 use FindBin;
 BEGIN { push @INC, "$FindBin::Bin/lib" }   # our runner only if Test::Nginx is absent
@@ -238,6 +239,7 @@ deleted
 
 
 === TEST 3: size=8g starts, and jobs complete in it
+--- skip_eval: 4: PdfReport::Backend::postgresql()
 --- http_config eval
 PdfReport::Test::http_config(
     store => "$ENV{TEST_NGINX_SERVER_ROOT}/pdf_report_temp size=8g")
@@ -253,6 +255,7 @@ PdfReport::Test::auth() . "\nContent-Type: application/json"
 
 
 === TEST 4: a full map clears by itself once retention deletes jobs (30 s)
+--- skip_eval: 8: PdfReport::Backend::postgresql()
 --- main_config eval
 PdfReport::Test::main_config(threads => 4)
 --- user_files eval

@@ -19,6 +19,8 @@ use FindBin;
 use Time::HiRes ();
 
 BEGIN { push @INC, "$FindBin::Bin/lib" }
+use PdfReport::Backend;
+BEGIN { PdfReport::Backend::lmdb_only('the LMDB layout upgrade') }
 
 my $ROOT = abs_path("$FindBin::Bin/..");
 my $DATA = "$ROOT/t/data";

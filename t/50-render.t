@@ -13,6 +13,9 @@ use strict;
 use warnings;
 use Test::More;
 use FindBin;
+BEGIN { push @INC, "$FindBin::Bin/lib" }
+use PdfReport::Backend;
+BEGIN { PdfReport::Backend::once('the renderer, no store') }
 use File::Spec;
 use File::Path qw(make_path);
 

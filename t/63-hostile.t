@@ -16,11 +16,22 @@ PdfReport::Test::use_flows();
 our $job = '00000000-0000-4000-8000-000000000000';
 
 
-# entries of the store's databases, read with lmdb-utils' mdb_stat
+# entries of the store's databases, read with lmdb-utils' mdb_stat; or
+# the same counts of a PostgreSQL store's jobs table, where the pending
+# index and the queue are the rows of jobs not finished
 
 sub store_counts {
     my $dir = "$ENV{TEST_NGINX_SERVER_ROOT}/pdf_report_temp";
+    my $uri = PdfReport::Test::pg_store();
     my %n;
+
+    if (defined $uri) {
+        my $sql = 'SELECT count(*), count(*) FILTER (WHERE status IN (0, 1)) '
+                  . 'FROM pdf_report_jobs';
+        my ($jobs, $pending) = split /\|/, PdfReport::Test::pg_sql($uri, $sql);
+
+        return { jobs => $jobs, pending => $pending, queue => $pending };
+    }
 
     for my $db (qw(jobs pending queue)) {
         my $out = `mdb_stat -s $db '$dir' 2>&1`;

@@ -5,6 +5,8 @@
 # - the three steps, 409 and the rate window through the database;
 # - nginx starts while the database cannot be reached: 503
 #   STORE_UNAVAILABLE with Retry-After;
+# - nginx started while the database is up serves its first request:
+#   the master set the store up before the workers started;
 # - the database stopped and started again under a running nginx: 503
 #   meanwhile, then the same workers answer again, nothing lost;
 # - "pdf_report_users off": rows written in SQL are seen by the next
@@ -15,6 +17,8 @@
 
 use FindBin;
 BEGIN { push @INC, "$FindBin::Bin/lib" }   # our runner only if Test::Nginx is absent
+use PdfReport::Backend;
+BEGIN { PdfReport::Backend::once('its blocks name their own databases') }
 use Test::Nginx::Socket 'no_plan';
 use PdfReport::Test qw(api wait_job json s3_get s3_object s3_keys);
 use Digest::SHA qw(sha256_hex);
@@ -258,7 +262,7 @@ sub away_at_finish {
 }
 
 
-our @uri = map { PdfReport::Test::pg_database() } 1 .. 6;
+our @uri = map { PdfReport::Test::pg_database() } 1 .. 7;
 
 run_tests();
 
@@ -389,3 +393,21 @@ PdfReport::Test::auth()
 --- error_code: 404
 --- flow: revoked_in_sql
 --- timeout: 90
+
+
+
+=== TEST 8: the database up at start: the very first request is served
+--- http_config eval
+main::pg($::uri[6])
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- error_log
+pdf_report: 15 users loaded from
+--- no_error_log
+could not be set up
+[alert]
+[crit]
+[emerg]

@@ -19,6 +19,8 @@
 
 use FindBin;
 BEGIN { push @INC, "$FindBin::Bin/lib" }   # our runner only if Test::Nginx is absent
+use PdfReport::Backend;
+BEGIN { PdfReport::Backend::once('its blocks name their own databases') }
 use Test::Nginx::Socket 'no_plan';
 use PdfReport::Test qw(api wait_job json s3_get);
 use Digest::SHA qw(sha256_hex);

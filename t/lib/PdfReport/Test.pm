@@ -27,6 +27,7 @@ use POSIX ();
 use Time::HiRes ();
 use PdfReport::Token;
 use PdfReport::Record;
+use PdfReport::Backend;
 use Digest::SHA qw(sha256_hex hmac_sha256 hmac_sha256_hex);
 
 use Exporter 'import';
@@ -472,15 +473,22 @@ sub main_config {
 
 
 # http{} directives of the module; any of them can be overridden, and an
-# undef value leaves that directive out
+# undef value leaves that directive out.  The store is an LMDB directory
+# under the server root, or under PDF_REPORT_STORE=postgresql a new
+# database of pg_cluster() (PdfReport::Backend)
 
 sub http_config {
     my (%o) = @_;
 
     my $root = $ENV{TEST_NGINX_SERVER_ROOT} // abs_path('t') . '/servroot';
 
+    # PDF_REPORT_STORE=postgresql: a new database for each block
+    my $store = exists $o{store} ? undef
+                : PdfReport::Backend::postgresql() ? pg_database()
+                : "$root/pdf_report_temp size=16m";
+
     my @d = (
-        [store          => "$root/pdf_report_temp size=16m"],
+        [store          => $store],
         [users          => "$DATA/users.jsonl"],
         [jwt_keys       => "$DATA/jwks-api.json"],
         [jwt_issuer     => 'https://auth.sqr.test/'],
@@ -972,6 +980,23 @@ sub pg_sql {
     chomp $out;
 
     return $out;
+}
+
+# the store of the nginx under test as its nginx.conf names it: a
+# PostgreSQL URI (under PDF_REPORT_STORE=postgresql), or undef for an
+# LMDB directory
+
+sub pg_store {
+    my $conf = "$ENV{TEST_NGINX_SERVER_ROOT}/conf/nginx.conf";
+
+    open my $fh, '<', $conf or die "$conf: $!";
+    my ($store) = grep { defined }
+                  map { /^\s*pdf_report_store\s+(\S+?);?\s/ ? $1 : undef }
+                  <$fh>;
+    close $fh;
+
+    return defined $store && $store =~ m{^postgres(?:ql)?://} ? $store
+                                                              : undef;
 }
 
 # the server stopped (its data kept) and started again on the same port
