@@ -9,17 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 
 #include "pdf_report_webhook.h"
 #include "pdf_report_fetch.h"
+#include "pdf_report_util.h"
+
+#include <jansson.h>
 
 
 typedef struct {
@@ -567,4 +572,232 @@ pdf_report_webhook_progress(void *data, curl_off_t dltotal,
     (void) ulnow;
 
     return conf->cancelled() ? 1 : 0;
+}
+
+
+/* ---- the webhooks file ---- */
+
+
+static int
+pdf_report_webhook_cmp(const void *a, const void *b)
+{
+    return strcmp(((const pdf_report_webhook_t *) a)->org,
+                  ((const pdf_report_webhook_t *) b)->org);
+}
+
+
+static int
+pdf_report_webhook_line(pdf_report_webhook_t *h, const char *line,
+    size_t len, char *err, size_t errlen)
+{
+    int           rc;
+    size_t        i;
+    json_t       *j, *org, *url, *secret;
+    const char   *u;
+    json_error_t  je;
+
+    j = pdf_report_json_loadb(line, len, 0, &je);
+
+    /* jansson's text may quote the line, and so a secret: only where */
+    if (j == NULL) {
+        snprintf(err, errlen, "not JSON (at byte %d)", je.position);
+        return -1;
+    }
+
+    if (!json_is_object(j)) {
+        snprintf(err, errlen, "not a JSON object");
+        json_decref(j);
+        return -1;
+    }
+
+    org = json_object_get(j, "org_id");
+    url = json_object_get(j, "url");
+    secret = json_object_get(j, "secret");
+    rc = -1;
+
+    if (!json_is_string(org) || json_string_length(org) == 0
+        || json_string_length(org) > 128
+        || strlen(json_string_value(org)) != json_string_length(org))
+    {
+        snprintf(err, errlen, "\"org_id\" must be a string of 1 to 128 "
+                 "bytes");
+        goto done;
+    }
+
+    u = json_is_string(url) ? json_string_value(url) : "";
+
+    if ((strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
+        || strlen(u) > PDF_REPORT_WEBHOOK_URL_MAX
+        || strlen(u) != json_string_length(url))
+    {
+        snprintf(err, errlen, "\"url\" must be an http:// or https:// URL "
+                 "of at most %d bytes", PDF_REPORT_WEBHOOK_URL_MAX);
+        goto done;
+    }
+
+    for (i = 0; u[i] != '\0'; i++) {
+        if ((unsigned char) u[i] <= 0x20 || (unsigned char) u[i] >= 0x7f) {
+            snprintf(err, errlen, "\"url\" has a space or a byte outside "
+                     "printable ASCII");
+            goto done;
+        }
+    }
+
+    /* the secret's value is never repeated in a message */
+    if (!json_is_string(secret)
+        || pdf_report_webhook_secret(json_string_value(secret),
+                                     json_string_length(secret), h->key,
+                                     &h->key_len)
+           != 0)
+    {
+        snprintf(err, errlen, "\"secret\" must be \"whsec_\" and the "
+                 "base64 of %d to %d bytes", PDF_REPORT_WEBHOOK_KEY_MIN,
+                 PDF_REPORT_WEBHOOK_KEY_MAX);
+        goto done;
+    }
+
+    h->org = strdup(json_string_value(org));
+    h->url = strdup(u);
+
+    if (h->org == NULL || h->url == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+
+    rc = 0;
+
+done:
+
+    json_decref(j);
+    return rc;
+}
+
+
+int
+pdf_report_webhooks_load(const char *file, pdf_report_webhooks_t *hooks,
+    char *err, size_t errlen)
+{
+    FILE                  *f;
+    char                  *line, lerr[160];
+    size_t                 cap, n, lineno, i;
+    ssize_t                len;
+    pdf_report_webhook_t  *h, *more;
+
+    memset(hooks, 0, sizeof(pdf_report_webhooks_t));
+
+    f = fopen(file, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", file, strerror(errno));
+        return -1;
+    }
+
+    line = NULL;
+    cap = 0;
+    n = 0;
+    lineno = 0;
+
+    while ((len = getline(&line, &cap, f)) != -1) {
+        lineno++;
+
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'
+                           || line[len - 1] == ' '))
+        {
+            len--;
+        }
+
+        if (len == 0) {
+            continue;
+        }
+
+        if (hooks->n == n) {
+            n = n ? 2 * n : 16;
+            more = realloc(hooks->hooks, n * sizeof(pdf_report_webhook_t));
+
+            if (more == NULL) {
+                snprintf(err, errlen, "%s: out of memory", file);
+                goto failed;
+            }
+
+            hooks->hooks = more;
+        }
+
+        h = &hooks->hooks[hooks->n];
+        memset(h, 0, sizeof(pdf_report_webhook_t));
+
+        if (pdf_report_webhook_line(h, line, (size_t) len, lerr,
+                                    sizeof(lerr))
+            != 0)
+        {
+            free(h->org);
+            free(h->url);
+            snprintf(err, errlen, "%s:%zu: %s", file, lineno, lerr);
+            goto failed;
+        }
+
+        hooks->n++;
+    }
+
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: %s", file, strerror(errno));
+        goto failed;
+    }
+
+    free(line);
+    fclose(f);
+
+    qsort(hooks->hooks, hooks->n, sizeof(pdf_report_webhook_t),
+          pdf_report_webhook_cmp);
+
+    for (i = 1; i < hooks->n; i++) {
+        if (strcmp(hooks->hooks[i - 1].org, hooks->hooks[i].org) == 0) {
+            snprintf(err, errlen, "%s: org \"%.128s\" has two lines", file,
+                     hooks->hooks[i].org);
+            pdf_report_webhooks_free(hooks);
+            return -1;
+        }
+    }
+
+    return 0;
+
+failed:
+
+    free(line);
+    fclose(f);
+    pdf_report_webhooks_free(hooks);
+
+    return -1;
+}
+
+
+void
+pdf_report_webhooks_free(pdf_report_webhooks_t *hooks)
+{
+    size_t  i;
+
+    for (i = 0; i < hooks->n; i++) {
+        free(hooks->hooks[i].org);
+        free(hooks->hooks[i].url);
+        /* the keys do not outlive their table */
+        OPENSSL_cleanse(hooks->hooks[i].key, sizeof(hooks->hooks[i].key));
+    }
+
+    free(hooks->hooks);
+    memset(hooks, 0, sizeof(pdf_report_webhooks_t));
+}
+
+
+const pdf_report_webhook_t *
+pdf_report_webhooks_find(const pdf_report_webhooks_t *hooks,
+    const char *org)
+{
+    pdf_report_webhook_t  key;
+
+    if (hooks == NULL || hooks->n == 0) {
+        return NULL;
+    }
+
+    key.org = (char *) org;
+
+    return bsearch(&key, hooks->hooks, hooks->n,
+                   sizeof(pdf_report_webhook_t), pdf_report_webhook_cmp);
 }

@@ -105,4 +105,37 @@ int pdf_report_webhook_post(const pdf_report_webhook_conf_t *conf,
     const pdf_report_webhook_msg_t *msg, pdf_report_webhook_result_t *res);
 
 
+/* ---- pdf_report_webhooks <file.jsonl>: one org a line ---- */
+
+#define PDF_REPORT_WEBHOOK_URL_MAX     2048
+
+typedef struct {
+    char           *org;
+    char           *url;
+    unsigned char   key[PDF_REPORT_WEBHOOK_KEY_MAX];
+    size_t          key_len;
+} pdf_report_webhook_t;
+
+typedef struct {
+    pdf_report_webhook_t  *hooks;       /* sorted by org */
+    size_t                 n;
+} pdf_report_webhooks_t;
+
+
+/*
+ * Reads the file: every line {"org_id", "url", "secret"} (blank lines
+ * skipped), an http or https URL, a whsec_ secret, each org once.  0, or
+ * -1 with err naming the line and never the secret.  Free with
+ * pdf_report_webhooks_free().
+ */
+int pdf_report_webhooks_load(const char *file, pdf_report_webhooks_t *hooks,
+    char *err, size_t errlen);
+
+void pdf_report_webhooks_free(pdf_report_webhooks_t *hooks);
+
+/* the org's webhook, or NULL */
+const pdf_report_webhook_t *pdf_report_webhooks_find(
+    const pdf_report_webhooks_t *hooks, const char *org);
+
+
 #endif /* _PDF_REPORT_WEBHOOK_H_INCLUDED_ */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -331,6 +332,89 @@ test_post(void)
 }
 
 
+static int
+load(const char *text, pdf_report_webhooks_t *h, char *err, size_t len)
+{
+    int    rc;
+    char   file[] = "/tmp/test_webhook_XXXXXX";
+    int    fd;
+
+    fd = mkstemp(file);
+    if (fd == -1) {
+        return -2;
+    }
+
+    if (write(fd, text, strlen(text)) != (ssize_t) strlen(text)) {
+        close(fd);
+        unlink(file);
+        return -2;
+    }
+
+    close(fd);
+    rc = pdf_report_webhooks_load(file, h, err, len);
+    unlink(file);
+
+    /* the message names the file: keep what follows it */
+    if (rc != 0 && strncmp(err, file, strlen(file)) == 0) {
+        memmove(err, err + strlen(file), strlen(err + strlen(file)) + 1);
+    }
+
+    return rc;
+}
+
+
+static void
+test_file(void)
+{
+    char                         err[256];
+    pdf_report_webhooks_t        h;
+    const pdf_report_webhook_t  *w;
+
+    ok(load("{\"org_id\":\"org_b\",\"url\":\"https://b.example/h\","
+            "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}\n"
+            "\n"
+            "{\"org_id\":\"org_a\",\"url\":\"http://a.example:8080/\","
+            "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}\r\n",
+            &h, err, sizeof(err)) == 0 && h.n == 2,
+       "file: two orgs, a blank line, a CRLF");
+
+    w = pdf_report_webhooks_find(&h, "org_a");
+    ok(w != NULL && strcmp(w->url, "http://a.example:8080/") == 0
+       && w->key_len == 24, "file: org_a found, its URL and key");
+    ok(pdf_report_webhooks_find(&h, "org_c") == NULL, "file: org_c is not");
+    pdf_report_webhooks_free(&h);
+
+    ok(load("{\"org_id\":\"org_a\",\"url\":\"ftp://a/\",\"secret\":"
+            "\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}\n", &h, err,
+            sizeof(err)) == -1
+       && strncmp(err, ":1: \"url\" must be", 17) == 0,
+       "file: an ftp URL refused by line: %s", err);
+
+    ok(load("\n{\"org_id\":\"org_a\",\"url\":\"https://a/\",\"secret\":"
+            "\"whsec_TOPSECRETTOPSECRET\"}\n", &h, err, sizeof(err)) == -1
+       && strncmp(err, ":2: \"secret\" must be", 20) == 0
+       && strstr(err, "TOPSECRET") == NULL,
+       "file: a bad secret refused, not shown: %s", err);
+
+    ok(load("{\"org_id\":\"org_a\",\"url\":\"https://a/\",\"secret\":"
+            "\"whsec_TOPSECRET\n", &h, err, sizeof(err)) == -1
+       && strstr(err, "TOPSECRET") == NULL,
+       "file: broken JSON refused, the secret not shown: %s", err);
+
+    ok(load("{\"url\":\"https://a/\",\"secret\":"
+            "\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}\n", &h, err,
+            sizeof(err)) == -1 && strstr(err, "org_id") != NULL,
+       "file: no org_id: %s", err);
+
+    ok(load("{\"org_id\":\"org_a\",\"url\":\"https://a/\",\"secret\":"
+            "\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}\n"
+            "{\"org_id\":\"org_a\",\"url\":\"https://b/\",\"secret\":"
+            "\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}\n", &h, err,
+            sizeof(err)) == -1 && strstr(err, "two lines") != NULL,
+       "file: an org twice: %s", err);
+}
+
+
 int
 main(void)
 {
@@ -339,6 +423,7 @@ main(void)
     test_allow();
     test_guard();
     test_post();
+    test_file();
 
     printf("1..%d\n", tap_n);
 
