@@ -27,13 +27,6 @@
 #include <jansson.h>
 
 
-typedef struct {
-    const pdf_report_webhook_conf_t  *conf;
-    const char                       *host;
-    unsigned                          refused;
-} pdf_report_webhook_guard_t;
-
-
 /* the networks a delivery reaches only when an allow entry says so */
 typedef struct {
     unsigned char  addr[16];
@@ -353,47 +346,50 @@ pdf_report_webhook_in(const unsigned char *addr,
 
 
 int
-pdf_report_webhook_post(const pdf_report_webhook_conf_t *conf,
+pdf_report_webhook_start(pdf_report_webhook_req_t *req,
+    const pdf_report_webhook_conf_t *conf,
     const pdf_report_webhook_msg_t *msg, pdf_report_webhook_result_t *res)
 {
-    int                          rc;
-    char                        *host, *h;
-    char                         line[128], sig[PDF_REPORT_WEBHOOK_SIG_LEN + 1];
-    char                         errbuf[CURL_ERROR_SIZE], url[128];
-    size_t                       n;
-    CURL                        *curl;
-    CURLU                       *u;
-    CURLcode                     cc;
-    struct curl_slist           *headers, *l;
-    pdf_report_webhook_guard_t   guard;
+    char                *host;
+    char                 line[128], sig[PDF_REPORT_WEBHOOK_SIG_LEN + 1];
+    size_t               n;
+    CURL                *curl;
+    CURLU               *u;
+    struct curl_slist   *l;
 
+    memset(req, 0, sizeof(pdf_report_webhook_req_t));
     memset(res, 0, sizeof(pdf_report_webhook_result_t));
-    errbuf[0] = '\0';
+    req->conf = conf;
+
+    pdf_report_fetch_log_url(req->url, sizeof(req->url), msg->url);
+
     host = NULL;
-    headers = NULL;
-    curl = NULL;
-    rc = -1;
-
-    pdf_report_fetch_log_url(url, sizeof(url), msg->url);
-
     u = curl_url();
 
     if (u == NULL
         || curl_url_set(u, CURLUPART_URL, msg->url, 0) != CURLUE_OK
-        || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+        || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK
+        || strlen(host) >= sizeof(req->host))
     {
-        snprintf(res->error, sizeof(res->error), "%s: not a URL", url);
-        goto done;
+        snprintf(res->error, sizeof(res->error), "%s: not a URL", req->url);
+        curl_free(host);
+        curl_url_cleanup(u);
+        return -1;
     }
 
     /* an IPv6 literal comes in its brackets */
-    h = host;
-    n = strlen(h);
+    n = strlen(host);
 
-    if (n > 1 && h[0] == '[' && h[n - 1] == ']') {
-        h[n - 1] = '\0';
-        h++;
+    if (n > 1 && host[0] == '[' && host[n - 1] == ']') {
+        memcpy(req->host, host + 1, n - 2);
+        req->host[n - 2] = '\0';
+
+    } else {
+        memcpy(req->host, host, n + 1);
     }
+
+    curl_free(host);
+    curl_url_cleanup(u);
 
     if (pdf_report_webhook_sign(sig, msg->key, msg->key_len, msg->id,
                                 msg->timestamp, msg->body, msg->len)
@@ -401,11 +397,11 @@ pdf_report_webhook_post(const pdf_report_webhook_conf_t *conf,
     {
         snprintf(res->error, sizeof(res->error), "%s",
                  "cannot sign the event");
-        goto done;
+        return -1;
     }
 
     l = curl_slist_append(NULL, "Content-Type: application/json");
-    headers = l;
+    req->headers = l;
 
     snprintf(line, sizeof(line), "webhook-id: %s", msg->id);
     l = (l != NULL) ? curl_slist_append(l, line) : NULL;
@@ -421,16 +417,13 @@ pdf_report_webhook_post(const pdf_report_webhook_conf_t *conf,
     l = (l != NULL) ? curl_slist_append(l, "Expect:") : NULL;
 
     curl = curl_easy_init();
+    req->curl = curl;
 
     if (l == NULL || curl == NULL) {
         snprintf(res->error, sizeof(res->error), "%s",
                  "cannot set up a curl handle (out of memory)");
-        goto done;
+        goto failed;
     }
-
-    guard.conf = conf;
-    guard.host = h;
-    guard.refused = 0;
 
     /*
      * Every address curl would connect to goes through the guard, so a
@@ -448,8 +441,7 @@ pdf_report_webhook_post(const pdf_report_webhook_conf_t *conf,
 #endif
         || curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION,
                             pdf_report_webhook_open) != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &guard)
-           != CURLE_OK
+        || curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, req) != CURLE_OK
         || curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK
         || curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK
         || (conf->ca_file != NULL
@@ -461,13 +453,16 @@ pdf_report_webhook_post(const pdf_report_webhook_conf_t *conf,
         || curl_easy_setopt(curl, CURLOPT_POSTFIELDS, msg->body) != CURLE_OK
         || curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long) msg->len)
            != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK
+        || curl_easy_setopt(curl, CURLOPT_HTTPHEADER, req->headers)
+           != CURLE_OK
         || curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
                             conf->timeout_ms ? conf->timeout_ms
                             : PDF_REPORT_WEBHOOK_TIMEOUT_MS) != CURLE_OK
         || curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
                             pdf_report_webhook_discard) != CURLE_OK
-        || curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK
+        || curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, req->errbuf)
+           != CURLE_OK
+        || curl_easy_setopt(curl, CURLOPT_PRIVATE, req) != CURLE_OK
         || curl_easy_setopt(curl, CURLOPT_USERAGENT,
                             "ngx_http_pdf_report_module") != CURLE_OK
         || (conf->cancelled != NULL
@@ -479,55 +474,84 @@ pdf_report_webhook_post(const pdf_report_webhook_conf_t *conf,
     {
         snprintf(res->error, sizeof(res->error), "%s",
                  "cannot set up the curl handle");
-        goto done;
+        goto failed;
     }
 
-    cc = curl_easy_perform(curl);
+    return 0;
 
-    res->refused = guard.refused;
+failed:
+
+    curl_easy_cleanup(req->curl);
+    curl_slist_free_all(req->headers);
+    req->curl = NULL;
+    req->headers = NULL;
+
+    return -1;
+}
+
+
+int
+pdf_report_webhook_finish(pdf_report_webhook_req_t *req, int cc,
+    pdf_report_webhook_result_t *res)
+{
+    int  rc;
+
+    rc = -1;
+    res->refused = req->refused;
 
     if (cc == CURLE_OK
-        && curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res->status)
+        && curl_easy_getinfo(req->curl, CURLINFO_RESPONSE_CODE, &res->status)
            != CURLE_OK)
     {
         res->status = 0;
     }
 
-    if (guard.refused && cc != CURLE_OK) {
-        snprintf(res->error, sizeof(res->error), "%s: refused: the host's "
-                 "address is loopback, private, link-local or unspecified, "
-                 "and no pdf_report_webhook_allow entry allows it", url);
-        goto done;
-    }
+    if (req->refused && cc != CURLE_OK) {
+        snprintf(res->error, sizeof(res->error), "%.100s: refused: the "
+                 "host's address is loopback, private, link-local or "
+                 "unspecified, and no pdf_report_webhook_allow entry "
+                 "allows it", req->url);
 
-    if (cc == CURLE_ABORTED_BY_CALLBACK) {
+    } else if (cc == CURLE_ABORTED_BY_CALLBACK) {
         snprintf(res->error, sizeof(res->error), "%s",
                  "cancelled: the worker is exiting");
-        goto done;
+
+    } else if (cc != CURLE_OK) {
+        snprintf(res->error, sizeof(res->error), "%.100s: %.150s", req->url,
+                 req->errbuf[0] ? req->errbuf
+                                : curl_easy_strerror((CURLcode) cc));
+
+    } else if (res->status < 200 || res->status > 299) {
+        snprintf(res->error, sizeof(res->error), "%.100s answered %ld",
+                 req->url, res->status);
+
+    } else {
+        rc = 0;
     }
 
-    if (cc != CURLE_OK) {
-        snprintf(res->error, sizeof(res->error), "%s: %s", url,
-                 errbuf[0] ? errbuf : curl_easy_strerror(cc));
-        goto done;
-    }
-
-    if (res->status < 200 || res->status > 299) {
-        snprintf(res->error, sizeof(res->error), "%s answered %ld", url,
-                 res->status);
-        goto done;
-    }
-
-    rc = 0;
-
-done:
-
-    curl_easy_cleanup(curl);
-    curl_slist_free_all(headers);
-    curl_free(host);
-    curl_url_cleanup(u);
+    curl_easy_cleanup(req->curl);
+    curl_slist_free_all(req->headers);
+    req->curl = NULL;
+    req->headers = NULL;
 
     return rc;
+}
+
+
+int
+pdf_report_webhook_post(const pdf_report_webhook_conf_t *conf,
+    const pdf_report_webhook_msg_t *msg, pdf_report_webhook_result_t *res)
+{
+    CURLcode                  cc;
+    pdf_report_webhook_req_t  req;
+
+    if (pdf_report_webhook_start(&req, conf, msg, res) != 0) {
+        return -1;
+    }
+
+    cc = curl_easy_perform(req.curl);
+
+    return pdf_report_webhook_finish(&req, cc, res);
 }
 
 
@@ -535,12 +559,12 @@ static curl_socket_t
 pdf_report_webhook_open(void *data, curlsocktype purpose,
     struct curl_sockaddr *address)
 {
-    pdf_report_webhook_guard_t  *g = data;
+    pdf_report_webhook_req_t  *req = data;
 
     if (purpose != CURLSOCKTYPE_IPCXN
-        || !pdf_report_webhook_addr_ok(g->conf, g->host, &address->addr))
+        || !pdf_report_webhook_addr_ok(req->conf, req->host, &address->addr))
     {
-        g->refused = 1;
+        req->refused = 1;
         return CURL_SOCKET_BAD;
     }
 

@@ -97,10 +97,35 @@ int pdf_report_webhook_allow_parse(pdf_report_webhook_allow_t *a,
 int pdf_report_webhook_addr_ok(const pdf_report_webhook_conf_t *conf,
     const char *host, const struct sockaddr *sa);
 
+/* one delivery under way: for curl's easy or multi interface */
+typedef struct {
+    void                        *curl;          /* CURL * */
+    void                        *headers;       /* struct curl_slist * */
+    const pdf_report_webhook_conf_t  *conf;
+    char                         host[PDF_REPORT_WEBHOOK_HOST_MAX + 3];
+    unsigned                     refused;
+    char                         url[128];      /* as logs may show it */
+    char                         errbuf[256];   /* CURL_ERROR_SIZE */
+} pdf_report_webhook_req_t;
+
 /*
- * One delivery: 0 when it got a 2xx; -1 otherwise (res says what).
+ * Sets up the POST of msg (signed now) in req->curl; msg's strings and
+ * conf must outlive the request.  0, or -1 with res set (nothing to
+ * finish).
+ */
+int pdf_report_webhook_start(pdf_report_webhook_req_t *req,
+    const pdf_report_webhook_conf_t *conf,
+    const pdf_report_webhook_msg_t *msg, pdf_report_webhook_result_t *res);
+
+/*
+ * Once curl is done with it (cc: its CURLcode), what came of it, and the
+ * request freed: 0 when it got a 2xx, -1 otherwise (res says what).
  * Redirects are not followed: a 3xx is a failure.
  */
+int pdf_report_webhook_finish(pdf_report_webhook_req_t *req, int cc,
+    pdf_report_webhook_result_t *res);
+
+/* start, curl_easy_perform() and finish */
 int pdf_report_webhook_post(const pdf_report_webhook_conf_t *conf,
     const pdf_report_webhook_msg_t *msg, pdf_report_webhook_result_t *res);
 
