@@ -67,6 +67,10 @@ ngx_http_pdf_report_remote_init_worker(ngx_cycle_t *cycle,
 
     pdf_report_pg_set_erase_on_revoke(pmcf->pg, pmcf->erase_on_revoke);
 
+    if (pdf_report_pg_set_webhooks(pmcf->pg, pmcf->webhooks) != 0) {
+        return NGX_ERROR;
+    }
+
     pmcf->db.ops = &pdf_report_pg_backend;
     pmcf->db.db = pmcf->pg;
     pmcf->store_ready = 0;
