@@ -30,7 +30,7 @@
 #define NGX_HTTP_PDF_REPORT_HOOK_ORG_SLOTS  4
 
 /* a taken event is another worker's after this (a delivery takes 15 s) */
-#define NGX_HTTP_PDF_REPORT_HOOK_LEASE      60000
+#define NGX_HTTP_PDF_REPORT_HOOK_LEASE      20000
 
 /* how often each worker looks for due events */
 #define NGX_HTTP_PDF_REPORT_HOOK_CHECK      1000
