@@ -518,8 +518,17 @@ ngx_http_pdf_report_hooks_handler(void *data, ngx_log_t *log)
             taking = 0;
         }
 
-        if (taking && inflight < NGX_HTTP_PDF_REPORT_HOOK_SLOTS) {
-            taking = ngx_http_pdf_report_hooks_fill(t, multi, &inflight);
+        /* while others are under way, events that came due meanwhile
+         * (another org's, say) start at once: a look, then a take */
+        if (taking && inflight < NGX_HTTP_PDF_REPORT_HOOK_SLOTS
+            && (inflight == 0
+                || t->db.ops->hooks_due(t->db.db, pdf_report_now_ms()) == 1))
+        {
+            if (!ngx_http_pdf_report_hooks_fill(t, multi, &inflight)
+                && inflight == 0)
+            {
+                break;
+            }
         }
 
         if (inflight == 0) {
