@@ -175,6 +175,13 @@ sub events {
 
     my @other = got('/other');
     is(scalar @other, 0, "$name - nothing for org_other, which had no job");
+
+    # both bodies and their headers, against docs/openapi.yaml's webhooks
+    my $tool = "$FindBin::Bin/../tools/openapi-webhooks.js";
+    my $out = `node '$tool' '$dir/log' 2>&1`;
+    is($?, 0, "$name - as docs/openapi.yaml's webhooks say") or diag($out);
+    like($out, qr/\b2 deliveries validated, 0 problems/,
+         "$name - both deliveries validated");
 }
 
 
