@@ -17,7 +17,8 @@
  *   hang                      never answer (the connection stays open)
  *   slow:MS                   answer 200 after MS milliseconds
  *
- * No mode file: 200.  Both files are read at every request, so a test
+ * No mode file: DIR/mode, one line for every path that has none of its
+ * own; neither: 200.  The files are read at every request, so a test
  * changes them while the receiver runs.  DIR/log gets, for every request:
  *
  *   {"path","id","timestamp","signature","verified","error","status",
@@ -71,7 +72,12 @@ function takeMode (name) {
   try {
     lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean)
   } catch (e) {
-    return '200'
+    /* every path's, unless it has its own */
+    try {
+      return fs.readFileSync(path.join(dir, 'mode'), 'utf8').trim() || '200'
+    } catch (e2) {
+      return '200'
+    }
   }
 
   if (lines.length > 1) {
