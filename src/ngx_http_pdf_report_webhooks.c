@@ -115,6 +115,13 @@ static ngx_http_pdf_report_hooker_t  ngx_http_pdf_report_hooker;
 /* ---- directives ---- */
 
 
+static void
+ngx_http_pdf_report_webhooks_free(void *data)
+{
+    pdf_report_webhooks_free(data);
+}
+
+
 /* pdf_report_webhooks <file.jsonl> [ca=<file>] | off */
 
 char *
@@ -123,7 +130,10 @@ ngx_http_pdf_report_webhooks_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_pdf_report_main_conf_t  *pmcf = conf;
 
-    ngx_str_t  *value;
+    char                    err[512];
+    ngx_str_t              *value;
+    ngx_pool_cleanup_t     *cln;
+    pdf_report_webhooks_t  *hooks;
 
     if (pmcf->webhooks_file.data != NULL || pmcf->webhooks_off) {
         return "is duplicate";
@@ -162,6 +172,27 @@ ngx_http_pdf_report_webhooks_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
     }
+
+    /* read here, so that a bad line is reported against this one */
+    hooks = ngx_pcalloc(cf->pool, sizeof(pdf_report_webhooks_t));
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+
+    if (hooks == NULL || cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (pdf_report_webhooks_load((char *) pmcf->webhooks_file.data, hooks,
+                                 err, sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid webhooks: %s",
+                           err);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_pdf_report_webhooks_free;
+    cln->data = hooks;
+    pmcf->webhooks = hooks;
 
     return NGX_CONF_OK;
 }
@@ -257,23 +288,13 @@ ngx_http_pdf_report_webhook_schedule(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-static void
-ngx_http_pdf_report_webhooks_free(void *data)
-{
-    pdf_report_webhooks_free(data);
-}
-
-
 /* from init_main_conf: the file read (a bad line refuses the config) */
 
 ngx_int_t
 ngx_http_pdf_report_webhooks_conf(ngx_conf_t *cf,
     ngx_http_pdf_report_main_conf_t *pmcf)
 {
-    char                  err[512];
-    ngx_msec_t           *ms;
-    ngx_pool_cleanup_t   *cln;
-    pdf_report_webhooks_t  *hooks;
+    ngx_msec_t  *ms;
 
     /* the Standard Webhooks schedule */
     static ngx_msec_t  standard[] = { 5000, 300000, 1800000, 7200000,
@@ -298,29 +319,9 @@ ngx_http_pdf_report_webhooks_conf(ngx_conf_t *cf,
         pmcf->webhook_pool = pmcf->render_pool;
     }
 
-    if (pmcf->webhooks_file.data == NULL) {
+    if (pmcf->webhooks == NULL) {
         return NGX_OK;
     }
-
-    hooks = ngx_pcalloc(cf->pool, sizeof(pdf_report_webhooks_t));
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-
-    if (hooks == NULL || cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (pdf_report_webhooks_load((char *) pmcf->webhooks_file.data, hooks,
-                                 err, sizeof(err))
-        != 0)
-    {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "pdf_report_webhooks: %s", err);
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_http_pdf_report_webhooks_free;
-    cln->data = hooks;
-    pmcf->webhooks = hooks;
 
     pmcf->webhook_conf.allow = pmcf->webhook_allow
                                ? pmcf->webhook_allow->elts : NULL;
