@@ -483,8 +483,10 @@ ngx_http_pdf_report_hooks_handler(void *data, ngx_log_t *log)
 
     int                                rc, running, numfds;
     int64_t                            start;
+    CURL                              *easy;
     CURLM                             *multi;
     CURLMsg                           *m;
+    CURLcode                           cc;
     ngx_uint_t                         i, inflight, finished, taking;
     pdf_report_webhook_req_t          *req;
     pdf_report_webhook_result_t        res;
@@ -547,19 +549,22 @@ ngx_http_pdf_report_hooks_handler(void *data, ngx_log_t *log)
                 continue;
             }
 
+            /* the message goes with its handle */
+            cc = m->data.result;
+            easy = m->easy_handle;
+
             req = NULL;
-            (void) curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
-                                     (char **) &req);
-            (void) curl_multi_remove_handle(multi, m->easy_handle);
+            (void) curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &req);
+            (void) curl_multi_remove_handle(multi, easy);
 
             s = (ngx_http_pdf_report_hook_slot_t *)
                 ((char *) req - offsetof(ngx_http_pdf_report_hook_slot_t,
                                          req));
 
-            rc = pdf_report_webhook_finish(&s->req, m->data.result, &res);
+            rc = pdf_report_webhook_finish(&s->req, cc, &res);
 
             /* cut short by the worker's exit: not an attempt */
-            if (m->data.result == CURLE_ABORTED_BY_CALLBACK) {
+            if (cc == CURLE_ABORTED_BY_CALLBACK) {
                 s->hook.outcome = PDF_REPORT_HOOK_UNTRIED;
                 s->hook.next_ms = pdf_report_now_ms();
 

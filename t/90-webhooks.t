@@ -31,6 +31,8 @@ PdfReport::Test::use_defaults();
 PdfReport::Test::use_flows();
 
 our ($port, $dir) = PdfReport::Test::start_receiver();
+our ($tls_port) = PdfReport::Test::start_receiver(tls => 1, dir => $dir);
+our $ca = PdfReport::Test::tls_ca() . '/ca.pem';
 our $proxy = "http://127.0.0.1:$PdfReport::Test::PROXY_PORT";
 our $secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 our $rotated = 'whsec_' . 'QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=';
@@ -349,7 +351,69 @@ sub rotated {
 }
 
 
+# https: verified against ca= (the tests' CA); without it, the system's
+# CAs refuse the receiver's certificate and nothing is delivered
+sub https_hooks {
+    my ($ca) = @_;
+    return join '', map {
+        encode_json({ org_id => "org_$_",
+                      url => "https://127.0.0.1:$tls_port/$_",
+                      secret => $secret }) . "\n"
+    } qw(acme other);
+}
+
+sub over_tls {
+    my ($block) = @_;
+    my $name = $block->name;
+    fresh();
+
+    my $id = create('US1A2B3C4D5E6F78');
+    is(wait_job($id)->{status}, 'COMPLETE', "$name - COMPLETE");
+
+    my ($d) = wait_got('/acme', 1);
+    ok($d && $d->{verified}, "$name - delivered over https, verified");
+}
+
+sub untrusted {
+    my ($block) = @_;
+    my $name = $block->name;
+    fresh();
+
+    my $id = create('US1A2B3C4D5E6F78');
+    is(wait_job($id)->{status}, 'COMPLETE', "$name - COMPLETE");
+
+    my $deadline = Time::HiRes::time() + 15;
+    while (Time::HiRes::time() < $deadline) {
+        last if main::logged(qr/given up after 3 attempts/);
+        Time::HiRes::sleep(0.2);
+    }
+
+    is(scalar(got('/acme')), 0, "$name - nothing delivered");
+}
+
+
+# S3 never answers and the job's time runs out: a scan fails it, and
+# that transaction records report.failed
+sub timed_out {
+    my ($block) = @_;
+    my $name = $block->name;
+    fresh();
+
+    my $id = create('US1A2B3C4D5E6F78');
+    my $job = wait_job($id, timeout => 20);
+    is($job->{status}, 'FAILED', "$name - FAILED");
+    is($job->{errorCode}, 'TIMEOUT', "$name - TIMEOUT");
+
+    my ($d) = wait_got('/acme', 1);
+    ok($d && $d->{verified}, "$name - verified");
+    my $ev = decode_json($d->{body} // '{}');
+    is($ev->{type}, 'report.failed', "$name - report.failed");
+    is_deeply($ev->{data}, step2($id), "$name - data is step 2's job");
+}
+
+
 our $pg = PdfReport::Test::pg_database();
+our $pg2 = PdfReport::Test::pg_database();
 
 run_tests();
 
@@ -503,3 +567,70 @@ PdfReport::Test::auth()
 --- error_code: 404
 --- flow: events
 --- timeout: 60
+
+
+
+=== TEST 10: a job the scan times out: report.failed, TIMEOUT
+--- user_files eval
+">>> webhooks.jsonl\n" . main::hooks()
+--- http_config eval
+main::conf(s3_endpoint => "http://127.0.0.1:$PdfReport::Test::HOLE_PORT",
+           job_timeout => '2s')
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: timed_out
+--- timeout: 60
+
+
+
+=== TEST 11: the same on a PostgreSQL store
+--- user_files eval
+">>> webhooks.jsonl\n" . main::hooks()
+--- http_config eval
+main::conf(s3_endpoint => "http://127.0.0.1:$PdfReport::Test::HOLE_PORT",
+           job_timeout => '2s', store => $::pg2)
+--- init
+main::until_served(10);
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: timed_out
+--- timeout: 60
+
+
+
+=== TEST 12: https, verified against ca=
+--- user_files eval
+">>> webhooks.jsonl\n" . main::https_hooks()
+--- http_config eval
+main::conf(webhooks => "$ENV{TEST_NGINX_SERVER_ROOT}/html/webhooks.jsonl "
+                       . "ca=$::ca")
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: over_tls
+--- timeout: 60
+
+
+
+=== TEST 13: https whose certificate no trusted CA signed: refused
+--- user_files eval
+">>> webhooks.jsonl\n" . main::https_hooks()
+--- http_config eval
+main::conf()
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: untrusted
+--- timeout: 60
+--- error_log eval
+qr/\[error\] .*webhook msg_\S+ of job \S+ given up after 3 attempts: https:\/\/127\.0\.0\.1:\d+\/acme: SSL certificate problem: unable to get local issuer certificate/

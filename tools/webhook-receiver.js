@@ -6,6 +6,9 @@
  * line to the log file.
  *
  *   node tools/webhook-receiver.js DIR [--port N] [--address 127.0.0.1]
+ *       [--tls CERTDIR]
+ *
+ * With --tls, https with CERTDIR/server.pem and server.key.
  *
  * DIR/secrets.json maps a path to the secret its deliveries must be
  * signed with: {"/acme": "whsec_..."}.  DIR/mode.<name>, where <name> is
@@ -34,6 +37,7 @@
 
 const fs = require('node:fs')
 const http = require('node:http')
+const https = require('node:https')
 const path = require('node:path')
 const { Webhook } = require('standardwebhooks')
 
@@ -41,10 +45,12 @@ const args = process.argv.slice(2)
 const dir = args[0]
 let port = 0
 let address = '127.0.0.1'
+let tls = null
 
 for (let i = 1; i < args.length; i += 2) {
   if (args[i] === '--port') port = Number(args[i + 1])
   else if (args[i] === '--address') address = args[i + 1]
+  else if (args[i] === '--tls') tls = args[i + 1]
   else {
     console.error(`webhook-receiver: unknown option ${args[i]}`)
     process.exit(2)
@@ -92,7 +98,7 @@ function log (entry) {
   fs.appendFileSync(path.join(dir, 'log'), JSON.stringify(entry) + '\n')
 }
 
-const server = http.createServer((req, res) => {
+const handler = (req, res) => {
   const chunks = []
 
   req.on('data', (c) => chunks.push(c))
@@ -140,7 +146,13 @@ const server = http.createServer((req, res) => {
     if (m) setTimeout(answer, Number(m[1]))
     else answer()
   })
-})
+}
+
+const server = tls
+  ? https.createServer({ cert: fs.readFileSync(path.join(tls, 'server.pem')),
+                         key: fs.readFileSync(path.join(tls, 'server.key')) },
+                       handler)
+  : http.createServer(handler)
 
 server.keepAliveTimeout = 60000
 server.listen(port, address, () => {

@@ -431,20 +431,26 @@ sub jwks_fetches {
 
 # A webhook receiver (tools/webhook-receiver.js): every delivery checked
 # by the Standard Webhooks reference library, not by the module's code.
-# Returns ($port, $dir); receiver_secret() says what a path's deliveries
+# Returns ($port, $dir); tls => 1: https, with tls_ca()'s certificate;
+# dir => a directory (another receiver's: one log for both).
+# receiver_secret() says what a path's deliveries
 # must be signed with, receiver_mode() how it answers, receiver_log() what
 # it got (a list of hashes: path, id, timestamp, signature, verified,
 # error, status, at, body).
 
 sub start_receiver {
-    my $dir = tempdir('pdf-report-hooks-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my (%o) = @_;
+    my $dir = $o{dir}
+              // tempdir('pdf-report-hooks-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my @tls = $o{tls} ? ('--tls', tls_ca()) : ();
 
     my $pid = open(my $out, '-|');
     die "fork: $!" unless defined $pid;
 
     if ($pid == 0) {
         open STDERR, '>&', \*STDOUT;
-        exec 'node', "$ROOT/tools/webhook-receiver.js", $dir, '--port', '0'
+        exec 'node', "$ROOT/tools/webhook-receiver.js", $dir, '--port', '0',
+             @tls
             or die "exec node: $!";
     }
 
