@@ -1948,6 +1948,9 @@ ngx_http_pdf_report_lifecycle_store(ngx_cycle_t *cycle,
 
     pdf_report_store_set_erase_on_revoke(store, pmcf->erase_on_revoke);
 
+    /* a load that erases a running job records its event */
+    pdf_report_store_set_webhooks(store, pmcf->webhooks);
+
     if (format == PDF_REPORT_STORE_FORMAT) {
         return NGX_OK;
     }

@@ -13,7 +13,10 @@
 #   arrives, once nginx is back; a reload gives the event back at once;
 # - a loopback URL without an allow entry is refused, never connected to;
 # - a secret that was rotated on one side only: the receiver refuses it;
-# - the same on a PostgreSQL store.
+# - https verified against ca=, and refused without it;
+# - report.failed from a scan's TIMEOUT, and from an erasure (the user's
+#   connection revoked by a directory reload while the job ran);
+# - on a PostgreSQL store too.
 
 use FindBin;
 BEGIN { push @INC, "$FindBin::Bin/lib" }   # our runner only if Test::Nginx is absent
@@ -392,6 +395,50 @@ sub untrusted {
 }
 
 
+# a job waits on an S3 that never answers; the directory (this block's
+# file) is reloaded without the user's connection: the job is erased,
+# and report.failed says NOT_CONNECTED (step 2 answers 404 for it)
+sub erased {
+    my ($block) = @_;
+    my $name = $block->name;
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT};
+    fresh();
+
+    my $id = create('US1A2B3C4D5E6F78');
+    my $deadline = Time::HiRes::time() + 10;
+    my $st = '';
+    while ($st ne 'IN_PROGRESS' && Time::HiRes::time() < $deadline) {
+        $st = step2($id)->{status} // '';
+        Time::HiRes::sleep(0.05);
+    }
+    is($st, 'IN_PROGRESS', "$name - running, its upload held");
+
+    open my $in, '<', "$PdfReport::Test::DATA/users.jsonl" or die $!;
+    my @users = grep { !/"US1A2B3C4D5E6F78"/ } <$in>;
+    close $in;
+    open my $out, '>', "$root/html/users.jsonl" or die $!;
+    print $out @users;
+    close $out;
+
+    open my $fh, '<', "$root/logs/nginx.pid" or die "nginx.pid: $!";
+    my $master = <$fh>;
+    chomp $master;
+    kill 'HUP', $master;
+
+    my ($d) = wait_got('/acme', 1);
+    ok($d && $d->{verified}, "$name - verified");
+    my $ev = decode_json($d->{body} // '{}');
+    is($ev->{type}, 'report.failed', "$name - report.failed");
+    is($ev->{data}{jobId}, $id, "$name - of the job");
+    is($ev->{data}{status}, 'FAILED', "$name - FAILED");
+    is($ev->{data}{errorCode}, 'NOT_CONNECTED', "$name - NOT_CONNECTED");
+    is($ev->{data}{userId}, 'US1A2B3C4D5E6F78', "$name - the user");
+
+    my ($s) = api(GET => "/v1/document/api/$id");
+    is($s, 404, "$name - the job itself is erased: 404");
+}
+
+
 # S3 never answers and the job's time runs out: a scan fails it, and
 # that transaction records report.failed
 sub timed_out {
@@ -414,6 +461,7 @@ sub timed_out {
 
 our $pg = PdfReport::Test::pg_database();
 our $pg2 = PdfReport::Test::pg_database();
+our $pg3 = PdfReport::Test::pg_database();
 
 run_tests();
 
@@ -634,3 +682,40 @@ PdfReport::Test::auth()
 --- timeout: 60
 --- error_log eval
 qr/\[error\] .*webhook msg_\S+ of job \S+ given up after 3 attempts: https:\/\/127\.0\.0\.1:\d+\/acme: SSL certificate problem: unable to get local issuer certificate/
+
+
+
+=== TEST 14: a running job erased by a directory reload: report.failed
+--- user_files eval
+">>> webhooks.jsonl\n" . main::hooks()
+. ">>> users.jsonl\n" . do { local (@ARGV, $/) = "$PdfReport::Test::DATA/users.jsonl"; <> }
+--- http_config eval
+main::conf(s3_endpoint => "http://127.0.0.1:$PdfReport::Test::HOLE_PORT",
+           users => "$ENV{TEST_NGINX_SERVER_ROOT}/html/users.jsonl")
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: erased
+--- timeout: 60
+
+
+
+=== TEST 15: the same on a PostgreSQL store
+--- user_files eval
+">>> webhooks.jsonl\n" . main::hooks()
+. ">>> users.jsonl\n" . do { local (@ARGV, $/) = "$PdfReport::Test::DATA/users.jsonl"; <> }
+--- http_config eval
+main::conf(s3_endpoint => "http://127.0.0.1:$PdfReport::Test::HOLE_PORT",
+           users => "$ENV{TEST_NGINX_SERVER_ROOT}/html/users.jsonl",
+           store => $::pg3)
+--- init
+main::until_served(10);
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: erased
+--- timeout: 60
