@@ -9,6 +9,9 @@
 #   make bench-render         render-only time and size (bench/render)
 #   make bench-soak           100,000 reads and 2,000 jobs through one
 #                             worker, twice, with its RSS (bench/soak)
+#   make bench-webhooks       deliveries a second to a local receiver, and
+#                             the status read's p99 while 1,000 are
+#                             retried against a receiver that never answers
 #   make bench-metrics        a scrape, and the status read with metrics
 #                             on and off in turns (bench/metrics)
 #   make bench-directory      a directory of 1,000,000 users (~700 MB):
@@ -24,7 +27,7 @@
 BENCH_N ?= 200
 
 .PHONY: bench bench-deps bench-api bench-pipeline bench-render bench-soak \
-        bench-metrics bench-directory bench-soak-retention
+        bench-metrics bench-directory bench-soak-retention bench-webhooks
 
 bench-deps: deps node
 	tools/install-deps wrk
@@ -47,6 +50,9 @@ bench-soak: bench-deps module
 
 bench-metrics: bench-deps module
 	bench/metrics
+
+bench-webhooks: bench-deps module node
+	bench/webhooks
 
 bench-directory: bench-deps module
 	bench/directory

@@ -844,6 +844,11 @@ ngx_http_pdf_report_task_done(ngx_event_t *ev)
                       t->db.ops->strerror(t->store_rc));
     }
 
+    /* its event, when its org has a webhook, is due now */
+    if (t->outcome == NGX_HTTP_PDF_REPORT_TASK_DONE) {
+        ngx_http_pdf_report_webhooks_kick(pmcf);
+    }
+
     ngx_destroy_pool(t->pool);
 
     /* a slot is free: take the next waiting job now */

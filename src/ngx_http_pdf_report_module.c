@@ -229,6 +229,34 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
       offsetof(ngx_http_pdf_report_main_conf_t, store_pool),
       NULL },
 
+    { ngx_string("pdf_report_webhook_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_pdf_report_thread_pool,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, webhook_pool),
+      NULL },
+
+    { ngx_string("pdf_report_webhooks"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_pdf_report_webhooks_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pdf_report_webhook_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_pdf_report_webhook_allow,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pdf_report_webhook_schedule"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_pdf_report_webhook_schedule,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("pdf_report_job_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -638,6 +666,10 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     if (ngx_http_pdf_report_check_s3(cf, pmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_pdf_report_webhooks_conf(cf, pmcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -1927,6 +1959,9 @@ ngx_http_pdf_report_lifecycle_store(ngx_cycle_t *cycle,
 
     pdf_report_store_set_erase_on_revoke(store, pmcf->erase_on_revoke);
 
+    /* a load that erases a running job records its event */
+    pdf_report_store_set_webhooks(store, pmcf->webhooks);
+
     if (format == PDF_REPORT_STORE_FORMAT) {
         return NGX_OK;
     }
@@ -2193,6 +2228,8 @@ ngx_http_pdf_report_init_process(ngx_cycle_t *cycle)
     pmcf->db.ops = &pdf_report_lmdb_backend;
     pmcf->db.db = pmcf->store;
 
+    pdf_report_store_set_webhooks(pmcf->store, pmcf->webhooks);
+
 opened:
 
     if (pmcf->jwt_cache_slots) {
@@ -2219,6 +2256,10 @@ opened:
     if (pmcf->jwks_url != NULL
         && ngx_http_pdf_report_jwks_init_worker(cycle, pmcf) != NGX_OK)
     {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_pdf_report_webhooks_init_worker(cycle, pmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

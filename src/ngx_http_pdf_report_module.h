@@ -82,6 +82,16 @@ typedef struct {
     time_t                    retention;       /* seconds, 0 when off */
     ngx_flag_t                erase_on_revoke;
 
+    /* webhooks (contract section 10) */
+    ngx_str_t                 webhooks_file;
+    ngx_str_t                 webhooks_ca;     /* ca=, or none */
+    ngx_uint_t                webhooks_off;
+    ngx_array_t              *webhook_allow;   /* pdf_report_webhook_allow_t */
+    ngx_array_t              *webhook_schedule;    /* ngx_msec_t */
+    ngx_http_pdf_report_pool_t  webhook_pool;
+    pdf_report_webhooks_t    *webhooks;        /* NULL: none */
+    pdf_report_webhook_conf_t  webhook_conf;
+
     /* set while parsing */
     ngx_uint_t                enabled;         /* a pdf_report_api exists */
     ngx_str_t                 api_file;        /* where the first one is */
@@ -281,6 +291,19 @@ ngx_uint_t ngx_http_pdf_report_creds_ready(ngx_http_pdf_report_creds_t *cr);
 /* ngx_http_pdf_report_module.c */
 ngx_int_t ngx_http_pdf_report_read_file(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *out);
+
+/* ngx_http_pdf_report_webhooks.c */
+char *ngx_http_pdf_report_webhooks_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_pdf_report_webhook_allow(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_pdf_report_webhook_schedule(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_pdf_report_webhooks_conf(ngx_conf_t *cf,
+    ngx_http_pdf_report_main_conf_t *pmcf);
+ngx_int_t ngx_http_pdf_report_webhooks_init_worker(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf);
+void ngx_http_pdf_report_webhooks_kick(ngx_http_pdf_report_main_conf_t *pmcf);
 
 /* ngx_http_pdf_report_purge.c */
 ngx_int_t ngx_http_pdf_report_purge_init_worker(ngx_cycle_t *cycle,

@@ -87,6 +87,12 @@ ngx_http_pdf_report_remote_init_master(ngx_cycle_t *cycle,
     pdf_report_pg_set_erase_on_revoke(pg, pmcf->erase_on_revoke);
     pdf_report_pg_set_connect_timeout(pg, NGX_HTTP_PDF_REPORT_SETUP_CONNECT);
 
+    /* a load that erases a running job records its event */
+    if (pdf_report_pg_set_webhooks(pg, pmcf->webhooks) != 0) {
+        pdf_report_pg_close(pg);
+        return NGX_ERROR;
+    }
+
     rc = pdf_report_pg_schema(pg, &found, err, sizeof(err));
 
     if (rc == PDF_REPORT_PG_SCHEMA_NEWER) {
@@ -201,6 +207,10 @@ ngx_http_pdf_report_remote_init_worker(ngx_cycle_t *cycle,
     }
 
     pdf_report_pg_set_erase_on_revoke(pmcf->pg, pmcf->erase_on_revoke);
+
+    if (pdf_report_pg_set_webhooks(pmcf->pg, pmcf->webhooks) != 0) {
+        return NGX_ERROR;
+    }
 
     pmcf->db.ops = &pdf_report_pg_backend;
     pmcf->db.db = pmcf->pg;

@@ -56,6 +56,14 @@ typedef struct {
     int  (*purge_done)(void *db, const pdf_report_purge_t *items, size_t n,
              unsigned *retention, unsigned *revoked);
 
+    /* webhook events (pdf_report_store_hooks_*()) */
+    int  (*hooks_due)(void *db, int64_t now_ms);
+    int  (*hooks_take)(void *db, int64_t now_ms, int64_t lease_ms,
+             int (*room)(void *data, const char *org), void *data,
+             pdf_report_hook_t *items, size_t max, size_t *n,
+             unsigned *more);
+    int  (*hooks_done)(void *db, const pdf_report_hook_t *items, size_t n);
+
     /* a result code other than the PDF_REPORT_STORE_* ones, for logs */
     const char  *(*strerror)(int rc);
 } pdf_report_backend_t;

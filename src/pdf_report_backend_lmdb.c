@@ -133,6 +133,30 @@ lmdb_purge_done(void *db, const pdf_report_purge_t *items, size_t n,
 }
 
 
+static int
+lmdb_hooks_due(void *db, int64_t now_ms)
+{
+    return pdf_report_store_hooks_due(db, now_ms);
+}
+
+
+static int
+lmdb_hooks_take(void *db, int64_t now_ms, int64_t lease_ms,
+    int (*room)(void *data, const char *org), void *data,
+    pdf_report_hook_t *items, size_t max, size_t *n, unsigned *more)
+{
+    return pdf_report_store_hooks_take(db, now_ms, lease_ms, room, data,
+                                       items, max, n, more);
+}
+
+
+static int
+lmdb_hooks_done(void *db, const pdf_report_hook_t *items, size_t n)
+{
+    return pdf_report_store_hooks_done(db, items, n);
+}
+
+
 static const char *
 lmdb_strerror(int rc)
 {
@@ -158,5 +182,8 @@ const pdf_report_backend_t  pdf_report_lmdb_backend = {
     lmdb_purge_due,
     lmdb_purge_take,
     lmdb_purge_done,
+    lmdb_hooks_due,
+    lmdb_hooks_take,
+    lmdb_hooks_done,
     lmdb_strerror
 };

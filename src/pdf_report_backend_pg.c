@@ -125,6 +125,30 @@ pg_purge_done(void *db, const pdf_report_purge_t *items, size_t n,
 
 /* the detail went to the thread that made the call: a class here */
 
+static int
+pg_hooks_due(void *db, int64_t now_ms)
+{
+    return pdf_report_pg_hooks_due(db, now_ms);
+}
+
+
+static int
+pg_hooks_take(void *db, int64_t now_ms, int64_t lease_ms,
+    int (*room)(void *data, const char *org), void *data,
+    pdf_report_hook_t *items, size_t max, size_t *n, unsigned *more)
+{
+    return pdf_report_pg_hooks_take(db, now_ms, lease_ms, room, data, items,
+                                    max, n, more);
+}
+
+
+static int
+pg_hooks_done(void *db, const pdf_report_hook_t *items, size_t n)
+{
+    return pdf_report_pg_hooks_done(db, items, n);
+}
+
+
 static const char *
 pg_strerror(int rc)
 {
@@ -163,5 +187,8 @@ const pdf_report_backend_t  pdf_report_pg_backend = {
     pg_purge_due,
     pg_purge_take,
     pg_purge_done,
+    pg_hooks_due,
+    pg_hooks_take,
+    pg_hooks_done,
     pg_strerror
 };

@@ -113,8 +113,8 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
 
     /* PDF_REPORT_PG_FINISH: $1 id, $2 token, $3 now, $4 status, $5 size,
      * $6 duration, $7 sha256 hex, $8 template, $9 error code,
-     * $10 message */
-    "WITH u AS (UPDATE pdf_report_jobs SET status = $4::smallint,"
+     * $10 message, $11 the orgs with a webhook (text[]) */
+    "WITH u AS (UPDATE pdf_report_jobs j SET status = $4::smallint,"
     "   updated_ms = $3::bigint, completed_ms = $3::bigint,"
     "   terminal_ms = $3::bigint, lease_until_ms = 0,"
     "   size_bytes = CASE WHEN $4::smallint = 2 THEN $5::bigint"
@@ -130,11 +130,19 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     "   error_message = CASE WHEN $4::smallint = 2 THEN error_message"
     "     ELSE $10::text END"
     "   WHERE id = $1::uuid AND lease_token = $2::bigint AND status = 1"
-    "   RETURNING 1) " PDF_REPORT_PG_SAME_JOB,
+    "   RETURNING j AS jr),"
+    /* its event, in the same transaction, when its org has a webhook */
+    " h AS (INSERT INTO pdf_report_hooks"
+    "   (job_id, org, due_ms, ended_ms, body)"
+    "   SELECT (u.jr).id, (u.jr).org, $3::bigint, $3::bigint,"
+    "    pdf_report_event(u.jr, $3::bigint)"
+    "   FROM u WHERE (u.jr).org = ANY($11::text[])"
+    "   ON CONFLICT (job_id) DO NOTHING) " PDF_REPORT_PG_SAME_JOB,
 
     /*
      * PDF_REPORT_PG_SCAN_FAIL: $1 now, $2 now - timeout, $3 attempts,
-     * $4 the TIMEOUT message: jobs past their timeout, and jobs whose
+     * $4 the TIMEOUT message, $5 the orgs with a webhook (their events
+     * recorded with the failure): jobs past their timeout, and jobs whose
      * lease ran out once too often, fail; oldest first, a batch a pass.
      * The candidates come from two index ranges (the oldest of the
      * queue, the running jobs whose lease ran out), so that a backlog
@@ -164,7 +172,13 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     "     ELSE 'Processing stopped ' || j.attempts"
     "          || ' times without finishing.' END"
     "   FROM c WHERE j.id = c.id"
-    "   RETURNING j.id, j.org, j.created_ms, j.error_code)"
+    "   RETURNING j.id, j.org, j.created_ms, j.error_code, j AS jr),"
+    " h AS (INSERT INTO pdf_report_hooks"
+    "   (job_id, org, due_ms, ended_ms, body)"
+    "   SELECT u.id, u.org, $1::bigint, $1::bigint,"
+    "    pdf_report_event(u.jr, $1::bigint)"
+    "   FROM u WHERE u.org = ANY($5::text[])"
+    "   ON CONFLICT (job_id) DO NOTHING)"
     " SELECT id::text, org, error_code = 'TIMEOUT' FROM u"
     " ORDER BY created_ms, id",
 
@@ -250,7 +264,8 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     " FROM (SELECT 1) one LEFT JOIN lease l ON true ORDER BY l.was, l.id",
 
     /*
-     * PDF_REPORT_PG_PURGE_REVOKED: $1 now, $2 erase, $3 max: revocations
+     * PDF_REPORT_PG_PURGE_REVOKED: $1 now, $2 erase, $3 max, $4 the
+     * orgs with a webhook (text[]): revocations
      * queued by the trigger, oldest first; with $2 their pairs' jobs
      * created up to the revocation are erased, and so due for the take
      * that follows in the same transaction.
@@ -262,8 +277,33 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     PDF_REPORT_PG_ERASE_SET("$1")
     "   FROM q WHERE $2::boolean AND j.org = q.org"
     "   AND j.user_id = q.user_id AND j.created_ms <= q.at_ms"
-    "   AND j.flags & 1 = 0 RETURNING 1)"
+    "   AND j.flags & 1 = 0 RETURNING j AS jr),"
+    " ev AS (" PDF_REPORT_PG_ERASED_EVENTS("$1", "$4") ")"
     " SELECT (SELECT count(*) FROM q), (SELECT count(*) FROM er)",
+
+    /* PDF_REPORT_PG_HOOKS_DUE: $1 now */
+    "SELECT EXISTS (SELECT 1 FROM pdf_report_hooks"
+    " WHERE due_ms <= $1::bigint)",
+
+    /* PDF_REPORT_PG_HOOKS_CANDIDATES: $1 now, $2 max: due events,
+     * oldest first, locked for this transaction */
+    "SELECT job_id::text, org FROM pdf_report_hooks"
+    " WHERE due_ms <= $1::bigint ORDER BY due_ms, job_id"
+    " LIMIT $2::int FOR UPDATE SKIP LOCKED",
+
+    /* PDF_REPORT_PG_HOOKS_LEASE: $1 lease until, $2 ids (uuid[]) */
+    "UPDATE pdf_report_hooks SET due_ms = $1::bigint"
+    " WHERE job_id = ANY($2::uuid[])"
+    " RETURNING job_id::text, org, attempts, ended_ms, body",
+
+    /* PDF_REPORT_PG_HOOKS_GONE: $1 id, $2 lease: unless taken over */
+    "DELETE FROM pdf_report_hooks"
+    " WHERE job_id = $1::uuid AND due_ms = $2::bigint",
+
+    /* PDF_REPORT_PG_HOOKS_AGAIN: $1 id, $2 lease, $3 next, $4 failed */
+    "UPDATE pdf_report_hooks SET due_ms = $3::bigint,"
+    " attempts = attempts + $4::int"
+    " WHERE job_id = $1::uuid AND due_ms = $2::bigint",
 
     /* PDF_REPORT_PG_PURGE_GONE: $1 id, $2 lease: unless taken over */
     "DELETE FROM pdf_report_jobs"
@@ -291,7 +331,8 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     "SELECT coalesce(sum(pg_total_relation_size(to_regclass(t))), 0)"
     " FROM unnest(ARRAY['pdf_report_jobs', 'pdf_report_rate',"
     " 'pdf_report_users', 'pdf_report_users_fp',"
-    " 'pdf_report_schema', 'pdf_report_revoked']) t"
+    " 'pdf_report_schema', 'pdf_report_revoked',"
+    " 'pdf_report_hooks']) t"
 };
 
 
@@ -412,6 +453,48 @@ static const char  *pdf_report_pg_migrations[] = {
     "  AFTER UPDATE OR DELETE ON pdf_report_users"
     "  FOR EACH ROW EXECUTE FUNCTION pdf_report_users_revoked();",
 
+    /*
+     * 2 to 3: webhook events, one a job, recorded in the transaction that
+     * ends the job, with the body of report.completed or report.failed
+     * as step 2 shows the job (pdf_report_event()), due at once; a
+     * delivery leases one by moving due_ms.
+     */
+    "CREATE TABLE pdf_report_hooks ("
+    "  job_id uuid PRIMARY KEY,"
+    "  org text NOT NULL,"
+    "  due_ms bigint NOT NULL,"
+    "  attempts integer NOT NULL DEFAULT 0,"
+    "  ended_ms bigint NOT NULL,"
+    "  body text NOT NULL);"
+
+    "CREATE INDEX pdf_report_hooks_due"
+    "  ON pdf_report_hooks (due_ms, job_id);"
+
+    "CREATE FUNCTION pdf_report_iso(ms bigint) RETURNS text"
+    " LANGUAGE sql IMMUTABLE AS $f$"
+    " SELECT to_char(to_timestamp(ms / 1000.0) AT TIME ZONE 'UTC',"
+    "  'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') $f$;"
+
+    "CREATE FUNCTION pdf_report_event(j pdf_report_jobs, at_ms bigint)"
+    " RETURNS text LANGUAGE sql IMMUTABLE AS $f$"
+    " SELECT json_build_object("
+    "  'type', CASE WHEN j.status = 2 THEN 'report.completed'"
+    "   ELSE 'report.failed' END,"
+    "  'timestamp', pdf_report_iso(at_ms),"
+    "  'data', CASE WHEN j.status = 2 THEN json_build_object("
+    "   'jobId', j.id, 'status', 'COMPLETE', 'userId', j.user_id,"
+    "   'templateVersion', j.template_version,"
+    "   'sizeBytes', j.size_bytes, 'sha256', encode(j.sha256, 'hex'),"
+    "   'durationMs', j.duration_ms,"
+    "   'createdAt', pdf_report_iso(j.created_ms),"
+    "   'updatedAt', pdf_report_iso(j.updated_ms),"
+    "   'completedAt', pdf_report_iso(j.completed_ms))"
+    "  ELSE json_build_object("
+    "   'jobId', j.id, 'status', 'FAILED', 'userId', j.user_id,"
+    "   'errorCode', j.error_code, 'errorMessage', j.error_message,"
+    "   'createdAt', pdf_report_iso(j.created_ms),"
+    "   'updatedAt', pdf_report_iso(j.updated_ms)) END)::text $f$;",
+
     NULL
 };
 
@@ -474,13 +557,15 @@ pdf_report_pg_open(pdf_report_pg_t **pg, const char *uri, unsigned pool,
 
     p->conns = calloc(pool, sizeof(pdf_report_pg_conn_t));
     p->uri = strdup(uri);
+    p->hook_orgs = strdup("{}");
     p->size = pool;
     p->pid = getpid();
     snprintf(p->connect_timeout, sizeof(p->connect_timeout), "5");
 
-    if (p->conns == NULL || p->uri == NULL) {
+    if (p->conns == NULL || p->uri == NULL || p->hook_orgs == NULL) {
         free(p->conns);
         free(p->uri);
+        free(p->hook_orgs);
         free(p);
         snprintf(err, errlen, "out of memory");
         return ENOMEM;
@@ -489,6 +574,7 @@ pdf_report_pg_open(pdf_report_pg_t **pg, const char *uri, unsigned pool,
     if (pthread_mutex_init(&p->mutex, NULL) != 0) {
         free(p->conns);
         free(p->uri);
+        free(p->hook_orgs);
         free(p);
         snprintf(err, errlen, "pthread_mutex_init() failed");
         return ENOMEM;
@@ -498,6 +584,7 @@ pdf_report_pg_open(pdf_report_pg_t **pg, const char *uri, unsigned pool,
         (void) pthread_mutex_destroy(&p->mutex);
         free(p->conns);
         free(p->uri);
+        free(p->hook_orgs);
         free(p);
         snprintf(err, errlen, "pthread_cond_init() failed");
         return ENOMEM;
@@ -535,6 +622,7 @@ pdf_report_pg_close(pdf_report_pg_t *pg)
     memset(pg->uri, 0, strlen(pg->uri));
 
     free(pg->uri);
+    free(pg->hook_orgs);
     free(pg->conns);
     free(pg);
 }

@@ -46,7 +46,7 @@
 #define PDF_REPORT_PG_SCHEMA_NEWER    (-1009)
 
 /* the module's tables' version, kept in pdf_report_schema */
-#define PDF_REPORT_PG_SCHEMA_VERSION  2
+#define PDF_REPORT_PG_SCHEMA_VERSION  3
 
 /* NOTIFY'd in the transaction that creates a job: LISTEN to start it */
 #define PDF_REPORT_PG_CHANNEL         "pdf_report_jobs"
@@ -86,6 +86,21 @@ void pdf_report_pg_set_erase_on_revoke(pdf_report_pg_t *pg, int on);
  * 5 s unless set; the URI's own connect_timeout wins)
  */
 void pdf_report_pg_set_connect_timeout(pdf_report_pg_t *pg, unsigned s);
+
+/*
+ * The orgs with a webhook, whose jobs' events are recorded as they end
+ * (NULL: none); copied.  0, or ENOMEM (and then none).
+ */
+int pdf_report_pg_set_webhooks(pdf_report_pg_t *pg,
+    const pdf_report_webhooks_t *webhooks);
+
+/* as pdf_report_store_hooks_*() */
+int pdf_report_pg_hooks_due(pdf_report_pg_t *pg, int64_t now_ms);
+int pdf_report_pg_hooks_take(pdf_report_pg_t *pg, int64_t now_ms,
+    int64_t lease_ms, int (*room)(void *data, const char *org), void *data,
+    pdf_report_hook_t *items, size_t max, size_t *n, unsigned *more);
+int pdf_report_pg_hooks_done(pdf_report_pg_t *pg,
+    const pdf_report_hook_t *items, size_t n);
 
 /*
  * Create the module's tables (and pdf_report_users, if missing) or bring

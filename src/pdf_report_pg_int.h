@@ -75,6 +75,19 @@
     "   purge_attempts = CASE WHEN j.status IN (0, 1)"                      \
     "     OR j.purge_after_ms IS NULL THEN 0 ELSE j.purge_attempts END"
 
+/*
+ * The events of jobs an erasure just ended (er: an UPDATE of
+ * pdf_report_jobs j that sets PDF_REPORT_PG_ERASE_SET and RETURNs j AS
+ * jr): a job cut short (flags & 2) whose org is in hooks (text[]).
+ */
+#define PDF_REPORT_PG_ERASED_EVENTS(now, hooks)                             \
+    "INSERT INTO pdf_report_hooks (job_id, org, due_ms, ended_ms, body)"    \
+    " SELECT (er.jr).id, (er.jr).org, " now "::bigint, " now "::bigint,"    \
+    "  pdf_report_event(er.jr, " now "::bigint)"                            \
+    " FROM er WHERE (er.jr).flags & 2 <> 0"                                 \
+    " AND (er.jr).org = ANY(" hooks "::text[])"                             \
+    " ON CONFLICT (job_id) DO NOTHING"
+
 /* a scan fails at most this many jobs a pass, as the LMDB store */
 #define PDF_REPORT_PG_SCAN_BATCH   64
 #define PDF_REPORT_PG_PURGE_BATCH  64
@@ -102,6 +115,11 @@ typedef enum {
     PDF_REPORT_PG_PURGE_RETAIN,
     PDF_REPORT_PG_PURGE_TAKE,
     PDF_REPORT_PG_PURGE_REVOKED,
+    PDF_REPORT_PG_HOOKS_DUE,
+    PDF_REPORT_PG_HOOKS_CANDIDATES,
+    PDF_REPORT_PG_HOOKS_LEASE,
+    PDF_REPORT_PG_HOOKS_GONE,
+    PDF_REPORT_PG_HOOKS_AGAIN,
     PDF_REPORT_PG_PURGE_GONE,
     PDF_REPORT_PG_PURGE_AGAIN,
     PDF_REPORT_PG_IMPORT,
@@ -124,6 +142,7 @@ struct pdf_report_pg_s {
     char                  *uri;
     unsigned               erase_on_revoke;
     char                   connect_timeout[12];  /* s, libpq's text */
+    char                  *hook_orgs;    /* text[] of orgs with webhooks */
     unsigned               size;
     pid_t                  pid;      /* the process that opened it */
     pdf_report_pg_conn_t  *conns;
@@ -189,6 +208,11 @@ int64_t pdf_report_pg_lock_key(const char *kind, const char *name,
 void pdf_report_pg_set_error(const char *fmt, ...);
 
 int64_t pdf_report_pg_int(PGresult *r, int i, int col);
+
+#define PDF_REPORT_PG_NUM  24        /* an int64 as text */
+
+/* v as text into buf, of PDF_REPORT_PG_NUM bytes */
+void pdf_report_pg_num(char *buf, int64_t v);
 
 /*
  * A statement of its own text (schema, directory loads), not prepared:

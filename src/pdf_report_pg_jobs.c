@@ -19,8 +19,6 @@
 #include "pdf_report_pg_int.h"
 
 
-#define PDF_REPORT_PG_NUM  24        /* an int64 as text */
-
 
 /* the parameters of PDF_REPORT_PG_STEP1 for one operation */
 typedef struct {
@@ -40,7 +38,7 @@ typedef struct {
     char          until[PDF_REPORT_PG_NUM];
     char          msg[PDF_REPORT_ERR_MSG_MAX + 1];
     char         *tokens;        /* "{t1,t2,...}", malloc()ed */
-    const char   *fail[4];
+    const char   *fail[5];
     const char   *claim[6];
 } pdf_report_pg_scan_args_t;
 
@@ -66,7 +64,6 @@ static int pdf_report_pg_key_cmp(const void *a, const void *b);
 static int pdf_report_pg_batch_once(pdf_report_pg_t *pg,
     pdf_report_op_t **ops, size_t n, const pdf_report_scan_t *scan,
     pdf_report_job_t *claims, pdf_report_scan_result_t *res);
-static void pdf_report_pg_num(char *buf, int64_t v);
 
 
 /* ---- step 1 ---- */
@@ -356,6 +353,7 @@ pdf_report_pg_scan(pdf_report_pg_t *pg, const pdf_report_scan_t *scan,
     memset(res, 0, sizeof(pdf_report_scan_result_t));
 
     rc = pdf_report_pg_scan_args(&a, scan);
+    a.fail[4] = pg->hook_orgs;
     if (rc != 0) {
         return rc;
     }
@@ -454,7 +452,7 @@ static void
 pdf_report_pg_scan_send(pdf_report_pg_pipe_t *p,
     pdf_report_pg_scan_args_t *a)
 {
-    pdf_report_pg_pipe_send(p, PDF_REPORT_PG_SCAN_FAIL, 4, a->fail);
+    pdf_report_pg_pipe_send(p, PDF_REPORT_PG_SCAN_FAIL, 5, a->fail);
     pdf_report_pg_pipe_send(p, PDF_REPORT_PG_SCAN_CLAIM, 6, a->claim);
     pdf_report_pg_pipe_send(p, PDF_REPORT_PG_SCAN_WAIT, 3, a->claim);
 }
@@ -542,7 +540,7 @@ pdf_report_pg_job_finish(pdf_report_pg_t *pg, const pdf_report_job_t *done,
     char                   dur[PDF_REPORT_PG_NUM];
     char                   sha[PDF_REPORT_SHA256_HEX + 1];
     PGresult              *r;
-    const char            *vals[10];
+    const char            *vals[11];
     pdf_report_pg_conn_t  *c;
 
     if (!pdf_report_is_uuid(done->id, strlen(done->id))) {
@@ -572,8 +570,9 @@ pdf_report_pg_job_finish(pdf_report_pg_t *pg, const pdf_report_job_t *done,
     vals[7] = done->template_version;
     vals[8] = done->error_code;
     vals[9] = done->error_message;
+    vals[10] = pg->hook_orgs;
 
-    r = pdf_report_pg_exec(c, PDF_REPORT_PG_FINISH, 10, vals);
+    r = pdf_report_pg_exec(c, PDF_REPORT_PG_FINISH, 11, vals);
 
     rc = pdf_report_pg_ok(r, PGRES_TUPLES_OK) ? pdf_report_pg_same_job(r)
                                               : pdf_report_pg_failed(c, r);
@@ -718,6 +717,7 @@ pdf_report_pg_batch_once(pdf_report_pg_t *pg, pdf_report_op_t **ops,
 
     if (scan != NULL) {
         rc = pdf_report_pg_scan_args(&sa, scan);
+        sa.fail[4] = pg->hook_orgs;
         if (rc != 0) {
             goto failed;
         }
@@ -1127,7 +1127,7 @@ pdf_report_pg_purge_take(pdf_report_pg_t *pg, int64_t now_ms,
     char                   lim[PDF_REPORT_PG_NUM], until[PDF_REPORT_PG_NUM];
     char                   rlim[PDF_REPORT_PG_NUM];
     PGresult              *r;
-    const char            *vals[4];
+    const char            *vals[5];
     pdf_report_purge_t    *it;
     pdf_report_pg_conn_t  *c;
     pdf_report_pg_pipe_t   p;
@@ -1166,7 +1166,8 @@ pdf_report_pg_purge_take(pdf_report_pg_t *pg, int64_t now_ms,
     /* revocations that other systems wrote to the directory table */
     vals[1] = pg->erase_on_revoke ? "t" : "f";
     vals[2] = rlim;
-    pdf_report_pg_pipe_send(&p, PDF_REPORT_PG_PURGE_REVOKED, 3, vals);
+    vals[3] = pg->hook_orgs;
+    pdf_report_pg_pipe_send(&p, PDF_REPORT_PG_PURGE_REVOKED, 4, vals);
     vals[1] = cut;
     vals[2] = lim;
 
@@ -1315,7 +1316,7 @@ pdf_report_pg_purge_done(pdf_report_pg_t *pg,
 }
 
 
-static void
+void
 pdf_report_pg_num(char *buf, int64_t v)
 {
     snprintf(buf, PDF_REPORT_PG_NUM, "%lld", (long long) v);

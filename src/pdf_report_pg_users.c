@@ -27,7 +27,8 @@
 
 
 /*
- * What a load changes, before it changes it: $1 erase, $2 now.  The
+ * What a load changes, before it changes it: $1 erase, $2 now, $3 the
+ * orgs with a webhook (text[]: their erased running jobs' events).  The
  * pairs no longer CONNECTED (those of changed users in the file's
  * order, then those of users gone, by id), the jobs of each erased
  * when $1 (pdf_report_store_revoked()'s rules), and the counts; one
@@ -55,7 +56,8 @@ static const char  pdf_report_pg_users_diff[] =
     PDF_REPORT_PG_ERASE_SET("$2")
     "   FROM lost WHERE $1::boolean AND j.org = lost.org"
     "   AND j.user_id = lost.id AND j.flags & 1 = 0"
-    "   RETURNING j.org, j.user_id)"
+    "   RETURNING j.org, j.user_id, j AS jr),"
+    " ev AS (" PDF_REPORT_PG_ERASED_EVENTS("$2", "$3") ")"
     " SELECT l.id, l.org, count(er.org),"
     "  (SELECT count(*) FROM cur WHERE old IS NULL),"
     "  (SELECT count(*) FROM cur WHERE old IS NOT NULL AND old <> new),"
@@ -88,8 +90,9 @@ typedef struct {
 
 
 static int pdf_report_pg_users_apply(pdf_report_pg_conn_t *c,
-    pdf_report_users_load_t *load, unsigned erase, const char *host,
-    const char *stat, int64_t changed_ns, int64_t loaded_ns);
+    pdf_report_users_load_t *load, unsigned erase, const char *hook_orgs,
+    const char *host, const char *stat, int64_t changed_ns,
+    int64_t loaded_ns);
 static int pdf_report_pg_copy_record(void *data,
     pdf_report_user_rec_t *rec);
 static int pdf_report_pg_copy_put(pdf_report_pg_copy_t *cp, const char *p,
@@ -320,7 +323,8 @@ pdf_report_pg_users_load(pdf_report_pg_t *pg, pdf_report_users_load_t *load)
         goto done;
     }
 
-    rc = pdf_report_pg_users_apply(c, load, pg->erase_on_revoke, host,
+    rc = pdf_report_pg_users_apply(c, load, pg->erase_on_revoke,
+                                   pg->hook_orgs, host,
                                    stat_text, changed, loaded);
 
 done:
@@ -337,8 +341,9 @@ done:
 
 static int
 pdf_report_pg_users_apply(pdf_report_pg_conn_t *c,
-    pdf_report_users_load_t *load, unsigned erase, const char *host,
-    const char *stat, int64_t changed_ns, int64_t loaded_ns)
+    pdf_report_users_load_t *load, unsigned erase, const char *hook_orgs,
+    const char *host, const char *stat, int64_t changed_ns,
+    int64_t loaded_ns)
 {
     int                         rc, i, n;
     long                        row;
@@ -346,7 +351,7 @@ pdf_report_pg_users_apply(pdf_report_pg_conn_t *c,
     const char                 *ctx;
     char                        sha[PDF_REPORT_SHA256_HEX + 1];
     PGresult                   *r;
-    const char                 *vals[2];
+    const char                 *vals[3];
     pdf_report_idset_t          set;
     pdf_report_pg_fp_t          dir, mine;
     pdf_report_pg_copy_t       *cp;
@@ -527,7 +532,9 @@ pdf_report_pg_users_apply(pdf_report_pg_conn_t *c,
     vals[0] = (erase && !load->check) ? "t" : "f";
     vals[1] = now;
 
-    rc = pdf_report_pg_query(c, pdf_report_pg_users_diff, 2, vals, &r);
+    vals[2] = hook_orgs;
+
+    rc = pdf_report_pg_query(c, pdf_report_pg_users_diff, 3, vals, &r);
     if (rc != 0) {
         return rc;
     }

@@ -30,6 +30,11 @@
  *   running  job id -> "", every IN_PROGRESS job: with queue's count,
  *            the metrics' gauges of PENDING and IN_PROGRESS jobs without
  *            a scan (kept by pdf_report_job_write())
+ *   hooks    due_ms (8, BE) job id -> a webhook event: u32 attempts,
+ *            i64 when the job ended, org (u8 length + bytes), the body;
+ *            recorded with the job's end when its org has a webhook, in
+ *            the order its next delivery is due; a delivery leases an
+ *            entry by moving its key to now + lease
  *
  * A job is in byuser while its record exists; a terminal one is in
  * exactly one of retain and purge; a job that is not terminal is in
@@ -60,7 +65,6 @@
 #define PDF_REPORT_SCAN_BATCH    64
 #define PDF_REPORT_RATE_VAL_LEN  12
 #define PDF_REPORT_QUEUE_KEY_LEN (8 + PDF_REPORT_UUID_LEN)
-#define PDF_REPORT_TIME_KEY_LEN  (8 + PDF_REPORT_UUID_LEN)
 #define PDF_REPORT_BYUSER_KEY_MAX                                           \
     (PDF_REPORT_ORG_MAX + 1 + PDF_REPORT_USER_ID_MAX + 1 + PDF_REPORT_UUID_LEN)
 #define PDF_REPORT_PURGE_BATCH   64
@@ -80,10 +84,6 @@ typedef struct {
 } pdf_report_action_t;
 
 
-static void pdf_report_put_u32(unsigned char *p, uint32_t v);
-static void pdf_report_put_u64(unsigned char *p, uint64_t v);
-static uint32_t pdf_report_get_u32(const unsigned char *p);
-static uint64_t pdf_report_get_u64(const unsigned char *p);
 static size_t pdf_report_job_encode(const pdf_report_job_t *job,
     unsigned char *buf);
 static int pdf_report_job_decode(const MDB_val *v, pdf_report_job_t *job);
@@ -105,11 +105,8 @@ static int pdf_report_scan_apply(pdf_report_store_t *store, MDB_txn *txn,
     pdf_report_job_t *claims, pdf_report_scan_result_t *res);
 static void pdf_report_job_fail(pdf_report_job_t *job, int64_t now_ms,
     const char *code, const char *message);
-static int pdf_report_commit(MDB_txn *txn, int rc);
 static int pdf_report_nearly_full(pdf_report_store_t *store, MDB_txn *txn);
 static int64_t pdf_report_terminal_ms(const pdf_report_job_t *job);
-static void pdf_report_time_key(int64_t ms, const char *id,
-    unsigned char *buf);
 static size_t pdf_report_byuser_key(const pdf_report_job_t *job,
     unsigned char *buf);
 static int pdf_report_job_terminal(pdf_report_store_t *store, MDB_txn *txn,
@@ -200,7 +197,8 @@ pdf_report_store_open(pdf_report_store_t **store, const char *dir,
         || (rc = mdb_dbi_open(txn, "byuser", MDB_CREATE, &st->byuser))
            != 0
         || (rc = mdb_dbi_open(txn, "running", MDB_CREATE, &st->running))
-           != 0)
+           != 0
+        || (rc = mdb_dbi_open(txn, "hooks", MDB_CREATE, &st->hooks)) != 0)
     {
         mdb_txn_abort(txn);
         goto failed;
@@ -1824,6 +1822,10 @@ pdf_report_store_job_finish(pdf_report_store_t *store,
         rc = pdf_report_job_terminal(store, txn, &job);
     }
 
+    if (rc == 0) {
+        rc = pdf_report_hook_put(store, txn, &job, now_ms);
+    }
+
     return pdf_report_commit(txn, rc);
 }
 
@@ -2150,7 +2152,12 @@ pdf_report_scan_apply(pdf_report_store_t *store, MDB_txn *txn,
         return rc;
     }
 
-    return pdf_report_job_terminal(store, txn, &job);
+    rc = pdf_report_job_terminal(store, txn, &job);
+    if (rc != 0) {
+        return rc;
+    }
+
+    return pdf_report_hook_put(store, txn, &job, scan->now_ms);
 }
 
 
@@ -2502,7 +2509,7 @@ pdf_report_terminal_ms(const pdf_report_job_t *job)
 }
 
 
-static void
+void
 pdf_report_time_key(int64_t ms, const char *id, unsigned char *buf)
 {
     pdf_report_put_u64(buf, (uint64_t) (ms < 0 ? 0 : ms));
@@ -2714,6 +2721,10 @@ pdf_report_store_revoked(pdf_report_store_t *store, MDB_txn *txn,
 
             if (rc == 0) {
                 rc = pdf_report_purge_put(store, txn, now_ms, job.id, 0);
+            }
+
+            if (rc == 0) {
+                rc = pdf_report_hook_put(store, txn, &job, now_ms);
             }
 
         } else {
@@ -3193,7 +3204,7 @@ pdf_report_purge_done_txn(pdf_report_store_t *store,
 
 /* commit when all went well, abort otherwise; returns the first error */
 
-static int
+int
 pdf_report_commit(MDB_txn *txn, int rc)
 {
     if (rc != 0) {
@@ -3205,7 +3216,7 @@ pdf_report_commit(MDB_txn *txn, int rc)
 }
 
 
-static void
+void
 pdf_report_put_u32(unsigned char *p, uint32_t v)
 {
     p[0] = (unsigned char) (v >> 24);
@@ -3215,7 +3226,7 @@ pdf_report_put_u32(unsigned char *p, uint32_t v)
 }
 
 
-static void
+void
 pdf_report_put_u64(unsigned char *p, uint64_t v)
 {
     pdf_report_put_u32(p, (uint32_t) (v >> 32));
@@ -3223,7 +3234,7 @@ pdf_report_put_u64(unsigned char *p, uint64_t v)
 }
 
 
-static uint32_t
+uint32_t
 pdf_report_get_u32(const unsigned char *p)
 {
     return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
@@ -3231,7 +3242,7 @@ pdf_report_get_u32(const unsigned char *p)
 }
 
 
-static uint64_t
+uint64_t
 pdf_report_get_u64(const unsigned char *p)
 {
     return ((uint64_t) pdf_report_get_u32(p) << 32)

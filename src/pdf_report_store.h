@@ -20,6 +20,7 @@
 #include <lmdb.h>
 
 #include "pdf_report_util.h"
+#include "pdf_report_webhook.h"
 
 
 /*
@@ -454,6 +455,65 @@ int pdf_report_store_purge_take(pdf_report_store_t *store, int64_t now_ms,
 int pdf_report_store_purge_done(pdf_report_store_t *store,
     const pdf_report_purge_t *items, size_t n, unsigned *retention,
     unsigned *revoked);
+
+/* ---- webhooks: events waiting for delivery ---- */
+
+/*
+ * A job that becomes terminal (finished, failed by a scan, or erased
+ * before it ended) while its org has a webhook gets an event in the same
+ * transaction, due at once.  A delivery pass takes the due events, leases
+ * them (the key moves to now + lease), delivers them, and records the
+ * outcome with pdf_report_store_hooks_done().
+ */
+
+#define PDF_REPORT_HOOK_BODY_MAX    3072
+
+#define PDF_REPORT_HOOK_DELIVERED   1    /* a 2xx: the event goes */
+#define PDF_REPORT_HOOK_RETRY       2    /* failed: due again at next_ms */
+#define PDF_REPORT_HOOK_DROPPED     3    /* 410, given up, no webhook */
+#define PDF_REPORT_HOOK_UNTRIED     4    /* not sent: due at next_ms */
+
+typedef struct {
+    char        id[PDF_REPORT_UUID_LEN + 1];    /* the job's */
+    char        org[PDF_REPORT_ORG_MAX + 1];
+    uint32_t    attempts;        /* failed deliveries before this one */
+    int64_t     ended_ms;        /* when the job became terminal */
+    int64_t     lease_ms;        /* the entry's key while leased */
+    size_t      len;
+    char        body[PDF_REPORT_HOOK_BODY_MAX];
+
+    /* set by the caller for _done() */
+    unsigned    outcome;         /* PDF_REPORT_HOOK_* */
+    int64_t     next_ms;
+} pdf_report_hook_t;
+
+/* the orgs whose jobs get events (NULL: none); kept, not copied */
+void pdf_report_store_set_webhooks(pdf_report_store_t *store,
+    const pdf_report_webhooks_t *webhooks);
+
+/* is an event due: read-only, for the event loop; 1, 0 or an error */
+int pdf_report_store_hooks_due(pdf_report_store_t *store, int64_t now_ms);
+
+/*
+ * One write transaction: leases up to max due events, oldest first, and
+ * copies them to items (*n of them), skipping the orgs that room() says
+ * have no room (it is called once per event taken, and may count).
+ * *more is set when due events were left.
+ */
+int pdf_report_store_hooks_take(pdf_report_store_t *store, int64_t now_ms,
+    int64_t lease_ms, int (*room)(void *data, const char *org), void *data,
+    pdf_report_hook_t *items, size_t max, size_t *n, unsigned *more);
+
+/*
+ * One write transaction: DELIVERED and DROPPED events go, RETRY ones are
+ * due at next_ms with one more attempt, UNTRIED ones at next_ms.  An event
+ * whose lease was taken over meanwhile is left alone.
+ */
+int pdf_report_store_hooks_done(pdf_report_store_t *store,
+    const pdf_report_hook_t *items, size_t n);
+
+/* events waiting, for the metrics */
+int pdf_report_store_hooks_count(pdf_report_store_t *store, size_t *n);
 
 /* one-line name of a status, "PENDING" ... */
 const char *pdf_report_status_name(uint32_t status);

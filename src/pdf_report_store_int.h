@@ -15,6 +15,7 @@
 #include <limits.h>
 
 #include "pdf_report_store.h"
+#include "pdf_report_webhook.h"
 
 
 /* create_txn: the map is too full to take a new job (nothing written) */
@@ -34,10 +35,30 @@ struct pdf_report_store_s {
     MDB_dbi      purge;      /* not_before_ms (8, BE) id -> attempts */
     MDB_dbi      byuser;     /* org "\0" user "\0" id -> "" */
     MDB_dbi      running;    /* id -> "", every IN_PROGRESS job */
+    MDB_dbi      hooks;      /* due_ms (8, BE) id -> a webhook event */
+    const pdf_report_webhooks_t  *webhooks;  /* orgs with one, or NULL */
     unsigned     format;     /* the layout version found at open */
     unsigned     erase_on_revoke;
     char         path[PATH_MAX];
 };
+
+
+#define PDF_REPORT_TIME_KEY_LEN  (8 + PDF_REPORT_UUID_LEN)
+
+
+int pdf_report_commit(MDB_txn *txn, int rc);
+void pdf_report_put_u32(unsigned char *p, uint32_t v);
+void pdf_report_put_u64(unsigned char *p, uint64_t v);
+uint32_t pdf_report_get_u32(const unsigned char *p);
+uint64_t pdf_report_get_u64(const unsigned char *p);
+void pdf_report_time_key(int64_t ms, const char *id, unsigned char *buf);
+
+/*
+ * The job just became terminal: when its org has a webhook, its event
+ * is recorded, due now, in the same transaction (pdf_report_store_hooks.c).
+ */
+int pdf_report_hook_put(pdf_report_store_t *store, MDB_txn *txn,
+    const pdf_report_job_t *job, int64_t now_ms);
 
 
 int pdf_report_rate_txn(pdf_report_store_t *store, MDB_txn *txn,

@@ -921,6 +921,103 @@ for my $name (sort keys %jwks_bad) {
     });
 }
 
+# pdf_report_webhooks: the file is read by nginx -t, a bad line named by
+# its number and never with its secret; the other directives' shapes
+
+my $hook_ok = '{"org_id":"org_acme","url":"https://hooks.acme.example/sqr",'
+              . '"secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}';
+
+sub hooks_file {
+    my (@lines) = @_;
+    return sub {
+        open my $fh, '>', "$_[0]/hooks.jsonl" or die $!;
+        print $fh map { "$_\n" } @lines;
+        close $fh;
+    };
+}
+
+accepted({
+    name  => 'pdf_report_webhooks: a good file, allow, schedule, pool',
+    setup => hooks_file($hook_ok),
+    set   => { webhooks => '@TMP@/hooks.jsonl',
+               webhook_allow => '10.0.0.0/8 fd00::/8 hooks.internal',
+               webhook_schedule => '1s 30s 5m' },
+});
+
+accepted({
+    name => 'pdf_report_webhooks off',
+    set  => { webhooks => 'off' },
+});
+
+my %hooks_bad = (
+    'a URL that is not http(s)' =>
+        [[$hook_ok =~ s{https://}{ftp://}r],
+         ':1: "url" must be an http:// or https:// URL of at most 2048 '
+         . 'bytes'],
+    'a secret of 8 bytes, on line 2' =>
+        [[$hook_ok, '{"org_id":"org_b","url":"https://b.example/",'
+                    . '"secret":"whsec_U0VDUkVUU0U="}'],
+         ':2: "secret" must be "whsec_" and the base64 of 24 to 64 bytes'],
+    'no org_id' =>
+        [['{"url":"https://b.example/","secret":"whsec_x"}'],
+         ':1: "org_id" must be a string of 1 to 128 bytes'],
+    'an org twice' =>
+        [[$hook_ok, $hook_ok], ': org "org_acme" has two lines'],
+    'not JSON' =>
+        [['{"org_id":"org_a","secret":"whsec_TOPSECRET'],
+         ':1: not JSON (at byte 43)'],
+);
+
+for my $name (sort keys %hooks_bad) {
+    my ($lines, $why) = @{ $hooks_bad{$name} };
+
+    refused({
+        name  => "pdf_report_webhooks: $name",
+        setup => hooks_file(@$lines),
+        set   => { webhooks => '@TMP@/hooks.jsonl' },
+        msg   => 'invalid webhooks: @TMP@/hooks.jsonl' . $why,
+        at    => qr/pdf_report_webhooks /,
+        check => sub {
+            my ($r) = @_;
+            unlike($r->{stderr}, qr/TOPSECRET|U0VDUkVUU0U/,
+                   'no secret in the output');
+        },
+    });
+}
+
+refused({
+    name => 'pdf_report_webhooks: a missing file',
+    set  => { webhooks => '@TMP@/none.jsonl' },
+    msg  => 'invalid webhooks: @TMP@/none.jsonl: No such file or directory',
+    at   => qr/pdf_report_webhooks /,
+});
+
+refused({
+    name  => 'pdf_report_webhooks: a parameter other than ca=',
+    setup => hooks_file($hook_ok),
+    set   => { webhooks => '@TMP@/hooks.jsonl tls=off' },
+    msg   => 'invalid parameter "tls=off": only ca=<file> may follow the '
+             . 'file',
+    at    => qr/pdf_report_webhooks /,
+});
+
+refused({
+    name => 'pdf_report_webhook_allow: an address inside a network',
+    set  => { webhook_allow => '10.1.2.3/8' },
+    msg  => 'invalid destination "10.1.2.3/8": bits set beyond the prefix '
+            . 'length',
+    at   => qr/pdf_report_webhook_allow /,
+});
+
+refused({
+    name => 'pdf_report_webhook_schedule: not a time',
+    set  => { webhook_schedule => '5s soon' },
+    msg  => 'invalid delay "soon": a time of at least 1ms, as in 5s, 5m or '
+            . '2h',
+    at   => qr/pdf_report_webhook_schedule /,
+});
+
+
 # pdf_report_jwt_keys <url>: only its shape is checked; the workers fetch
 # it, so a URL that is down (here an address nothing answers from) passes
 # at once

@@ -90,7 +90,7 @@ sub free_port {
 #   store (an existing store directory), rate_limit ('off'),
 #   worker_jobs (8), jwt_cache (4096), s3_port (the tests' s3rver),
 #   store_pool (bench_store, 1 thread; "bench" shares the render pool),
-#   http (extra http{} text), floors ({ uri => body size }: "return 200"
+#   http (extra http{} text), main (extra main-context text), floors ({ uri => body size }: "return 200"
 #   locations beside the API; /floor of 200 bytes at least), pg (a
 #   PostgreSQL URI: that store instead, with pg_pool connections a
 #   worker (4) and as many store threads)
@@ -308,6 +308,7 @@ pid $dir/logs/nginx.pid;
 thread_pool bench threads=@{[ $o{threads} // 4 ]} max_queue=65536;
 thread_pool bench_store threads=@{[ $o{pg} ? $o{pg_pool} // 4 : 1 ]} max_queue=65536;
 worker_rlimit_nofile 16384;
+@{[ $o{main} // '' ]}
 events { worker_connections 4096; }
 http {
     access_log off;

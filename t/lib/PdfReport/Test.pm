@@ -430,6 +430,88 @@ sub jwks_fetches {
 }
 
 
+# A webhook receiver (tools/webhook-receiver.js): every delivery checked
+# by the Standard Webhooks reference library, not by the module's code.
+# Returns ($port, $dir); tls => 1: https, with tls_ca()'s certificate;
+# dir => a directory (another receiver's: one log for both).
+# receiver_secret() says what a path's deliveries
+# must be signed with, receiver_mode() how it answers, receiver_log() what
+# it got (a list of hashes: path, id, timestamp, signature, verified,
+# error, status, at, body).
+
+sub start_receiver {
+    my (%o) = @_;
+    my $dir = $o{dir}
+              // tempdir('pdf-report-hooks-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my @tls = $o{tls} ? ('--tls', tls_ca()) : ();
+
+    my $pid = open(my $out, '-|');
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT;
+        exec 'node', "$ROOT/tools/webhook-receiver.js", $dir, '--port', '0',
+             @tls
+            or die "exec node: $!";
+    }
+
+    my $line = <$out>;
+
+    if (!defined $line || $line !~ /listening on [\d.]+:(\d+)/) {
+        die "webhook receiver did not start: " . ($line // '(no output)');
+    }
+
+    push @children, [$pid, $out];
+
+    return ($1, $dir);
+}
+
+sub receiver_secret {
+    my ($dir, %secrets) = @_;
+
+    open my $fh, '>', "$dir/secrets.json.$$" or die "secrets: $!";
+    print $fh JSON::PP->new->canonical->encode(\%secrets);
+    close $fh;
+    rename "$dir/secrets.json.$$", "$dir/secrets.json" or die "secrets: $!";
+}
+
+sub receiver_mode {
+    my ($dir, $name, @modes) = @_;
+
+    open my $fh, '>', "$dir/mode.$name.$$" or die "mode: $!";
+    print $fh map { "$_\n" } @modes;
+    close $fh;
+    rename "$dir/mode.$name.$$", "$dir/mode.$name" or die "mode: $!";
+}
+
+sub receiver_log {
+    my ($dir) = @_;
+    my @got;
+
+    if (open my $fh, '<', "$dir/log") {
+        @got = map { JSON::PP::decode_json($_) } grep { /\S/ } <$fh>;
+        close $fh;
+    }
+
+    return @got;
+}
+
+# polls until the receiver has n deliveries (or timeout s); returns them
+sub receiver_wait {
+    my ($dir, $n, $timeout) = @_;
+    my $deadline = Time::HiRes::time() + ($timeout // 20);
+    my @got;
+
+    while (Time::HiRes::time() < $deadline) {
+        @got = receiver_log($dir);
+        last if @got >= $n;
+        Time::HiRes::sleep(0.1);
+    }
+
+    return @got;
+}
+
+
 END {
     # waitpid() and closing the pipe set $?, the test's exit status
     local $?;
