@@ -2791,48 +2791,51 @@ int
 pdf_report_store_purge_due(pdf_report_store_t *store, int64_t now_ms,
     int64_t retention_ms)
 {
-    int          rc;
-    MDB_txn     *txn;
-    MDB_val      k, v;
-    MDB_cursor  *cur;
+    int       rc;
+    MDB_txn  *txn;
 
     rc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0) {
         return rc;
     }
 
-    rc = mdb_cursor_open(txn, store->purge, &cur);
-
-    if (rc == 0) {
-        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-        mdb_cursor_close(cur);
-
-        if (rc == 0) {
-            rc = (k.mv_size == PDF_REPORT_TIME_KEY_LEN
-                  && (int64_t) pdf_report_get_u64(k.mv_data) > now_ms)
-                 ? MDB_NOTFOUND : 1;
-        }
-    }
+    rc = pdf_report_first_due(txn, store->purge, now_ms);
 
     if (rc == MDB_NOTFOUND && retention_ms >= 0) {
-        rc = mdb_cursor_open(txn, store->retain, &cur);
-
-        if (rc == 0) {
-            rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-            mdb_cursor_close(cur);
-
-            if (rc == 0) {
-                rc = (k.mv_size == PDF_REPORT_TIME_KEY_LEN
-                      && (int64_t) pdf_report_get_u64(k.mv_data)
-                         > now_ms - retention_ms)
-                     ? MDB_NOTFOUND : 1;
-            }
-        }
+        rc = pdf_report_first_due(txn, store->retain, now_ms - retention_ms);
     }
 
     mdb_txn_abort(txn);
 
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+
+/* 1 when the first key of a time-keyed db is at or before ms, else
+ * MDB_NOTFOUND, or an error */
+
+int
+pdf_report_first_due(MDB_txn *txn, MDB_dbi dbi, int64_t ms)
+{
+    int          rc;
+    MDB_val      k, v;
+    MDB_cursor  *cur;
+
+    rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    mdb_cursor_close(cur);
+
+    if (rc == 0) {
+        rc = (k.mv_size == PDF_REPORT_TIME_KEY_LEN
+              && (int64_t) pdf_report_get_u64(k.mv_data) > ms)
+             ? MDB_NOTFOUND : 1;
+    }
+
+    return rc;
 }
 
 

@@ -235,34 +235,19 @@ pdf_report_hook_decode(const MDB_val *k, const MDB_val *v,
 int
 pdf_report_store_hooks_due(pdf_report_store_t *store, int64_t now_ms)
 {
-    int          rc;
-    MDB_txn     *txn;
-    MDB_val      k, v;
-    MDB_cursor  *cur;
+    int       rc;
+    MDB_txn  *txn;
 
     rc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0) {
         return rc;
     }
 
-    rc = mdb_cursor_open(txn, store->hooks, &cur);
-
-    if (rc == 0) {
-        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-        mdb_cursor_close(cur);
-
-        if (rc == 0) {
-            rc = (k.mv_size == PDF_REPORT_TIME_KEY_LEN
-                  && (int64_t) pdf_report_get_u64(k.mv_data) <= now_ms);
-
-        } else if (rc == MDB_NOTFOUND) {
-            rc = 0;
-        }
-    }
+    rc = pdf_report_first_due(txn, store->hooks, now_ms);
 
     mdb_txn_abort(txn);
 
-    return rc;
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 

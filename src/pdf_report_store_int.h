@@ -52,6 +52,7 @@ void pdf_report_put_u64(unsigned char *p, uint64_t v);
 uint32_t pdf_report_get_u32(const unsigned char *p);
 uint64_t pdf_report_get_u64(const unsigned char *p);
 void pdf_report_time_key(int64_t ms, const char *id, unsigned char *buf);
+int pdf_report_first_due(MDB_txn *txn, MDB_dbi dbi, int64_t ms);
 
 /*
  * The job just became terminal: when its org has a webhook, its event

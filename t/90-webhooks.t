@@ -95,6 +95,31 @@ sub logged {
 }
 
 
+sub wait_logged {
+    my ($re, $timeout) = @_;
+    my $deadline = Time::HiRes::time() + $timeout;
+
+    while (Time::HiRes::time() < $deadline) {
+        return 1 if logged($re);
+        Time::HiRes::sleep(0.2);
+    }
+
+    return 0;
+}
+
+
+# a job of org_acme, COMPLETE, with the receiver's log emptied first
+sub one_job {
+    my ($name) = @_;
+    fresh();
+
+    my $id = create('US1A2B3C4D5E6F78');
+    is(wait_job($id)->{status}, 'COMPLETE', "$name - COMPLETE");
+
+    return $id;
+}
+
+
 # the deliveries so far to a path
 sub got {
     my ($path) = @_;
@@ -324,17 +349,10 @@ sub reloaded {
 sub refused {
     my ($block) = @_;
     my $name = $block->name;
-    fresh();
-
-    my $id = create('US1A2B3C4D5E6F78');
-    is(wait_job($id)->{status}, 'COMPLETE', "$name - COMPLETE");
+    my $id = one_job($name);
 
     # three attempts, 1 s apart (and up to a second's look each)
-    my $deadline = Time::HiRes::time() + 15;
-    while (Time::HiRes::time() < $deadline) {
-        last if main::logged(qr/given up after 3 attempts/);
-        Time::HiRes::sleep(0.2);
-    }
+    wait_logged(qr/given up after 3 attempts/, 15);
 
     is(scalar(got('/acme')), 0, "$name - the receiver got nothing");
 }
@@ -343,10 +361,7 @@ sub refused {
 sub rotated {
     my ($block) = @_;
     my $name = $block->name;
-    fresh();
-
-    my $id = create('US1A2B3C4D5E6F78');
-    is(wait_job($id)->{status}, 'COMPLETE', "$name - COMPLETE");
+    my $id = one_job($name);
 
     my ($d) = wait_got('/acme', 1);
     ok($d && !$d->{verified}, "$name - the receiver refuses the signature");
@@ -368,32 +383,11 @@ sub https_hooks {
 sub over_tls {
     my ($block) = @_;
     my $name = $block->name;
-    fresh();
-
-    my $id = create('US1A2B3C4D5E6F78');
-    is(wait_job($id)->{status}, 'COMPLETE', "$name - COMPLETE");
+    my $id = one_job($name);
 
     my ($d) = wait_got('/acme', 1);
     ok($d && $d->{verified}, "$name - delivered over https, verified");
 }
-
-sub untrusted {
-    my ($block) = @_;
-    my $name = $block->name;
-    fresh();
-
-    my $id = create('US1A2B3C4D5E6F78');
-    is(wait_job($id)->{status}, 'COMPLETE', "$name - COMPLETE");
-
-    my $deadline = Time::HiRes::time() + 15;
-    while (Time::HiRes::time() < $deadline) {
-        last if main::logged(qr/given up after 3 attempts/);
-        Time::HiRes::sleep(0.2);
-    }
-
-    is(scalar(got('/acme')), 0, "$name - nothing delivered");
-}
-
 
 # a job waits on an S3 that never answers; the directory (this block's
 # file) is reloaded without the user's connection: the job is erased,
@@ -678,7 +672,7 @@ GET /v1/document/api/00000000-0000-4000-8000-000000000000
 --- more_headers eval
 PdfReport::Test::auth()
 --- error_code: 404
---- flow: untrusted
+--- flow: refused
 --- timeout: 60
 --- error_log eval
 qr/\[error\] .*webhook msg_\S+ of job \S+ given up after 3 attempts: https:\/\/127\.0\.0\.1:\d+\/acme: SSL certificate problem: unable to get local issuer certificate/
