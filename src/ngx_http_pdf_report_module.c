@@ -91,6 +91,8 @@ static ngx_int_t ngx_http_pdf_report_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_pdf_report_load_users(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf, pdf_report_store_t *store);
+static ngx_int_t ngx_http_pdf_report_check_users(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf);
 static ngx_int_t ngx_http_pdf_report_prepare_store(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf);
 static char *ngx_http_pdf_report_store_pg(ngx_conf_t *cf,
@@ -1857,9 +1859,16 @@ ngx_http_pdf_report_init_zone(ngx_shm_zone_t *shm_zone, void *data)
      * workers set it up as soon as it does.  Not in "nginx -t".
      */
     if (pmcf->pg_uri.data != NULL) {
-        if (!ngx_test_config
-            && ngx_http_pdf_report_remote_init_master(pmcf->cycle, pmcf)
-               != NGX_OK)
+        if (ngx_test_config) {
+            if (!pmcf->users_off
+                && ngx_http_pdf_report_check_users(pmcf->cycle, pmcf)
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+        } else if (ngx_http_pdf_report_remote_init_master(pmcf->cycle, pmcf)
+                   != NGX_OK)
         {
             return NGX_ERROR;
         }
@@ -1868,6 +1877,55 @@ ngx_http_pdf_report_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     return ngx_http_pdf_report_prepare_store(pmcf->cycle, pmcf);
+}
+
+
+/*
+ * "nginx -t" with a PostgreSQL store reaches no database: the directory
+ * file is still checked whole, as an LMDB store's is, so a bad line is
+ * refused before a reload loads it.
+ */
+
+static ngx_int_t
+ngx_http_pdf_report_check_users(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf)
+{
+    int       rc;
+    char      err[256];
+    size_t    line;
+    ngx_fd_t  fd;
+
+    fd = ngx_open_file(pmcf->users_file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN,
+                       0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      ngx_open_file_n " \"%V\" failed", &pmcf->users_file);
+        return NGX_ERROR;
+    }
+
+    rc = pdf_report_users_check(fd, &line, err, sizeof(err));
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &pmcf->users_file);
+    }
+
+    if (rc == PDF_REPORT_USERS_INVALID) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "invalid user directory \"%V\", line %uz: %s",
+                      &pmcf->users_file, line, err);
+        return NGX_ERROR;
+    }
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, rc,
+                      "pdf_report: cannot read the user directory \"%V\"",
+                      &pmcf->users_file);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -978,6 +978,47 @@ pdf_report_users_scan(pdf_report_users_reader_t *r, pdf_report_idset_t *set,
 }
 
 
+static int
+pdf_report_users_check_record(void *data, pdf_report_user_rec_t *rec)
+{
+    return 0;
+}
+
+
+int
+pdf_report_users_check(int fd, size_t *line, char *err, size_t err_size)
+{
+    int                        rc;
+    pdf_report_idset_t         set;
+    pdf_report_users_scan_t    scan;
+    pdf_report_users_reader_t  rd;
+
+    *line = 0;
+    err[0] = '\0';
+
+    rc = pdf_report_users_reader_init(&rd, fd, NULL, 0, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = pdf_report_idset_init(&set, 0);
+
+    if (rc == 0) {
+        scan.known = NULL;
+        scan.record = pdf_report_users_check_record;
+        scan.data = NULL;
+
+        rc = pdf_report_users_scan(&rd, &set, &scan, line, err, err_size);
+
+        pdf_report_idset_free(&set);
+    }
+
+    pdf_report_users_reader_close(&rd);
+
+    return rc;
+}
+
+
 /* the message of a duplicate id, its bytes beyond printable ASCII as \xNN */
 
 static void

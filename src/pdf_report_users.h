@@ -176,6 +176,14 @@ int pdf_report_users_scan(pdf_report_users_reader_t *r,
     pdf_report_idset_t *set, const pdf_report_users_scan_t *scan,
     size_t *line, char *err, size_t err_size);
 
+/*
+ * Every line of the directory of fd checked as a load checks it (ids
+ * unique), nothing kept: for "nginx -t" where the store cannot be
+ * reached.  0, PDF_REPORT_USERS_INVALID with *line and err, or an errno.
+ */
+int pdf_report_users_check(int fd, size_t *line, char *err,
+    size_t err_size);
+
 
 /* what the step-1 body rule (contract section 5, 400) found */
 #define PDF_REPORT_BODY_OK           0
