@@ -6,8 +6,14 @@
  */
 
 
+#include <string.h>
+
 #include "pdf_report_backend.h"
 #include "pdf_report_pg.h"
+
+
+/* the step-1 batches of one worker: ngx_http_pdf_report_commit.c's */
+#define PG_BATCH_KEYED_MAX  256
 
 
 static int
@@ -74,12 +80,52 @@ pg_batch_begin(void *db, void **txn)
 }
 
 
+/*
+ * Operations with an Idempotency-Key run apart, each in a transaction
+ * of its own that looks the key up first (pdf_report_pg_idem.c); the
+ * others, and the scan, as one pipelined batch.
+ */
+
 static int
 pg_batch_run(void *db, void *txn, int begun, pdf_report_op_t **ops,
     size_t n, const pdf_report_scan_t *scan, pdf_report_job_t *claims,
     pdf_report_scan_result_t *res)
 {
-    return pdf_report_pg_batch(db, ops, n, scan, claims, res);
+    size_t            i, k;
+    pdf_report_op_t  *plain[PG_BATCH_KEYED_MAX];
+
+    for (i = 0; i < n && ops[i]->idem == NULL; i++) {
+        /* void */
+    }
+
+    if (i == n || n > PG_BATCH_KEYED_MAX) {
+        return pdf_report_pg_batch(db, ops, n, scan, claims, res);
+    }
+
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        if (ops[i]->idem == NULL) {
+            plain[k++] = ops[i];
+        }
+    }
+
+    /* first, so that the scan after them claims their new jobs */
+    for (i = 0; i < n; i++) {
+        if (ops[i]->idem != NULL) {
+            (void) pdf_report_pg_idem_op(db, ops[i]);
+        }
+    }
+
+    if (k > 0 || scan != NULL) {
+        return pdf_report_pg_batch(db, plain, k, scan, claims, res);
+    }
+
+    if (res != NULL) {
+        memset(res, 0, sizeof(pdf_report_scan_result_t));
+    }
+
+    return 0;
 }
 
 
@@ -145,6 +191,21 @@ pg_strerror(int rc)
 }
 
 
+static int
+pg_idem_get(void *db, const char *org, const char *key, int64_t now_ms,
+    pdf_report_idem_t *rec)
+{
+    return pdf_report_pg_idem_get(db, org, key, now_ms, rec);
+}
+
+
+static int
+pg_idem_expire(void *db, int64_t now_ms, size_t max, size_t *n)
+{
+    return pdf_report_pg_idem_expire(db, now_ms, max, n);
+}
+
+
 const pdf_report_backend_t  pdf_report_pg_backend = {
     "PostgreSQL",
     1,
@@ -163,5 +224,7 @@ const pdf_report_backend_t  pdf_report_pg_backend = {
     pg_purge_due,
     pg_purge_take,
     pg_purge_done,
-    pg_strerror
+    pg_strerror,
+    pg_idem_get,
+    pg_idem_expire
 };

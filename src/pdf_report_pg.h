@@ -46,7 +46,7 @@
 #define PDF_REPORT_PG_SCHEMA_NEWER    (-1009)
 
 /* the module's tables' version, kept in pdf_report_schema */
-#define PDF_REPORT_PG_SCHEMA_VERSION  1
+#define PDF_REPORT_PG_SCHEMA_VERSION  2
 
 /* NOTIFY'd in the transaction that creates a job: LISTEN to start it */
 #define PDF_REPORT_PG_CHANNEL         "pdf_report_jobs"
@@ -182,6 +182,25 @@ int pdf_report_pg_purge_take(pdf_report_pg_t *pg, int64_t now_ms,
 int pdf_report_pg_purge_done(pdf_report_pg_t *pg,
     const pdf_report_purge_t *items, size_t n, unsigned *retention,
     unsigned *revoked);
+
+
+/* ---- Idempotency-Key: the semantics of pdf_report_store.h ---- */
+
+/* a key's record unless expired: 0 or NOT_FOUND */
+int pdf_report_pg_idem_get(pdf_report_pg_t *pg, const char *org,
+    const char *key, int64_t now_ms, pdf_report_idem_t *rec);
+
+/*
+ * One step-1 operation with a key (op->idem), in a transaction of its
+ * own under the org's lock: the key looked up, then the operation and
+ * the answer's record, as a batch of the LMDB store does.  The result
+ * is op->rc (also returned).
+ */
+int pdf_report_pg_idem_op(pdf_report_pg_t *pg, pdf_report_op_t *op);
+
+/* up to max expired records deleted, oldest first; *n of them */
+int pdf_report_pg_idem_expire(pdf_report_pg_t *pg, int64_t now_ms,
+    size_t max, size_t *n);
 
 
 #endif /* _PDF_REPORT_PG_H_INCLUDED_ */

@@ -144,4 +144,8 @@ int pdf_report_pg_query(pdf_report_pg_conn_t *c, const char *sql, int n,
     const char *const *values, PGresult **res);
 
 
+/* one step-1 operation inside the caller's transaction (pg_jobs.c) */
+int pdf_report_pg_step1_exec(pdf_report_pg_conn_t *c, pdf_report_op_t *op);
+
+
 #endif /* _PDF_REPORT_PG_INT_H_INCLUDED_ */

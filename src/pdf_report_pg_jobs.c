@@ -1308,3 +1308,53 @@ pdf_report_pg_num(char *buf, int64_t v)
 {
     snprintf(buf, PDF_REPORT_PG_NUM, "%lld", (long long) v);
 }
+
+
+/*
+ * One step-1 operation as a statement of the caller's transaction, the
+ * org's lock held (pdf_report_pg_idem.c): op->rc, rate_result and
+ * pending as a batch gives them; returns 0 or the database's error.
+ */
+
+int
+pdf_report_pg_step1_exec(pdf_report_pg_conn_t *c, pdf_report_op_t *op)
+{
+    int                    counted, create;
+    PGresult              *r;
+    pdf_report_pg_step1_t  a;
+
+    create = (op->kind == PDF_REPORT_OP_CREATE);
+    counted = op->rate;
+
+    if (create) {
+        if (pdf_report_uuid4(op->job.id) != 0) {
+            pdf_report_pg_set_error("no randomness for a job id");
+            return PDF_REPORT_PG_ERROR;
+        }
+
+        op->job.id[PDF_REPORT_UUID_LEN] = '\0';
+    }
+
+    pdf_report_pg_step1_args(&a, op->job.org, op->job.user, op->job.id,
+                             op->job.created_ms, op->now_ms, op->period_ms,
+                             counted ? (long) op->limit : -1, create);
+
+    r = pdf_report_pg_exec(c, PDF_REPORT_PG_STEP1, 8, a.values);
+
+    if (!pdf_report_pg_ok(r, PGRES_TUPLES_OK)) {
+        return pdf_report_pg_failed(c, r);
+    }
+
+    op->rc = pdf_report_pg_step1_result(r, op->now_ms, op->period_ms,
+                                        op->limit, counted, create,
+                                        &op->rate_result, op->pending);
+    PQclear(r);
+
+    if (op->rc == 0 && create) {
+        op->job.status = PDF_REPORT_PENDING;
+        op->job.flags = 0;
+        op->job.updated_ms = op->job.created_ms;
+    }
+
+    return (op->rc == PDF_REPORT_PG_ERROR) ? op->rc : 0;
+}

@@ -30,6 +30,11 @@
  *   running  job id -> "", every IN_PROGRESS job: with queue's count,
  *            the metrics' gauges of PENDING and IN_PROGRESS jobs without
  *            a scan (kept by pdf_report_job_write())
+ *   idem     org "\0" Idempotency-Key -> the answer it was given
+ *            (pdf_report_store_idem.c); idemexp, expires_ms (8, BE)
+ *            org "\0" key -> "", the same records by expiry, so that
+ *            expired ones are deleted oldest first.  Both added without
+ *            a new layout version: a store without them gets them empty.
  *
  * A job is in byuser while its record exists; a terminal one is in
  * exactly one of retain and purge; a job that is not terminal is in
@@ -200,6 +205,9 @@ pdf_report_store_open(pdf_report_store_t **store, const char *dir,
         || (rc = mdb_dbi_open(txn, "byuser", MDB_CREATE, &st->byuser))
            != 0
         || (rc = mdb_dbi_open(txn, "running", MDB_CREATE, &st->running))
+           != 0
+        || (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0
+        || (rc = mdb_dbi_open(txn, "idemexp", MDB_CREATE, &st->idemexp))
            != 0)
     {
         mdb_txn_abort(txn);

@@ -1683,7 +1683,7 @@ test_schema(void)
     is_int(pdf_report_pg_schema(pg, &found, err, sizeof(err)),
            PDF_REPORT_PG_SCHEMA_NEWER, "schema: a newer version refused");
     is_int(found, 99, "schema: found 99");
-    ok(strstr(err, "version 99, newer than this module's 1") != NULL,
+    ok(strstr(err, "version 99, newer than this module's 2") != NULL,
        "schema: says why: %s", err);
 
     ok(sql("UPDATE pdf_report_schema SET version = 1") == 0
