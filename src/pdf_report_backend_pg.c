@@ -6,14 +6,12 @@
  */
 
 
+#include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 
 #include "pdf_report_backend.h"
 #include "pdf_report_pg.h"
-
-
-/* the step-1 batches of one worker: ngx_http_pdf_report_commit.c's */
-#define PG_BATCH_KEYED_MAX  256
 
 
 static int
@@ -81,8 +79,8 @@ pg_batch_begin(void *db, void **txn)
 
 
 /*
- * Operations with an Idempotency-Key run apart, each in a transaction
- * of its own that looks the key up first (pdf_report_pg_idem.c); the
+ * Operations with an Idempotency-Key run apart, in a transaction of
+ * their own that looks the keys up first (pdf_report_pg_idem.c); the
  * others, and the scan, as one pipelined batch.
  */
 
@@ -91,41 +89,60 @@ pg_batch_run(void *db, void *txn, int begun, pdf_report_op_t **ops,
     size_t n, const pdf_report_scan_t *scan, pdf_report_job_t *claims,
     pdf_report_scan_result_t *res)
 {
+    int               rc;
     size_t            i, k;
-    pdf_report_op_t  *plain[PG_BATCH_KEYED_MAX];
+    pdf_report_op_t  **plain;
 
     for (i = 0; i < n && ops[i]->idem == NULL; i++) {
         /* void */
     }
 
-    if (i == n || n > PG_BATCH_KEYED_MAX) {
+    if (i == n) {
         return pdf_report_pg_batch(db, ops, n, scan, claims, res);
     }
 
-    k = 0;
+    plain = malloc(n * sizeof(pdf_report_op_t *));
 
-    for (i = 0; i < n; i++) {
+    if (plain == NULL) {
+        for (i = 0; i < n; i++) {
+            ops[i]->rc = ENOMEM;
+            ops[i]->rate_result.allowed = 0;
+        }
+
+        if (res != NULL) {
+            memset(res, 0, sizeof(pdf_report_scan_result_t));
+        }
+
+        return ENOMEM;
+    }
+
+    /* the keyed first, so that the scan after them claims their jobs */
+    for (i = 0, k = 0; i < n; i++) {
+        if (ops[i]->idem != NULL) {
+            plain[k++] = ops[i];
+        }
+    }
+
+    (void) pdf_report_pg_idem_batch(db, plain, k);
+
+    for (i = 0, k = 0; i < n; i++) {
         if (ops[i]->idem == NULL) {
             plain[k++] = ops[i];
         }
     }
 
-    /* first, so that the scan after them claims their new jobs */
-    for (i = 0; i < n; i++) {
-        if (ops[i]->idem != NULL) {
-            (void) pdf_report_pg_idem_op(db, ops[i]);
-        }
-    }
+    rc = 0;
 
     if (k > 0 || scan != NULL) {
-        return pdf_report_pg_batch(db, plain, k, scan, claims, res);
-    }
+        rc = pdf_report_pg_batch(db, plain, k, scan, claims, res);
 
-    if (res != NULL) {
+    } else if (res != NULL) {
         memset(res, 0, sizeof(pdf_report_scan_result_t));
     }
 
-    return 0;
+    free(plain);
+
+    return rc;
 }
 
 

@@ -191,12 +191,14 @@ int pdf_report_pg_idem_get(pdf_report_pg_t *pg, const char *org,
     const char *key, int64_t now_ms, pdf_report_idem_t *rec);
 
 /*
- * One step-1 operation with a key (op->idem), in a transaction of its
- * own under the org's lock: the key looked up, then the operation and
- * the answer's record, as a batch of the LMDB store does.  The result
- * is op->rc (also returned).
+ * The step-1 operations with a key (op->idem) of a batch, in one
+ * transaction of their own under their orgs' locks: the keys looked up,
+ * then the operations and their answers' records, as a batch of the
+ * LMDB store runs them; three round trips and one commit.  A database
+ * error fails every operation with it (op->rc).
  */
-int pdf_report_pg_idem_op(pdf_report_pg_t *pg, pdf_report_op_t *op);
+int pdf_report_pg_idem_batch(pdf_report_pg_t *pg, pdf_report_op_t **ops,
+    size_t n);
 
 /* up to max expired records deleted, oldest first; *n of them */
 int pdf_report_pg_idem_expire(pdf_report_pg_t *pg, int64_t now_ms,

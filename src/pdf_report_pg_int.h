@@ -144,8 +144,12 @@ int pdf_report_pg_query(pdf_report_pg_conn_t *c, const char *sql, int n,
     const char *const *values, PGresult **res);
 
 
-/* one step-1 operation inside the caller's transaction (pg_jobs.c) */
-int pdf_report_pg_step1_exec(pdf_report_pg_conn_t *c, pdf_report_op_t *op);
+/* a step-1 statement in another file's pipeline (pg_jobs.c) */
+extern const size_t  pdf_report_pg_step1_size;
+int pdf_report_pg_step1_send(pdf_report_pg_pipe_t *p, pdf_report_op_t *op,
+    int create, void *args);
+void pdf_report_pg_step1_read(PGresult *r, pdf_report_op_t *op,
+    int create);
 
 
 #endif /* _PDF_REPORT_PG_INT_H_INCLUDED_ */

@@ -1311,20 +1311,21 @@ pdf_report_pg_num(char *buf, int64_t v)
 
 
 /*
- * One step-1 operation as a statement of the caller's transaction, the
- * org's lock held (pdf_report_pg_idem.c): op->rc, rate_result and
- * pending as a batch gives them; returns 0 or the database's error.
+ * The step-1 statement of op in a pipeline of another file's transaction
+ * (pdf_report_pg_idem.c), the org's lock held: args, of
+ * pdf_report_pg_step1_size bytes, live until the pipeline ends; create
+ * says whether the operation creates (a CREATE whose key was not used
+ * yet) or only counts.  0, or an error that sent nothing.
  */
 
-int
-pdf_report_pg_step1_exec(pdf_report_pg_conn_t *c, pdf_report_op_t *op)
-{
-    int                    counted, create;
-    PGresult              *r;
-    pdf_report_pg_step1_t  a;
+const size_t  pdf_report_pg_step1_size = sizeof(pdf_report_pg_step1_t);
 
-    create = (op->kind == PDF_REPORT_OP_CREATE);
-    counted = op->rate;
+
+int
+pdf_report_pg_step1_send(pdf_report_pg_pipe_t *p, pdf_report_op_t *op,
+    int create, void *args)
+{
+    pdf_report_pg_step1_t  *a = args;
 
     if (create) {
         if (pdf_report_uuid4(op->job.id) != 0) {
@@ -1335,26 +1336,28 @@ pdf_report_pg_step1_exec(pdf_report_pg_conn_t *c, pdf_report_op_t *op)
         op->job.id[PDF_REPORT_UUID_LEN] = '\0';
     }
 
-    pdf_report_pg_step1_args(&a, op->job.org, op->job.user, op->job.id,
+    pdf_report_pg_step1_args(a, op->job.org, op->job.user, op->job.id,
                              op->job.created_ms, op->now_ms, op->period_ms,
-                             counted ? (long) op->limit : -1, create);
+                             op->rate ? (long) op->limit : -1, create);
 
-    r = pdf_report_pg_exec(c, PDF_REPORT_PG_STEP1, 8, a.values);
+    pdf_report_pg_pipe_send(p, PDF_REPORT_PG_STEP1, 8, a->values);
 
-    if (!pdf_report_pg_ok(r, PGRES_TUPLES_OK)) {
-        return pdf_report_pg_failed(c, r);
-    }
+    return 0;
+}
 
+
+/* its row: op->rc, rate_result and pending as a batch gives them */
+
+void
+pdf_report_pg_step1_read(PGresult *r, pdf_report_op_t *op, int create)
+{
     op->rc = pdf_report_pg_step1_result(r, op->now_ms, op->period_ms,
-                                        op->limit, counted, create,
+                                        op->limit, op->rate, create,
                                         &op->rate_result, op->pending);
-    PQclear(r);
 
     if (op->rc == 0 && create) {
         op->job.status = PDF_REPORT_PENDING;
         op->job.flags = 0;
         op->job.updated_ms = op->job.created_ms;
     }
-
-    return (op->rc == PDF_REPORT_PG_ERROR) ? op->rc : 0;
 }

@@ -506,6 +506,9 @@ struct pdf_report_idem_op_s {
 
     /* out */
     pdf_report_idem_t  found;    /* IDEM_REPLAY, IDEM_REUSED */
+
+    /* between a batch's check and put: an expired record to replace */
+    unsigned           expired;
 };
 
 /*

@@ -133,6 +133,8 @@ pdf_report_idem_check_txn(pdf_report_store_t *store, MDB_txn *txn,
     MDB_val        k, v;
     unsigned char  kb[PDF_REPORT_IDEM_KEY_LEN];
 
+    idem->expired = 0;
+
     k.mv_data = kb;
     k.mv_size = pdf_report_idem_key(org, idem->key, kb);
 
@@ -152,6 +154,7 @@ pdf_report_idem_check_txn(pdf_report_store_t *store, MDB_txn *txn,
 
     /* an expired record is replaced by this request's answer */
     if (idem->found.expires_ms <= now_ms) {
+        idem->expired = 1;
         return 0;
     }
 
@@ -161,7 +164,10 @@ pdf_report_idem_check_txn(pdf_report_store_t *store, MDB_txn *txn,
 }
 
 
-/* in a batch: the answer of idem->rec under the key, in place of any */
+/*
+ * In a batch, after pdf_report_idem_check_txn() of the same operation:
+ * the answer of idem->rec under the key, in place of an expired one
+ */
 
 int
 pdf_report_idem_put_txn(pdf_report_store_t *store, MDB_txn *txn,
@@ -170,41 +176,26 @@ pdf_report_idem_put_txn(pdf_report_store_t *store, MDB_txn *txn,
     int                 rc;
     size_t              klen;
     MDB_val             k, v;
-    pdf_report_idem_t   old;
     unsigned char       kb[PDF_REPORT_IDEM_KEY_LEN];
     unsigned char       xb[8 + PDF_REPORT_IDEM_KEY_LEN];
     unsigned char       rb[PDF_REPORT_IDEM_REC_MAX];
 
     klen = pdf_report_idem_key(org, idem->key, kb);
 
-    k.mv_data = kb;
-    k.mv_size = klen;
+    /* the expired record's expiry entry goes with it */
+    if (idem->expired) {
+        pdf_report_idem_put64(xb, (uint64_t) idem->found.expires_ms);
+        memcpy(xb + 8, kb, klen);
 
-    /* an expired record's expiry entry goes with it */
-    rc = mdb_get(txn, store->idem, &k, &v);
+        k.mv_data = xb;
+        k.mv_size = 8 + klen;
 
-    if (rc == 0) {
-        rc = pdf_report_idem_decode(&v, &old);
-
-        if (rc == 0) {
-            pdf_report_idem_put64(xb, (uint64_t) old.expires_ms);
-            memcpy(xb + 8, kb, klen);
-
-            k.mv_data = xb;
-            k.mv_size = 8 + klen;
-
-            rc = mdb_del(txn, store->idemexp, &k, NULL);
-            if (rc == MDB_NOTFOUND) {
-                rc = 0;
-            }
+        rc = mdb_del(txn, store->idemexp, &k, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND) {
+            return rc;
         }
 
-    } else if (rc == MDB_NOTFOUND) {
-        rc = 0;
-    }
-
-    if (rc != 0) {
-        return rc;
+        idem->expired = 0;
     }
 
     memcpy(idem->rec.sha256, idem->sha256, PDF_REPORT_SHA256_LEN);

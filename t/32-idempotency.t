@@ -8,7 +8,8 @@
 # - a malformed key is 400 INVALID_IDEMPOTENCY_KEY;
 # - refusals of the body's checks are remembered, 429 is not;
 # - two requests of one key at once: one job, the other request 409
-#   IDEMPOTENCY_KEY_IN_USE or the replay;
+#   IDEMPOTENCY_KEY_IN_USE or the replay; on one edge, and on two edges
+#   of one database (block 11);
 # - after pdf_report_idempotency_ttl the key creates anew, and the
 #   expired record is deleted.
 
@@ -75,13 +76,14 @@ sub created_total {
 
 # polls until step 2 of a job that does not exist answers 404, not 503
 sub until_served {
-    my ($timeout) = @_;
+    my ($timeout, $port) = @_;
     my $deadline = Time::HiRes::time() + $timeout;
     my $status;
 
     while (Time::HiRes::time() < $deadline) {
         ($status) = api(GET => '/v1/document/api/'
-                               . '00000000-0000-4000-8000-000000000000');
+                               . '00000000-0000-4000-8000-000000000000',
+                        defined $port ? (port => $port) : ());
         return $status if $status == 404;
         Time::HiRes::sleep(0.1);
     }
@@ -226,14 +228,22 @@ sub remembered {
 }
 
 
-# two requests of one key sent at once, on two connections
+# two requests of one key sent at once, on two connections (with
+# "--- edges", the second to another edge on the same database)
 sub concurrent {
     my ($block) = @_;
     my $name = $block->name;
     my $token = PdfReport::Test::token();
     my @users = qw(US1A2B3C4D5E6F78 US3C4D5E6F7A8B90 US5E6F7A8B9C0D12
-                   USTEST0000000001);
-    my $rounds = 0;
+                   USTEST0000000001 USTEST0000000002 USTEST0000000003);
+    my @ports = ($ENV{TEST_NGINX_SERVER_PORT}) x 2;
+    my ($edge, $rounds, $replays, $in_use) = (undef, 0, 0, 0);
+
+    if (defined $block->edges) {
+        $edge = PdfReport::Test::start_edge();
+        $ports[1] = $edge->{port};
+        is(until_served(30, $ports[1]), 404, "$name - edge B serves");
+    }
 
     for my $i (0 .. $#users) {
         my $body = "{\"userId\":\"$users[$i]\"}";
@@ -243,10 +253,9 @@ sub concurrent {
                   . "Idempotency-Key: \"race-$i\"\r\n"
                   . 'Content-Length: ' . length($body) . "\r\n\r\n$body";
         my @s = map {
-            IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
+            IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $_,
                                   Timeout => 10) or die "connect: $!";
-        } 1 .. 2;
+        } @ports;
 
         print {$_} $req for @s;
 
@@ -265,15 +274,27 @@ sub concurrent {
         if ($st[$other] == 409) {
             is($j[$other] && $j[$other]{error}, 'IDEMPOTENCY_KEY_IN_USE',
                "$name - round $i: the other 409 IDEMPOTENCY_KEY_IN_USE");
+            $in_use++;
         } else {
             is("$st[$other] " . ($j[$other] && $j[$other]{jobId}),
                "202 $job", "$name - round $i: the other the replay");
+            $replays++;
         }
 
         $rounds++;
     }
 
-    is(created_total(), $rounds, "$name - one job a key");
+    diag("$name: $replays replays, $in_use IDEMPOTENCY_KEY_IN_USE");
+
+    if (defined $block->pg) {
+        is(PdfReport::Test::pg_sql($::uri[$block->pg],
+                                   'SELECT count(*) FROM pdf_report_jobs'),
+           $rounds, "$name - one job a key");
+    } else {
+        is(created_total(), $rounds, "$name - one job a key");
+    }
+
+    PdfReport::Test::stop_edge($edge) if $edge;
 }
 
 
@@ -321,7 +342,7 @@ sub expiry {
 }
 
 
-our @uri = map { PdfReport::Test::pg_database() } 1 .. 5;
+our @uri = map { PdfReport::Test::pg_database() } 1 .. 6;
 
 run_tests();
 
@@ -468,4 +489,21 @@ GET /v1/document/api/00000000-0000-4000-8000-000000000000
 PdfReport::Test::auth()
 --- error_code: 404
 --- flow: expiry
+--- timeout: 60
+
+
+
+=== TEST 11: PostgreSQL, two edges: one key sent to both at once, one job
+--- http_config eval
+PdfReport::Test::http_config(store => $::uri[5], rate_limit => '100 10m')
+--- init
+main::until_served(10);
+--- pg: 5
+--- edges: 1
+--- request
+GET /v1/document/api/00000000-0000-4000-8000-000000000000
+--- more_headers eval
+PdfReport::Test::auth()
+--- error_code: 404
+--- flow: concurrent
 --- timeout: 60
