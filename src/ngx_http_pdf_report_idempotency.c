@@ -24,7 +24,7 @@
 /* how often each worker deletes expired keys, and how many at most */
 #define NGX_HTTP_PDF_REPORT_IDEM_EXPIRE_MS     5000
 #define NGX_HTTP_PDF_REPORT_IDEM_EXPIRE_BATCH  256
-#define NGX_HTTP_PDF_REPORT_IDEM_EXPIRE_MAX    16      /* batches a pass */
+#define NGX_HTTP_PDF_REPORT_IDEM_EXPIRE_MAX    4       /* batches a pass */
 
 
 typedef struct {
