@@ -7,10 +7,10 @@
  *
  * The store is the memory (pdf_report_store.h): an answer is recorded
  * in the transaction that gives it, so a 202's key is never lost and
- * never makes two jobs.  The lookup here, before the request's write,
- * lets a replay answer without counting a rate-limit hit or writing;
- * the same check is made again inside the write, which settles the
- * requests of one key on other workers and edges.  A request whose key
+ * never makes two jobs.  The key is checked inside that write, which
+ * settles the requests of one key on every worker and edge and answers
+ * a replay without counting it.  With LMDB a read before the write also
+ * answers a replay at once, without reading the user or writing.  A request whose key
  * another request of this worker is still answering (looked up, not
  * yet finished) is 409 IDEMPOTENCY_KEY_IN_USE.
  */
@@ -25,12 +25,6 @@
 #define NGX_HTTP_PDF_REPORT_IDEM_EXPIRE_MS     5000
 #define NGX_HTTP_PDF_REPORT_IDEM_EXPIRE_BATCH  256
 #define NGX_HTTP_PDF_REPORT_IDEM_EXPIRE_MAX    4       /* batches a pass */
-
-
-typedef struct {
-    ngx_http_pdf_report_idem_t       *idem;
-    int                               rc;
-} ngx_http_pdf_report_idem_task_t;
 
 
 typedef struct {
@@ -51,9 +45,6 @@ typedef struct {
 } ngx_http_pdf_report_idem_worker_t;
 
 
-static void ngx_http_pdf_report_idem_get_handler(void *data,
-    ngx_log_t *log);
-static void ngx_http_pdf_report_idem_get_done(ngx_event_t *ev);
 static void ngx_http_pdf_report_idem_decide(ngx_http_pdf_report_idem_t *idem,
     int rc);
 static void ngx_http_pdf_report_idem_release(void *data);
@@ -142,8 +133,8 @@ ngx_http_pdf_report_idem_header(ngx_http_request_t *r,
 
 
 /*
- * Once the body is read: its SHA-256, then the key looked up (LMDB on the
- * event loop, a remote store in a task); resume(r) then answers, with
+ * Once the body is read: its SHA-256, then the key looked up (LMDB, on
+ * the event loop: a read transaction); resume(r) then answers, with
  * idem->outcome saying what was found.
  */
 
@@ -155,9 +146,7 @@ ngx_http_pdf_report_idem_lookup(ngx_http_request_t *r,
     int                               rc;
     size_t                            klen;
     ngx_time_t                       *tp;
-    ngx_thread_task_t                *task;
     ngx_http_pdf_report_idem_t       *idem;
-    ngx_http_pdf_report_idem_task_t  *t;
     ngx_http_pdf_report_main_conf_t  *pmcf;
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module);
@@ -188,81 +177,25 @@ ngx_http_pdf_report_idem_lookup(ngx_http_request_t *r,
     idem->node.str.data[ctx->org.len] = '\0';
     ngx_memcpy(idem->node.str.data + ctx->org.len + 1, idem->op.key, klen);
 
+    /*
+     * A remote store is not asked here: a round trip for every first
+     * request, to spare one for the rare replay, which the write's own
+     * check of the key answers as well (nothing counted)
+     */
+    if (pmcf->db.ops->remote) {
+        ngx_http_pdf_report_idem_decide(idem, PDF_REPORT_STORE_NOT_FOUND);
+        return resume(r);
+    }
+
     tp = ngx_timeofday();
 
-    if (!pmcf->db.ops->remote) {
-        rc = pmcf->db.ops->idem_get(pmcf->db.db, idem->org, idem->op.key,
-                                    (int64_t) tp->sec * 1000 + tp->msec,
-                                    &idem->op.found);
+    rc = pmcf->db.ops->idem_get(pmcf->db.db, idem->org, idem->op.key,
+                                (int64_t) tp->sec * 1000 + tp->msec,
+                                &idem->op.found);
 
-        ngx_http_pdf_report_idem_decide(idem, rc);
+    ngx_http_pdf_report_idem_decide(idem, rc);
 
-        return resume(r);
-    }
-
-    task = ngx_thread_task_alloc(r->pool,
-                                 sizeof(ngx_http_pdf_report_idem_task_t));
-    if (task == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    t = task->ctx;
-    t->idem = idem;
-
-    task->handler = ngx_http_pdf_report_idem_get_handler;
-    task->event.handler = ngx_http_pdf_report_idem_get_done;
-    task->event.data = t;
-
-    if (ngx_thread_task_post(pmcf->store_pool.pool, task) != NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "pdf_report: thread pool \"%V\" refused an "
-                      "Idempotency-Key lookup", &pmcf->store_pool.name);
-        ngx_http_pdf_report_idem_decide(idem, PDF_REPORT_STORE_UNAVAILABLE);
-        return resume(r);
-    }
-
-    /* the request waits for the task; its resume() finalizes it */
-    r->main->count++;
-
-    return NGX_DONE;
-}
-
-
-/* in a pool thread: the store only */
-
-static void
-ngx_http_pdf_report_idem_get_handler(void *data, ngx_log_t *log)
-{
-    ngx_http_pdf_report_idem_task_t  *t = data;
-
-    ngx_http_pdf_report_idem_t  *idem;
-
-    idem = t->idem;
-
-    t->rc = idem->db.ops->idem_get(idem->db.db, idem->org, idem->op.key,
-                                   pdf_report_now_ms(), &idem->op.found);
-}
-
-
-static void
-ngx_http_pdf_report_idem_get_done(ngx_event_t *ev)
-{
-    ngx_connection_t                 *c;
-    ngx_http_request_t               *r;
-    ngx_http_pdf_report_idem_t       *idem;
-    ngx_http_pdf_report_idem_task_t  *t;
-
-    t = ev->data;
-    idem = t->idem;
-    r = idem->request;
-
-    /* the request, and the task in its pool, may be gone after this */
-    c = r->connection;
-
-    ngx_http_pdf_report_idem_decide(idem, t->rc);
-
-    ngx_http_finalize_request(r, idem->resume(r));
-    ngx_http_run_posted_requests(c);
+    return resume(r);
 }
 
 
