@@ -10,9 +10,9 @@
  * never makes two jobs.  The key is checked inside that write, which
  * settles the requests of one key on every worker and edge and answers
  * a replay without counting it.  With LMDB a read before the write also
- * answers a replay at once, without reading the user or writing.  A request whose key
- * another request of this worker is still answering (looked up, not
- * yet finished) is 409 IDEMPOTENCY_KEY_IN_USE.
+ * answers a replay at once, without reading the user or writing.  A
+ * request whose key another request of this worker is still answering
+ * (checked, not yet finished) is 409 IDEMPOTENCY_KEY_IN_USE.
  */
 
 

@@ -123,7 +123,14 @@ pg_batch_run(void *db, void *txn, int begun, pdf_report_op_t **ops,
         }
     }
 
-    (void) pdf_report_pg_idem_batch(db, plain, k);
+    /* all of them keyed: the scan rides on their transaction */
+    if (k == n) {
+        rc = pdf_report_pg_idem_batch(db, plain, k, scan, claims, res);
+        free(plain);
+        return rc;
+    }
+
+    (void) pdf_report_pg_idem_batch(db, plain, k, NULL, NULL, NULL);
 
     for (i = 0, k = 0; i < n; i++) {
         if (ops[i]->idem == NULL) {
@@ -131,14 +138,7 @@ pg_batch_run(void *db, void *txn, int begun, pdf_report_op_t **ops,
         }
     }
 
-    rc = 0;
-
-    if (k > 0 || scan != NULL) {
-        rc = pdf_report_pg_batch(db, plain, k, scan, claims, res);
-
-    } else if (res != NULL) {
-        memset(res, 0, sizeof(pdf_report_scan_result_t));
-    }
+    rc = pdf_report_pg_batch(db, plain, k, scan, claims, res);
 
     free(plain);
 

@@ -194,11 +194,13 @@ int pdf_report_pg_idem_get(pdf_report_pg_t *pg, const char *org,
  * The step-1 operations with a key (op->idem) of a batch, in one
  * transaction of their own under their orgs' locks: the keys looked up,
  * then the operations and their answers' records, as a batch of the
- * LMDB store runs them; three round trips and one commit.  A database
- * error fails every operation with it (op->rc).
+ * LMDB store runs them, and the scan when one is given (NULL: none);
+ * three round trips and one commit.  A database error fails every
+ * operation with it (op->rc), and claims nothing.
  */
 int pdf_report_pg_idem_batch(pdf_report_pg_t *pg, pdf_report_op_t **ops,
-    size_t n);
+    size_t n, const pdf_report_scan_t *scan, pdf_report_job_t *claims,
+    pdf_report_scan_result_t *res);
 
 /* up to max expired records deleted, oldest first; *n of them */
 int pdf_report_pg_idem_expire(pdf_report_pg_t *pg, int64_t now_ms,

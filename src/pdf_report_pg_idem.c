@@ -51,7 +51,9 @@ static const char  pdf_report_pg_idem_delete[] =
 
 
 static int pdf_report_pg_idem_run(pdf_report_pg_t *pg,
-    pdf_report_op_t **ops, size_t n, unsigned *state);
+    pdf_report_op_t **ops, size_t n, unsigned *state,
+    const pdf_report_scan_t *scan, pdf_report_job_t *claims,
+    pdf_report_scan_result_t *res);
 static int pdf_report_pg_idem_found(PGresult *r, pdf_report_op_t *op,
     unsigned *state);
 static void pdf_report_pg_idem_answer(pdf_report_op_t *op);
@@ -107,11 +109,19 @@ pdf_report_pg_idem_get(pdf_report_pg_t *pg, const char *org,
 
 int
 pdf_report_pg_idem_batch(pdf_report_pg_t *pg, pdf_report_op_t **ops,
-    size_t n)
+    size_t n, const pdf_report_scan_t *scan, pdf_report_job_t *claims,
+    pdf_report_scan_result_t *res)
 {
-    int        rc;
-    size_t     i, j;
-    unsigned  *state;
+    int                        rc;
+    size_t                     i, j;
+    unsigned                  *state;
+    pdf_report_scan_result_t   none;
+
+    if (res == NULL) {
+        res = &none;
+    }
+
+    memset(res, 0, sizeof(pdf_report_scan_result_t));
 
     if (n == 0) {
         return 0;
@@ -140,12 +150,13 @@ pdf_report_pg_idem_batch(pdf_report_pg_t *pg, pdf_report_op_t **ops,
         }
     }
 
-    rc = pdf_report_pg_idem_run(pg, ops, n, state);
+    rc = pdf_report_pg_idem_run(pg, ops, n, state, scan, claims, res);
 
     for (i = 0; i < n; i++) {
         if (state[i] == PDF_REPORT_PG_IDEM_LATER) {
             state[i] = PDF_REPORT_PG_IDEM_NEW;
-            (void) pdf_report_pg_idem_run(pg, &ops[i], 1, &state[i]);
+            (void) pdf_report_pg_idem_run(pg, &ops[i], 1, &state[i],
+                                          NULL, NULL, NULL);
         }
     }
 
@@ -168,11 +179,13 @@ failed:
 
 static int
 pdf_report_pg_idem_run(pdf_report_pg_t *pg, pdf_report_op_t **ops,
-    size_t n, unsigned *state)
+    size_t n, unsigned *state, const pdf_report_scan_t *scan,
+    pdf_report_job_t *claims, pdf_report_scan_result_t *res)
 {
     int                    rc, create;
     char                  *args, *nums;
-    size_t                 i, m, nkeys, sel;
+    void                  *sargs;
+    size_t                 i, m, nkeys, sel, at;
     int64_t               *keys;
     const char            *vals[3];
     pdf_report_op_t       *op;
@@ -341,9 +354,9 @@ pdf_report_pg_idem_run(pdf_report_pg_t *pg, pdf_report_op_t **ops,
         goto failed;
     }
 
-    /* 3: the answers to remember, and the commit */
+    /* 3: the answers to remember, the scan, and the commit */
 
-    rc = pdf_report_pg_pipe_begin(&p, c, n + 1);
+    rc = pdf_report_pg_pipe_begin(&p, c, n + 4);
     if (rc != 0) {
         goto failed;
     }
@@ -368,9 +381,22 @@ pdf_report_pg_idem_run(pdf_report_pg_t *pg, pdf_report_op_t **ops,
         }
     }
 
+    /* after the creates, in their snapshot: it claims their jobs */
+    sargs = NULL;
+    at = p.n;
+
+    if (scan != NULL) {
+        sargs = pdf_report_pg_scan_start(&p, scan);
+    }
+
     pdf_report_pg_pipe_send(&p, PDF_REPORT_PG_COMMIT, 0, NULL);
 
     rc = pdf_report_pg_pipe_end(&p);
+
+    if (scan != NULL) {
+        pdf_report_pg_scan_finish(sargs, rc == 0 ? &p.res[at] : NULL,
+                                  claims, res);
+    }
 
     pdf_report_pg_pipe_free(&p);
 

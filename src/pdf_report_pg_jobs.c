@@ -1361,3 +1361,55 @@ pdf_report_pg_step1_read(PGresult *r, pdf_report_op_t *op, int create)
         op->job.updated_ms = op->job.created_ms;
     }
 }
+
+
+/*
+ * A scan pass in another file's pipeline and transaction
+ * (pdf_report_pg_idem.c): its three statements sent into p; NULL (and
+ * p->rc set) when they could not be.  _finish() reads their results
+ * (r NULL: the pipeline failed, nothing claimed) and frees the state.
+ */
+
+void *
+pdf_report_pg_scan_start(pdf_report_pg_pipe_t *p,
+    const pdf_report_scan_t *scan)
+{
+    pdf_report_pg_scan_args_t  *a;
+
+    a = malloc(sizeof(pdf_report_pg_scan_args_t));
+    if (a == NULL) {
+        pdf_report_pg_set_error("out of memory");
+        p->rc = PDF_REPORT_PG_ERROR;
+        return NULL;
+    }
+
+    if (pdf_report_pg_scan_args(a, scan) != 0) {
+        free(a);
+        p->rc = PDF_REPORT_PG_ERROR;
+        return NULL;
+    }
+
+    pdf_report_pg_scan_send(p, a);
+
+    return a;
+}
+
+
+void
+pdf_report_pg_scan_finish(void *args, PGresult **r,
+    pdf_report_job_t *claims, pdf_report_scan_result_t *res)
+{
+    pdf_report_pg_scan_args_t  *a = args;
+
+    if (r != NULL) {
+        pdf_report_pg_scan_result(r, claims, res);
+
+    } else {
+        memset(res, 0, sizeof(pdf_report_scan_result_t));
+    }
+
+    if (a != NULL) {
+        free(a->tokens);
+        free(a);
+    }
+}
