@@ -567,7 +567,7 @@ ngx_http_pdf_report_create_refused(ngx_http_request_t *r,
     ngx_int_t                   rc;
     ngx_http_pdf_report_ctx_t  *ctx;
 
-    /* another request of the key answered first (another worker's) */
+    /* the key answered already: found by the write's own check */
     if (c->op.rc == PDF_REPORT_STORE_IDEM_REPLAY) {
         return ngx_http_pdf_report_create_replay(r, &c->op.idem->found);
     }
@@ -699,7 +699,7 @@ ngx_http_pdf_report_create_done(ngx_http_request_t *r,
     pdf_report_job_t  *job;
     char               org[PDF_REPORT_LOG_ORG];
 
-    /* another request of the key answered first (another worker's) */
+    /* the key answered already: found by the write's own check */
     if (c->op.rc == PDF_REPORT_STORE_IDEM_REPLAY) {
         return ngx_http_pdf_report_create_replay(r, &c->op.idem->found);
     }
