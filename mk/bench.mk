@@ -19,6 +19,10 @@
 #                             1 % changed, memory against 10 users
 #                             (bench/directory; DIR_USERS=n for another
 #                             size)
+#   make bench-idempotency    creates with an Idempotency-Key against
+#                             creates without, in turns, on LMDB (disk
+#                             and tmpfs) and PostgreSQL
+#                             (bench/idempotency)
 #   make bench-soak-retention jobs at a steady rate for 4 minutes, with
 #                             retention off and at 5 s: store pages,
 #                             bucket objects, status p99 over time
@@ -27,14 +31,15 @@
 BENCH_N ?= 200
 
 .PHONY: bench bench-deps bench-api bench-pipeline bench-render bench-soak \
-        bench-metrics bench-directory bench-soak-retention bench-webhooks
+        bench-metrics bench-directory bench-soak-retention \
+        bench-webhooks bench-idempotency
 
 bench-deps: deps node
 	tools/install-deps wrk
 
 bench: bench-deps
 	$(MAKE) -s bench-api bench-pipeline bench-soak bench-directory \
-	    bench-soak-retention
+	    bench-soak-retention bench-idempotency
 
 bench-api: bench-deps module tools
 	bench/api
@@ -59,3 +64,6 @@ bench-directory: bench-deps module
 
 bench-soak-retention: bench-deps module
 	bench/soak-retention
+
+bench-idempotency: bench-deps module
+	bench/idempotency

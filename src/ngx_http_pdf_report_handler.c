@@ -44,6 +44,13 @@ static ngx_int_t ngx_http_pdf_report_create_rate(ngx_http_request_t *r,
     ngx_http_pdf_report_commit_t *c);
 static ngx_int_t ngx_http_pdf_report_create_done(ngx_http_request_t *r,
     ngx_http_pdf_report_commit_t *c);
+static ngx_int_t ngx_http_pdf_report_create_keyed(ngx_http_request_t *r);
+static ngx_int_t ngx_http_pdf_report_create_replay(ngx_http_request_t *r,
+    pdf_report_idem_t *rec);
+static ngx_int_t ngx_http_pdf_report_send_created(ngx_http_request_t *r,
+    pdf_report_job_t *job);
+static ngx_int_t ngx_http_pdf_report_send_pending(ngx_http_request_t *r,
+    char *id);
 static ngx_int_t ngx_http_pdf_report_body_text(ngx_http_request_t *r,
     ngx_str_t *text);
 static ngx_int_t ngx_http_pdf_report_read_job(ngx_http_request_t *r,
@@ -263,7 +270,28 @@ ngx_http_pdf_report_create(ngx_http_request_t *r,
         return nrc;
     }
 
-    if (pmcf->rate_limit && r->headers_in.chunked) {
+    nrc = ngx_http_pdf_report_idem_header(r, ctx);
+
+    if (nrc == NGX_ERROR) {
+        (void) ngx_http_discard_request_body(r);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (nrc == NGX_DECLINED) {
+        (void) ngx_http_discard_request_body(r);
+        return ngx_http_pdf_report_create_refuse(r, pmcf, ctx,
+                                      NGX_HTTP_BAD_REQUEST,
+                                      "INVALID_IDEMPOTENCY_KEY",
+                                      "Idempotency-Key must be one quoted "
+                                      "string of 1 to 255 characters.");
+    }
+
+    /*
+     * A keyed request is counted with its write, after the lookup of its
+     * key: a replay counts nothing (a keyed chunked body that nginx finds
+     * too large is then not counted either)
+     */
+    if (pmcf->rate_limit && r->headers_in.chunked && ctx->idem == NULL) {
         return ngx_http_pdf_report_create_write(r, pmcf, ctx,
                                                 PDF_REPORT_OP_RATE, NULL,
                                         ngx_http_pdf_report_create_counted);
@@ -396,6 +424,12 @@ ngx_http_pdf_report_create_job(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* the key's memory first: a replay neither counts nor reads */
+    if (ctx->idem != NULL && !ctx->idem->looked) {
+        return ngx_http_pdf_report_idem_lookup(r, ctx, &text,
+                                        ngx_http_pdf_report_create_keyed);
+    }
+
     rd = &ctx->read;
 
     switch (pdf_report_body_user_id((char *) text.data, text.len, rd->user,
@@ -495,8 +529,25 @@ ngx_http_pdf_report_create_refuse(ngx_http_request_t *r,
     ngx_http_pdf_report_main_conf_t *pmcf, ngx_http_pdf_report_ctx_t *ctx,
     ngx_uint_t status, const char *code, const char *message)
 {
-    if (!pmcf->rate_limit || ctx->counted) {
+    ngx_uint_t          remember;
+    pdf_report_idem_t  *rec;
+
+    /* a refusal of a keyed request is remembered, written with its hit */
+    remember = (ctx->idem != NULL && ctx->idem->armed);
+
+    if ((!pmcf->rate_limit || ctx->counted) && !remember) {
         return ngx_http_pdf_report_send_error(r, status, code, message);
+    }
+
+    if (remember) {
+        rec = &ctx->idem->op.rec;
+        ngx_memzero(rec, sizeof(pdf_report_idem_t));
+
+        rec->status = (uint32_t) status;
+        (void) ngx_cpystrn((u_char *) rec->code, (u_char *) code,
+                           sizeof(rec->code));
+        (void) ngx_cpystrn((u_char *) rec->message, (u_char *) message,
+                           sizeof(rec->message));
     }
 
     ctx->refuse_status = status;
@@ -516,9 +567,22 @@ ngx_http_pdf_report_create_refused(ngx_http_request_t *r,
     ngx_int_t                   rc;
     ngx_http_pdf_report_ctx_t  *ctx;
 
+    /* the key answered already: found by the write's own check */
+    if (c->op.rc == PDF_REPORT_STORE_IDEM_REPLAY) {
+        return ngx_http_pdf_report_create_replay(r, &c->op.idem->found);
+    }
+
     rc = ngx_http_pdf_report_create_rate(r, c);
     if (rc != NGX_DECLINED) {
         return rc;
+    }
+
+    if (c->op.rc == PDF_REPORT_STORE_IDEM_REUSED) {
+        return ngx_http_pdf_report_send_error(r, 422,
+                                              "IDEMPOTENCY_KEY_REUSED",
+                                              "This Idempotency-Key was "
+                                              "used with another request "
+                                              "body.");
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
@@ -550,6 +614,8 @@ ngx_http_pdf_report_create_write(ngx_http_request_t *r,
     op = &c->op;
     op->kind = kind;
     op->rate = pmcf->rate_limit && !ctx->counted;
+    op->idem = (ctx->idem != NULL && ctx->idem->armed) ? &ctx->idem->op
+                                                         : NULL;
     op->now_ms = (int64_t) tp->sec * 1000 + tp->msec;
     op->period_ms = pmcf->rate_period;
     op->limit = (unsigned) pmcf->rate_limit;
@@ -629,45 +695,172 @@ static ngx_int_t
 ngx_http_pdf_report_create_done(ngx_http_request_t *r,
     ngx_http_pdf_report_commit_t *c)
 {
-    u_char                           *json, *p;
-    size_t                            len;
-    ngx_int_t                         rc;
-    ngx_str_t                         location, value, extra;
-    pdf_report_job_t                 *job;
-    ngx_http_pdf_report_ctx_t        *ctx;
-    ngx_http_pdf_report_loc_conf_t   *plcf;
-    char                              org[PDF_REPORT_LOG_ORG];
+    ngx_int_t          rc;
+    pdf_report_job_t  *job;
+    char               org[PDF_REPORT_LOG_ORG];
+
+    /* the key answered already: found by the write's own check */
+    if (c->op.rc == PDF_REPORT_STORE_IDEM_REPLAY) {
+        return ngx_http_pdf_report_create_replay(r, &c->op.idem->found);
+    }
 
     rc = ngx_http_pdf_report_create_rate(r, c);
     if (rc != NGX_DECLINED) {
         return rc;
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
     job = &c->op.job;
 
+    if (c->op.rc == PDF_REPORT_STORE_IDEM_REUSED) {
+        return ngx_http_pdf_report_send_error(r, 422,
+                                              "IDEMPOTENCY_KEY_REUSED",
+                                              "This Idempotency-Key was "
+                                              "used with another request "
+                                              "body.");
+    }
+
     if (c->op.rc == PDF_REPORT_STORE_EXISTS) {
-        extra.data = (u_char *) c->op.pending;
-        extra.len = PDF_REPORT_UUID_LEN;
-
-        ctx->job_id.len = PDF_REPORT_UUID_LEN;
-        ctx->job_id.data = ngx_pstrdup(r->pool, &extra);
-
-        json = ngx_http_pdf_report_error_json(r, "JOB_PENDING",
-                                              "A report job for this user "
-                                              "is already pending.",
-                                              "jobId", &extra, &len);
-        if (json == NULL || ctx->job_id.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_pdf_report_send_json(r, NGX_HTTP_CONFLICT, json,
-                                             len);
+        return ngx_http_pdf_report_send_pending(r, c->op.pending);
     }
 
     if (c->op.rc != 0) {
         return ngx_http_pdf_report_store_failed(r, c->op.rc, "job create");
     }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "pdf_report: job %s created; org \"%s\"", job->id,
+                  pdf_report_log_escape(org, sizeof(org), job->org));
+
+    ngx_http_pdf_report_metrics_created(
+        ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module));
+
+    return ngx_http_pdf_report_send_created(r, job);
+}
+
+
+/* after the lookup of the request's Idempotency-Key */
+
+static ngx_int_t
+ngx_http_pdf_report_create_keyed(ngx_http_request_t *r)
+{
+    ngx_http_pdf_report_ctx_t        *ctx;
+    ngx_http_pdf_report_main_conf_t  *pmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module);
+
+    switch (ctx->idem->outcome) {
+
+    case NGX_HTTP_PDF_REPORT_IDEM_REPLAY:
+        return ngx_http_pdf_report_create_replay(r, &ctx->idem->op.found);
+
+    case NGX_HTTP_PDF_REPORT_IDEM_REUSED:
+        return ngx_http_pdf_report_create_refuse(r, pmcf, ctx, 422,
+                                                 "IDEMPOTENCY_KEY_REUSED",
+                                                 "This Idempotency-Key was "
+                                                 "used with another request "
+                                                 "body.");
+
+    case NGX_HTTP_PDF_REPORT_IDEM_IN_USE:
+        return ngx_http_pdf_report_create_refuse(r, pmcf, ctx,
+                                                 NGX_HTTP_CONFLICT,
+                                                 "IDEMPOTENCY_KEY_IN_USE",
+                                                 "A request with this "
+                                                 "Idempotency-Key is still "
+                                                 "being answered; retry "
+                                                 "shortly.");
+
+    case NGX_HTTP_PDF_REPORT_IDEM_FAILED:
+        return ngx_http_pdf_report_store_failed(r, ctx->idem->rc,
+                                                "Idempotency-Key lookup");
+
+    default: /* NGX_HTTP_PDF_REPORT_IDEM_NEW: as without a key */
+        return ngx_http_pdf_report_create_job(r, pmcf, ctx);
+    }
+}
+
+
+/*
+ * The first answer of a key again: its status, body and Location, and
+ * nothing counted (so no RateLimit headers); Idempotent-Replayed says so
+ */
+
+static ngx_int_t
+ngx_http_pdf_report_create_replay(ngx_http_request_t *r,
+    pdf_report_idem_t *rec)
+{
+    ngx_str_t          value;
+    pdf_report_job_t   job;
+
+    ngx_str_set(&value, "true");
+
+    if (ngx_http_pdf_report_add_header(r, "Idempotent-Replayed", &value)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rec->status == NGX_HTTP_ACCEPTED) {
+        ngx_memzero(&job, sizeof(pdf_report_job_t));
+        ngx_memcpy(job.id, rec->job_id, PDF_REPORT_UUID_LEN);
+        ngx_memcpy(job.user, rec->user, sizeof(job.user));
+        job.created_ms = rec->created_ms;
+
+        return ngx_http_pdf_report_send_created(r, &job);
+    }
+
+    if (rec->status == NGX_HTTP_CONFLICT && rec->code[0] == '\0') {
+        return ngx_http_pdf_report_send_pending(r, rec->job_id);
+    }
+
+    return ngx_http_pdf_report_send_error(r, rec->status, rec->code,
+                                          rec->message);
+}
+
+
+/* 409: the pending job of the same user, named */
+
+static ngx_int_t
+ngx_http_pdf_report_send_pending(ngx_http_request_t *r, char *id)
+{
+    u_char                     *json;
+    size_t                      len;
+    ngx_str_t                   extra;
+    ngx_http_pdf_report_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
+
+    extra.data = (u_char *) id;
+    extra.len = PDF_REPORT_UUID_LEN;
+
+    ctx->job_id.len = PDF_REPORT_UUID_LEN;
+    ctx->job_id.data = ngx_pstrdup(r->pool, &extra);
+
+    json = ngx_http_pdf_report_error_json(r, "JOB_PENDING",
+                                          "A report job for this user "
+                                          "is already pending.",
+                                          "jobId", &extra, &len);
+    if (json == NULL || ctx->job_id.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_pdf_report_send_json(r, NGX_HTTP_CONFLICT, json, len);
+}
+
+
+/* 202: the new job, with Location and the first poll interval */
+
+static ngx_int_t
+ngx_http_pdf_report_send_created(ngx_http_request_t *r,
+    pdf_report_job_t *job)
+{
+    u_char                           *json, *p;
+    size_t                            len;
+    ngx_str_t                         location, value;
+    ngx_http_pdf_report_ctx_t        *ctx;
+    ngx_http_pdf_report_loc_conf_t   *plcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_pdf_report_module);
 
     ctx->job_id.len = PDF_REPORT_UUID_LEN;
     ctx->job_id.data = ngx_pnalloc(r->pool, PDF_REPORT_UUID_LEN);
@@ -676,13 +869,6 @@ ngx_http_pdf_report_create_done(ngx_http_request_t *r,
     }
 
     ngx_memcpy(ctx->job_id.data, job->id, PDF_REPORT_UUID_LEN);
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "pdf_report: job %s created; org \"%s\"", job->id,
-                  pdf_report_log_escape(org, sizeof(org), job->org));
-
-    ngx_http_pdf_report_metrics_created(
-        ngx_http_get_module_main_conf(r, ngx_http_pdf_report_module));
 
     len = sizeof("{\"jobId\":\"\",\"status\":\"PENDING\",\"userId\":,"
                  "\"createdAt\":\"\",\"updatedAt\":\"\"}") - 1

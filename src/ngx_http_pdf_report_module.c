@@ -132,6 +132,8 @@ static ngx_conf_post_handler_pt  ngx_http_pdf_report_region_p =
     ngx_http_pdf_report_region_post;
 static ngx_conf_post_handler_pt  ngx_http_pdf_report_bucket_p =
     ngx_http_pdf_report_bucket_post;
+static ngx_conf_post_handler_pt  ngx_http_pdf_report_idem_ttl_p =
+    ngx_http_pdf_report_idem_ttl_post;
 
 static ngx_conf_num_bounds_t  ngx_http_pdf_report_worker_jobs_bounds = {
     ngx_conf_check_num_bounds, 1, 1024
@@ -350,6 +352,13 @@ static ngx_command_t  ngx_http_pdf_report_commands[] = {
       0,
       NULL },
 
+    { ngx_string("pdf_report_idempotency_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pdf_report_main_conf_t, idem_ttl),
+      &ngx_http_pdf_report_idem_ttl_p },
+
     { ngx_string("pdf_report_erase_on_revoke"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -512,6 +521,7 @@ ngx_http_pdf_report_create_main_conf(ngx_conf_t *cf)
     pmcf->url_ttl = NGX_CONF_UNSET;
     pmcf->s3_path_style = NGX_CONF_UNSET;
     pmcf->retention = NGX_CONF_UNSET;
+    pmcf->idem_ttl = NGX_CONF_UNSET;
     pmcf->erase_on_revoke = NGX_CONF_UNSET;
 
     if (ngx_array_init(&pmcf->api_locations, cf->pool, 2,
@@ -578,6 +588,7 @@ ngx_http_pdf_report_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_value(pmcf->s3_path_style, 1);
     ngx_conf_init_value(pmcf->retention, 30 * 86400);
+    ngx_conf_init_value(pmcf->idem_ttl, 86400);
     ngx_conf_init_value(pmcf->erase_on_revoke, 1);
 
     if (pmcf->font_regular.data == NULL) {
@@ -2318,6 +2329,10 @@ opened:
     }
 
     if (ngx_http_pdf_report_webhooks_init_worker(cycle, pmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_pdf_report_idem_init_worker(cycle, pmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

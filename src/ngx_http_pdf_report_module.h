@@ -80,6 +80,7 @@ typedef struct {
 
     /* lifecycle (contract section 7) */
     time_t                    retention;       /* seconds, 0 when off */
+    time_t                    idem_ttl;        /* Idempotency-Key, s */
     ngx_flag_t                erase_on_revoke;
 
     /* webhooks (contract section 10) */
@@ -176,6 +177,33 @@ struct ngx_http_pdf_report_read_s {
 };
 
 
+typedef struct ngx_http_pdf_report_idem_s  ngx_http_pdf_report_idem_t;
+
+/* what a step-1 request's Idempotency-Key lookup found */
+#define NGX_HTTP_PDF_REPORT_IDEM_NEW      0    /* go on: remembered */
+#define NGX_HTTP_PDF_REPORT_IDEM_REPLAY   1    /* the first answer */
+#define NGX_HTTP_PDF_REPORT_IDEM_REUSED   2    /* 422 */
+#define NGX_HTTP_PDF_REPORT_IDEM_IN_USE   3    /* 409 */
+#define NGX_HTTP_PDF_REPORT_IDEM_FAILED   4    /* the store's rc */
+
+typedef ngx_int_t (*ngx_http_pdf_report_idem_pt)(ngx_http_request_t *r);
+
+/* a step-1 request's Idempotency-Key (ngx_http_pdf_report_idempotency.c) */
+struct ngx_http_pdf_report_idem_s {
+    pdf_report_idem_op_t          op;        /* the store's part */
+    ngx_uint_t                    outcome;   /* NGX_HTTP_..._IDEM_* */
+    int                           rc;        /* FAILED: the store's */
+    unsigned                      looked:1;  /* the lookup is done */
+    unsigned                      armed:1;   /* answers are remembered */
+    unsigned                      held:1;    /* in the in-flight tree */
+    ngx_str_node_t                node;      /* str: org "\0" key */
+    ngx_http_request_t           *request;
+    ngx_http_pdf_report_idem_pt   resume;
+    pdf_report_db_t               db;
+    const char                   *org;
+};
+
+
 typedef struct {
     ngx_str_t                 org;             /* $pdf_report_org */
     ngx_str_t                 job_id;          /* $pdf_report_job_id */
@@ -194,6 +222,7 @@ typedef struct {
     unsigned                  replace_body:1;
     pdf_report_jwt_claims_t   claims;
     ngx_http_pdf_report_read_t  read;
+    ngx_http_pdf_report_idem_t  *idem;         /* Idempotency-Key, or NULL */
 } ngx_http_pdf_report_ctx_t;
 
 
@@ -304,6 +333,16 @@ ngx_int_t ngx_http_pdf_report_webhooks_conf(ngx_conf_t *cf,
 ngx_int_t ngx_http_pdf_report_webhooks_init_worker(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf);
 void ngx_http_pdf_report_webhooks_kick(ngx_http_pdf_report_main_conf_t *pmcf);
+/* ngx_http_pdf_report_idempotency.c */
+ngx_int_t ngx_http_pdf_report_idem_header(ngx_http_request_t *r,
+    ngx_http_pdf_report_ctx_t *ctx);
+ngx_int_t ngx_http_pdf_report_idem_lookup(ngx_http_request_t *r,
+    ngx_http_pdf_report_ctx_t *ctx, ngx_str_t *body,
+    ngx_http_pdf_report_idem_pt resume);
+ngx_int_t ngx_http_pdf_report_idem_init_worker(ngx_cycle_t *cycle,
+    ngx_http_pdf_report_main_conf_t *pmcf);
+char *ngx_http_pdf_report_idem_ttl_post(ngx_conf_t *cf, void *post,
+    void *data);
 
 /* ngx_http_pdf_report_purge.c */
 ngx_int_t ngx_http_pdf_report_purge_init_worker(ngx_cycle_t *cycle,

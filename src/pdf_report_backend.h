@@ -66,6 +66,11 @@ typedef struct {
 
     /* a result code other than the PDF_REPORT_STORE_* ones, for logs */
     const char  *(*strerror)(int rc);
+
+    /* Idempotency-Key: a key's record, the deletion of expired ones */
+    int  (*idem_get)(void *db, const char *org, const char *key,
+             int64_t now_ms, pdf_report_idem_t *rec);
+    int  (*idem_expire)(void *db, int64_t now_ms, size_t max, size_t *n);
 } pdf_report_backend_t;
 
 

@@ -164,6 +164,21 @@ lmdb_strerror(int rc)
 }
 
 
+static int
+lmdb_idem_get(void *db, const char *org, const char *key, int64_t now_ms,
+    pdf_report_idem_t *rec)
+{
+    return pdf_report_store_idem_get(db, org, key, now_ms, rec);
+}
+
+
+static int
+lmdb_idem_expire(void *db, int64_t now_ms, size_t max, size_t *n)
+{
+    return pdf_report_store_idem_expire(db, now_ms, max, n);
+}
+
+
 const pdf_report_backend_t  pdf_report_lmdb_backend = {
     "LMDB",
     0,
@@ -185,5 +200,7 @@ const pdf_report_backend_t  pdf_report_lmdb_backend = {
     lmdb_hooks_due,
     lmdb_hooks_take,
     lmdb_hooks_done,
-    lmdb_strerror
+    lmdb_strerror,
+    lmdb_idem_get,
+    lmdb_idem_expire
 };

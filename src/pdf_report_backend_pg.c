@@ -6,6 +6,10 @@
  */
 
 
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+
 #include "pdf_report_backend.h"
 #include "pdf_report_pg.h"
 
@@ -74,12 +78,71 @@ pg_batch_begin(void *db, void **txn)
 }
 
 
+/*
+ * Operations with an Idempotency-Key run apart, in a transaction of
+ * their own that looks the keys up first (pdf_report_pg_idem.c); the
+ * others, and the scan, as one pipelined batch.
+ */
+
 static int
 pg_batch_run(void *db, void *txn, int begun, pdf_report_op_t **ops,
     size_t n, const pdf_report_scan_t *scan, pdf_report_job_t *claims,
     pdf_report_scan_result_t *res)
 {
-    return pdf_report_pg_batch(db, ops, n, scan, claims, res);
+    int               rc;
+    size_t            i, k;
+    pdf_report_op_t  **plain;
+
+    for (i = 0; i < n && ops[i]->idem == NULL; i++) {
+        /* void */
+    }
+
+    if (i == n) {
+        return pdf_report_pg_batch(db, ops, n, scan, claims, res);
+    }
+
+    plain = malloc(n * sizeof(pdf_report_op_t *));
+
+    if (plain == NULL) {
+        for (i = 0; i < n; i++) {
+            ops[i]->rc = ENOMEM;
+            ops[i]->rate_result.allowed = 0;
+        }
+
+        if (res != NULL) {
+            memset(res, 0, sizeof(pdf_report_scan_result_t));
+        }
+
+        return ENOMEM;
+    }
+
+    /* the keyed first, so that the scan after them claims their jobs */
+    for (i = 0, k = 0; i < n; i++) {
+        if (ops[i]->idem != NULL) {
+            plain[k++] = ops[i];
+        }
+    }
+
+    /* all of them keyed: the scan rides on their transaction */
+    if (k == n) {
+        rc = pdf_report_pg_idem_batch(db, plain, k, scan, claims, res);
+        free(plain);
+        return rc;
+    }
+
+    (void) pdf_report_pg_idem_batch(db, plain, k, NULL, NULL, NULL);
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (ops[i]->idem == NULL) {
+            plain[k++] = ops[i];
+        }
+    }
+
+    rc = pdf_report_pg_batch(db, plain, k, scan, claims, res);
+
+    free(plain);
+
+    return rc;
 }
 
 
@@ -169,6 +232,21 @@ pg_strerror(int rc)
 }
 
 
+static int
+pg_idem_get(void *db, const char *org, const char *key, int64_t now_ms,
+    pdf_report_idem_t *rec)
+{
+    return pdf_report_pg_idem_get(db, org, key, now_ms, rec);
+}
+
+
+static int
+pg_idem_expire(void *db, int64_t now_ms, size_t max, size_t *n)
+{
+    return pdf_report_pg_idem_expire(db, now_ms, max, n);
+}
+
+
 const pdf_report_backend_t  pdf_report_pg_backend = {
     "PostgreSQL",
     1,
@@ -190,5 +268,7 @@ const pdf_report_backend_t  pdf_report_pg_backend = {
     pg_hooks_due,
     pg_hooks_take,
     pg_hooks_done,
-    pg_strerror
+    pg_strerror,
+    pg_idem_get,
+    pg_idem_expire
 };

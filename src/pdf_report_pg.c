@@ -3,7 +3,7 @@
  * The PostgreSQL store: the pool, its connections and their prepared
  * statements, pipelines, and the schema.  See pdf_report_pg.h.
  *
- * Tables (version 1; README.md, "The PostgreSQL store"):
+ * Tables (version 2; README.md, "The PostgreSQL store"):
  *   pdf_report_schema   the one row with the tables' version
  *   pdf_report_users    id -> record (jsonb): the contract's, fixed
  *   pdf_report_users_fp the directory file's fingerprint, per host, and
@@ -15,6 +15,8 @@
  *                       order, and a pair's jobs for erasure
  *   pdf_report_rate     (org, at_ms) for every counted step-1 request
  *                       still inside some window
+ *   pdf_report_idempotency (version 2) (org, key) -> the answer an
+ *                       Idempotency-Key was given, until expires_ms
  */
 
 
@@ -332,7 +334,7 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     " FROM unnest(ARRAY['pdf_report_jobs', 'pdf_report_rate',"
     " 'pdf_report_users', 'pdf_report_users_fp',"
     " 'pdf_report_schema', 'pdf_report_revoked',"
-    " 'pdf_report_hooks']) t"
+    " 'pdf_report_hooks', 'pdf_report_idempotency']) t"
 };
 
 
@@ -494,6 +496,26 @@ static const char  *pdf_report_pg_migrations[] = {
     "   'errorCode', j.error_code, 'errorMessage', j.error_message,"
     "   'createdAt', pdf_report_iso(j.created_ms),"
     "   'updatedAt', pdf_report_iso(j.updated_ms)) END)::text $f$;",
+
+    /*
+     * 3 to 4: Idempotency-Key records (pdf_report_pg_idem.c), one per
+     * (org, key), and their order of expiry for the deletion of expired
+     * ones.  IF NOT EXISTS: a version put back by hand runs it again.
+     */
+    "CREATE TABLE IF NOT EXISTS pdf_report_idempotency ("
+    "  org text NOT NULL,"
+    "  key text NOT NULL,"
+    "  sha256 bytea NOT NULL,"
+    "  status integer NOT NULL,"
+    "  job_id text NOT NULL DEFAULT '',"
+    "  user_id text NOT NULL DEFAULT '',"
+    "  created_ms bigint NOT NULL DEFAULT 0,"
+    "  code text NOT NULL DEFAULT '',"
+    "  message text NOT NULL DEFAULT '',"
+    "  expires_ms bigint NOT NULL,"
+    "  PRIMARY KEY (org, key));"
+    "CREATE INDEX IF NOT EXISTS pdf_report_idempotency_expires"
+    "  ON pdf_report_idempotency (expires_ms);",
 
     NULL
 };

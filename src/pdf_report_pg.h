@@ -46,7 +46,7 @@
 #define PDF_REPORT_PG_SCHEMA_NEWER    (-1009)
 
 /* the module's tables' version, kept in pdf_report_schema */
-#define PDF_REPORT_PG_SCHEMA_VERSION  3
+#define PDF_REPORT_PG_SCHEMA_VERSION  4
 
 /* NOTIFY'd in the transaction that creates a job: LISTEN to start it */
 #define PDF_REPORT_PG_CHANNEL         "pdf_report_jobs"
@@ -203,6 +203,29 @@ int pdf_report_pg_purge_take(pdf_report_pg_t *pg, int64_t now_ms,
 int pdf_report_pg_purge_done(pdf_report_pg_t *pg,
     const pdf_report_purge_t *items, size_t n, unsigned *retention,
     unsigned *revoked);
+
+
+/* ---- Idempotency-Key: the semantics of pdf_report_store.h ---- */
+
+/* a key's record unless expired: 0 or NOT_FOUND */
+int pdf_report_pg_idem_get(pdf_report_pg_t *pg, const char *org,
+    const char *key, int64_t now_ms, pdf_report_idem_t *rec);
+
+/*
+ * The step-1 operations with a key (op->idem) of a batch, in one
+ * transaction of their own under their orgs' locks: the keys looked up,
+ * then the operations and their answers' records, as a batch of the
+ * LMDB store runs them, and the scan when one is given (NULL: none);
+ * three round trips and one commit.  A database error fails every
+ * operation with it (op->rc), and claims nothing.
+ */
+int pdf_report_pg_idem_batch(pdf_report_pg_t *pg, pdf_report_op_t **ops,
+    size_t n, const pdf_report_scan_t *scan, pdf_report_job_t *claims,
+    pdf_report_scan_result_t *res);
+
+/* up to max expired records deleted, oldest first; *n of them */
+int pdf_report_pg_idem_expire(pdf_report_pg_t *pg, int64_t now_ms,
+    size_t max, size_t *n);
 
 
 #endif /* _PDF_REPORT_PG_H_INCLUDED_ */

@@ -223,4 +223,18 @@ int pdf_report_pg_query(pdf_report_pg_conn_t *c, const char *sql, int n,
     const char *const *values, PGresult **res);
 
 
+/* a step-1 statement in another file's pipeline (pg_jobs.c) */
+extern const size_t  pdf_report_pg_step1_size;
+int pdf_report_pg_step1_send(pdf_report_pg_pipe_t *p, pdf_report_op_t *op,
+    int create, void *args);
+void pdf_report_pg_step1_read(PGresult *r, pdf_report_op_t *op,
+    int create);
+
+/* a scan pass in another file's pipeline: three statements (pg_jobs.c) */
+void *pdf_report_pg_scan_start(pdf_report_pg_t *pg,
+    pdf_report_pg_pipe_t *p, const pdf_report_scan_t *scan);
+void pdf_report_pg_scan_finish(void *args, PGresult **r,
+    pdf_report_job_t *claims, pdf_report_scan_result_t *res);
+
+
 #endif /* _PDF_REPORT_PG_INT_H_INCLUDED_ */

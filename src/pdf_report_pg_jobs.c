@@ -1321,3 +1321,110 @@ pdf_report_pg_num(char *buf, int64_t v)
 {
     snprintf(buf, PDF_REPORT_PG_NUM, "%lld", (long long) v);
 }
+
+
+/*
+ * The step-1 statement of op in a pipeline of another file's transaction
+ * (pdf_report_pg_idem.c), the org's lock held: args, of
+ * pdf_report_pg_step1_size bytes, live until the pipeline ends; create
+ * says whether the operation creates (a CREATE whose key was not used
+ * yet) or only counts.  0, or an error that sent nothing.
+ */
+
+const size_t  pdf_report_pg_step1_size = sizeof(pdf_report_pg_step1_t);
+
+
+int
+pdf_report_pg_step1_send(pdf_report_pg_pipe_t *p, pdf_report_op_t *op,
+    int create, void *args)
+{
+    pdf_report_pg_step1_t  *a = args;
+
+    if (create) {
+        if (pdf_report_uuid4(op->job.id) != 0) {
+            pdf_report_pg_set_error("no randomness for a job id");
+            return PDF_REPORT_PG_ERROR;
+        }
+
+        op->job.id[PDF_REPORT_UUID_LEN] = '\0';
+    }
+
+    pdf_report_pg_step1_args(a, op->job.org, op->job.user, op->job.id,
+                             op->job.created_ms, op->now_ms, op->period_ms,
+                             op->rate ? (long) op->limit : -1, create);
+
+    pdf_report_pg_pipe_send(p, PDF_REPORT_PG_STEP1, 8, a->values);
+
+    return 0;
+}
+
+
+/* its row: op->rc, rate_result and pending as a batch gives them */
+
+void
+pdf_report_pg_step1_read(PGresult *r, pdf_report_op_t *op, int create)
+{
+    op->rc = pdf_report_pg_step1_result(r, op->now_ms, op->period_ms,
+                                        op->limit, op->rate, create,
+                                        &op->rate_result, op->pending);
+
+    if (op->rc == 0 && create) {
+        op->job.status = PDF_REPORT_PENDING;
+        op->job.flags = 0;
+        op->job.updated_ms = op->job.created_ms;
+    }
+}
+
+
+/*
+ * A scan pass in another file's pipeline and transaction
+ * (pdf_report_pg_idem.c): its three statements sent into p; NULL (and
+ * p->rc set) when they could not be.  _finish() reads their results
+ * (r NULL: the pipeline failed, nothing claimed) and frees the state.
+ */
+
+void *
+pdf_report_pg_scan_start(pdf_report_pg_t *pg, pdf_report_pg_pipe_t *p,
+    const pdf_report_scan_t *scan)
+{
+    pdf_report_pg_scan_args_t  *a;
+
+    a = malloc(sizeof(pdf_report_pg_scan_args_t));
+    if (a == NULL) {
+        pdf_report_pg_set_error("out of memory");
+        p->rc = PDF_REPORT_PG_ERROR;
+        return NULL;
+    }
+
+    if (pdf_report_pg_scan_args(a, scan) != 0) {
+        free(a);
+        p->rc = PDF_REPORT_PG_ERROR;
+        return NULL;
+    }
+
+    a->fail[4] = pg->hook_orgs;
+
+    pdf_report_pg_scan_send(p, a);
+
+    return a;
+}
+
+
+void
+pdf_report_pg_scan_finish(void *args, PGresult **r,
+    pdf_report_job_t *claims, pdf_report_scan_result_t *res)
+{
+    pdf_report_pg_scan_args_t  *a = args;
+
+    if (r != NULL) {
+        pdf_report_pg_scan_result(r, claims, res);
+
+    } else {
+        memset(res, 0, sizeof(pdf_report_scan_result_t));
+    }
+
+    if (a != NULL) {
+        free(a->tokens);
+        free(a);
+    }
+}

@@ -35,6 +35,11 @@
  *            recorded with the job's end when its org has a webhook, in
  *            the order its next delivery is due; a delivery leases an
  *            entry by moving its key to now + lease
+ *   idem     org "\0" Idempotency-Key -> the answer it was given
+ *            (pdf_report_store_idem.c); idemexp, expires_ms (8, BE)
+ *            org "\0" key -> "", the same records by expiry, so that
+ *            expired ones are deleted oldest first.  Both added without
+ *            a new layout version: a store without them gets them empty.
  *
  * A job is in byuser while its record exists; a terminal one is in
  * exactly one of retain and purge; a job that is not terminal is in
@@ -198,7 +203,10 @@ pdf_report_store_open(pdf_report_store_t **store, const char *dir,
            != 0
         || (rc = mdb_dbi_open(txn, "running", MDB_CREATE, &st->running))
            != 0
-        || (rc = mdb_dbi_open(txn, "hooks", MDB_CREATE, &st->hooks)) != 0)
+        || (rc = mdb_dbi_open(txn, "hooks", MDB_CREATE, &st->hooks)) != 0
+        || (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0
+        || (rc = mdb_dbi_open(txn, "idemexp", MDB_CREATE, &st->idemexp))
+           != 0)
     {
         mdb_txn_abort(txn);
         goto failed;

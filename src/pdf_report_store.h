@@ -36,6 +36,9 @@
 #define PDF_REPORT_STORE_LIMITED    (-1004)  /* over the rate limit */
 #define PDF_REPORT_STORE_NOT_CONNECTED  (-1006)
 #define PDF_REPORT_STORE_UNAVAILABLE  (-1007)  /* a remote store away */
+/* an Idempotency-Key already answered: with this body, another one */
+#define PDF_REPORT_STORE_IDEM_REPLAY  (-1010)
+#define PDF_REPORT_STORE_IDEM_REUSED  (-1011)
 /* a line of the directory file is refused: its number and err say why */
 #define PDF_REPORT_USERS_INVALID    (-1101)
 #define PDF_REPORT_STORE_FULL       MDB_MAP_FULL
@@ -330,6 +333,8 @@ int pdf_report_store_job_release(pdf_report_store_t *store, const char *id,
  * error fails every operation of the batch, as does the commit's.
  */
 
+typedef struct pdf_report_idem_op_s  pdf_report_idem_op_t;
+
 typedef enum {
     PDF_REPORT_OP_RATE = 0,      /* count a rate-limit hit, nothing else */
     PDF_REPORT_OP_CREATE,        /* create job (org, user, created_ms) */
@@ -344,6 +349,8 @@ typedef struct {
     int64_t             period_ms;
     unsigned            limit;
     pdf_report_job_t    job;         /* CREATE: the id is made here */
+    pdf_report_idem_op_t  *idem;     /* the request's Idempotency-Key, or
+                                        NULL (pdf_report_store_idem.c) */
 
     /* out */
     int                 rc;          /* 0, LIMITED (429), EXISTS (409),
@@ -514,6 +521,77 @@ int pdf_report_store_hooks_done(pdf_report_store_t *store,
 
 /* events waiting, for the metrics */
 int pdf_report_store_hooks_count(pdf_report_store_t *store, size_t *n);
+/* ---- Idempotency-Key (contract section 10) ---- */
+
+/*
+ * An Idempotency-Key of step 1 is remembered per (org, key) with the
+ * SHA-256 of the request body and the answer given, until expires_ms.
+ * The record is written by the operation that gives the answer, in the
+ * same transaction as its job and its rate-limit hit: an operation of
+ * the batch with op->idem first looks the key up there, and then
+ *
+ * - finds it with the same body: rc IDEM_REPLAY, found is the record;
+ *   nothing is counted or written;
+ * - finds it with another body: the hit is counted (rate) and rc is
+ *   IDEM_REUSED (or LIMITED), found is the record; nothing written;
+ * - finds nothing (or an expired record): the operation runs as
+ *   without a key, and an answer worth remembering is recorded: a
+ *   CREATE's 202 or 409 JOB_PENDING, a RATE operation's refusal when
+ *   rec.status is set (a RATE operation with rate 0 then only records).
+ *
+ * 429 and store errors are never recorded.
+ */
+
+#define PDF_REPORT_IDEM_KEY_MAX     255
+#define PDF_REPORT_IDEM_MSG_MAX     127
+
+typedef struct {
+    unsigned char  sha256[PDF_REPORT_SHA256_LEN];  /* the request body's */
+    int64_t        expires_ms;
+    int64_t        created_ms;   /* 202: the job's createdAt */
+    uint32_t       status;       /* the HTTP status answered */
+    char           job_id[PDF_REPORT_UUID_LEN + 1];   /* 202 and 409 */
+    char           user[PDF_REPORT_USER_ID_MAX + 1];  /* 202 */
+    char           code[PDF_REPORT_ERR_CODE_MAX + 1]; /* an error's */
+    char           message[PDF_REPORT_IDEM_MSG_MAX + 1];
+} pdf_report_idem_t;
+
+struct pdf_report_idem_op_s {
+    /* in */
+    char               key[PDF_REPORT_IDEM_KEY_MAX + 1];  /* its content */
+    unsigned char      sha256[PDF_REPORT_SHA256_LEN];
+    int64_t            ttl_ms;
+    pdf_report_idem_t  rec;      /* RATE: status, code, message */
+
+    /* out */
+    pdf_report_idem_t  found;    /* IDEM_REPLAY, IDEM_REUSED */
+
+    /* between a batch's check and put: an expired record to replace */
+    unsigned           expired;
+};
+
+/*
+ * The content of an RFC 8941 sf-string ("..." of printable ASCII, with
+ * \" and \\ as the only escapes, nothing after it but spaces) of 1 to
+ * PDF_REPORT_IDEM_KEY_MAX characters, NUL-terminated in key (of
+ * PDF_REPORT_IDEM_KEY_MAX + 1 bytes).  0, or -1 for anything else.
+ */
+int pdf_report_idem_key_parse(const char *value, size_t len, char *key);
+
+/* a key's record unless expired at now_ms: 0 or NOT_FOUND */
+int pdf_report_store_idem_get(pdf_report_store_t *store, const char *org,
+    const char *key, int64_t now_ms, pdf_report_idem_t *rec);
+
+/*
+ * Delete up to max records expired at now_ms, oldest first, in one write
+ * transaction (none when nothing is due: a read first); *n is how many.
+ */
+int pdf_report_store_idem_expire(pdf_report_store_t *store, int64_t now_ms,
+    size_t max, size_t *n);
+
+/* records kept, expired or not, for tests and the boundedness check */
+int pdf_report_store_idem_count(pdf_report_store_t *store, size_t *n);
+
 
 /* one-line name of a status, "PENDING" ... */
 const char *pdf_report_status_name(uint32_t status);

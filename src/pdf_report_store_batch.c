@@ -20,6 +20,10 @@ static int pdf_report_batch_fail(pdf_report_op_t **ops, size_t n, int rc,
     pdf_report_scan_result_t *res);
 static int pdf_report_batch_write(pdf_report_store_t *store, MDB_txn *txn,
     pdf_report_op_t *op);
+static int pdf_report_batch_rate(pdf_report_store_t *store, MDB_txn *txn,
+    pdf_report_op_t *op);
+static int pdf_report_batch_remember(pdf_report_store_t *store,
+    MDB_txn *txn, pdf_report_op_t *op);
 
 
 int
@@ -78,26 +82,62 @@ pdf_report_store_batch_run(pdf_report_store_t *store, MDB_txn *txn,
 
     for (i = 0; i < n && !failed; i++) {
         op = ops[i];
+        op->rc = 0;
 
-        /* the hit counts whatever the create's outcome (409 counts) */
-        if (op->kind == PDF_REPORT_OP_RATE
-            || (op->kind == PDF_REPORT_OP_CREATE && op->rate))
-        {
-            op->rc = pdf_report_rate_txn(store, txn, op->job.org,
-                                         op->now_ms, op->period_ms,
-                                         op->limit, &op->rate_result);
+        /* a key answered already: its answer, before anything counts */
+        if (op->idem != NULL) {
+            op->rc = pdf_report_idem_check_txn(store, txn, op->job.org,
+                                               op->idem, op->now_ms);
 
-            if (op->rc == 0 && !op->rate_result.allowed) {
-                op->rc = PDF_REPORT_STORE_LIMITED;
+            if (op->rc == PDF_REPORT_STORE_IDEM_REUSED && op->rate) {
+                op->rc = pdf_report_batch_rate(store, txn, op);
+
+                if (op->rc == 0) {
+                    op->rc = PDF_REPORT_STORE_IDEM_REUSED;
+                }
             }
 
-            if (op->rc != 0 || op->kind == PDF_REPORT_OP_RATE) {
+            if (op->rc != 0) {
                 failed = pdf_report_batch_failed(op->rc);
                 continue;
             }
         }
 
+        /* the hit counts whatever the create's outcome (409 counts) */
+        if ((op->kind == PDF_REPORT_OP_RATE
+             || op->kind == PDF_REPORT_OP_CREATE)
+            && op->rate)
+        {
+            op->rc = pdf_report_batch_rate(store, txn, op);
+
+            if (op->rc != 0) {
+                failed = pdf_report_batch_failed(op->rc);
+                continue;
+            }
+        }
+
+        if (op->kind == PDF_REPORT_OP_RATE) {
+            /* a refusal after its hit, remembered under its key */
+            if (op->idem != NULL && op->idem->rec.status != 0) {
+                op->rc = pdf_report_idem_put_txn(store, txn, op->job.org,
+                                                 op->idem, op->now_ms);
+            }
+
+            failed = pdf_report_batch_failed(op->rc);
+            continue;
+        }
+
         op->rc = pdf_report_batch_write(store, txn, op);
+
+        /* a 202 or a 409, remembered in the transaction of the job */
+        if (op->idem != NULL
+            && (op->rc == 0 || op->rc == PDF_REPORT_STORE_EXISTS))
+        {
+            rc = pdf_report_batch_remember(store, txn, op);
+            if (rc != 0) {
+                op->rc = rc;
+            }
+        }
 
         /* refused before writing: this one answers 503, the rest go on */
         if (op->rc == PDF_REPORT_STORE_NEARLY_FULL) {
@@ -169,11 +209,60 @@ pdf_report_batch_failed(int rc)
     case PDF_REPORT_STORE_EXISTS:
     case PDF_REPORT_STORE_LOST:
     case PDF_REPORT_STORE_NOT_FOUND:
+    case PDF_REPORT_STORE_IDEM_REPLAY:
+    case PDF_REPORT_STORE_IDEM_REUSED:
         return 0;
 
     default:
         return rc;
     }
+}
+
+
+/* the hit: 0, LIMITED (429) or LMDB's */
+
+static int
+pdf_report_batch_rate(pdf_report_store_t *store, MDB_txn *txn,
+    pdf_report_op_t *op)
+{
+    int  rc;
+
+    rc = pdf_report_rate_txn(store, txn, op->job.org, op->now_ms,
+                             op->period_ms, op->limit, &op->rate_result);
+
+    if (rc == 0 && !op->rate_result.allowed) {
+        rc = PDF_REPORT_STORE_LIMITED;
+    }
+
+    return rc;
+}
+
+
+/* a create's answer under its key: the new job, or the pending one */
+
+static int
+pdf_report_batch_remember(pdf_report_store_t *store, MDB_txn *txn,
+    pdf_report_op_t *op)
+{
+    pdf_report_idem_t  *rec;
+
+    rec = &op->idem->rec;
+
+    memset(rec, 0, sizeof(pdf_report_idem_t));
+
+    if (op->rc == 0) {
+        rec->status = 202;
+        rec->created_ms = op->job.created_ms;
+        memcpy(rec->job_id, op->job.id, PDF_REPORT_UUID_LEN);
+        memcpy(rec->user, op->job.user, sizeof(rec->user));
+
+    } else {
+        rec->status = 409;
+        memcpy(rec->job_id, op->pending, PDF_REPORT_UUID_LEN);
+    }
+
+    return pdf_report_idem_put_txn(store, txn, op->job.org, op->idem,
+                                   op->now_ms);
 }
 
 

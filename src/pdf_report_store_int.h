@@ -37,6 +37,8 @@ struct pdf_report_store_s {
     MDB_dbi      running;    /* id -> "", every IN_PROGRESS job */
     MDB_dbi      hooks;      /* due_ms (8, BE) id -> a webhook event */
     const pdf_report_webhooks_t  *webhooks;  /* orgs with one, or NULL */
+    MDB_dbi      idem;       /* org "\0" key -> an Idempotency-Key's */
+    MDB_dbi      idemexp;    /* expires_ms (8, BE) org "\0" key -> "" */
     unsigned     format;     /* the layout version found at open */
     unsigned     erase_on_revoke;
     char         path[PATH_MAX];
@@ -71,6 +73,12 @@ int pdf_report_create_txn(pdf_report_store_t *store, MDB_txn *txn,
 
 int pdf_report_release_txn(pdf_report_store_t *store, MDB_txn *txn,
     const char *id, uint64_t token, int64_t now_ms);
+
+/* the Idempotency-Key steps of a batch (pdf_report_store_idem.c) */
+int pdf_report_idem_check_txn(pdf_report_store_t *store, MDB_txn *txn,
+    const char *org, pdf_report_idem_op_t *idem, int64_t now_ms);
+int pdf_report_idem_put_txn(pdf_report_store_t *store, MDB_txn *txn,
+    const char *org, pdf_report_idem_op_t *idem, int64_t now_ms);
 
 int pdf_report_scan_txn(pdf_report_store_t *store, MDB_txn *txn,
     const pdf_report_scan_t *scan, size_t max, pdf_report_job_t *claims,

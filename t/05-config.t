@@ -1507,6 +1507,10 @@ for my $t (['url_ttl', '0',
             'invalid retention "500ms", a time of at least 1s or "off"'],
            ['retention', 'forever',
             'invalid retention "forever", a time of at least 1s or "off"'],
+           ['idempotency_ttl', '0',
+            '"pdf_report_idempotency_ttl" must be at least 1s'],
+           ['idempotency_ttl', 'a-day',
+            '"pdf_report_idempotency_ttl" directive invalid value'],
            ['erase_on_revoke', 'yes',
             'invalid value "yes" in "pdf_report_erase_on_revoke" directive, '
             . 'it must be "on" or "off"'])

@@ -334,11 +334,19 @@ my %carrier = map { $_->{name} => $_ }
 ok(exists $carrier{ngx_http_pdf_report_send_error},
    'ngx_http_pdf_report_send_error takes a "code"');
 
-# fields that hold a code passed on: "x->name = code;"
+# fields that hold a code passed on: "x->name = code;", or a copy of it
+# ("ngx_cpystrn((u_char *) x->name, (u_char *) code, ...)": the answer
+# an Idempotency-Key remembers, replayed later)
 my %code_field;
 
 for my $f (@files) {
     while ($f->{text} =~ /->\s*(\w+)\s*=\s*code\s*;/g) {
+        $code_field{$1} = 1;
+    }
+
+    while ($f->{text} =~ /ngx_cpystrn\(\(u_char\s*\*\)\s*\w+->(\w+),
+                         \s*\(u_char\s*\*\)\s*code\s*,/gx)
+    {
         $code_field{$1} = 1;
     }
 }

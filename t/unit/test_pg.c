@@ -1683,15 +1683,16 @@ test_schema(void)
     is_int(pdf_report_pg_schema(pg, &found, err, sizeof(err)),
            PDF_REPORT_PG_SCHEMA_NEWER, "schema: a newer version refused");
     is_int(found, 99, "schema: found 99");
-    ok(strstr(err, "version 99, newer than this module's 3") != NULL,
+    ok(strstr(err, "version 99, newer than this module's 4") != NULL,
        "schema: says why: %s", err);
 
-    ok(sql("UPDATE pdf_report_schema SET version = 3") == 0
+    ok(sql("UPDATE pdf_report_schema SET version = 4") == 0
        && pdf_report_pg_schema(pg, &found, err, sizeof(err)) == 0,
        "schema: this version again is fine");
 
     /* a version-1 database, as the first release made it */
-    ok(sql("DROP FUNCTION pdf_report_event(pdf_report_jobs, bigint);"
+    ok(sql("DROP TABLE pdf_report_idempotency;"
+           "DROP FUNCTION pdf_report_event(pdf_report_jobs, bigint);"
            "DROP FUNCTION pdf_report_iso(bigint);"
            "DROP TABLE pdf_report_hooks;"
            "DROP TRIGGER pdf_report_users_revoked ON pdf_report_users;"
@@ -1706,8 +1707,10 @@ test_schema(void)
     ok(sql("SELECT 1 FROM pdf_report_revoked") == 0
        && sql("SELECT 1 FROM pdf_report_hooks") == 0
        && sql("DO $$ BEGIN IF (SELECT version FROM pdf_report_schema)"
-              " <> 3 THEN RAISE 'not version 3'; END IF; END $$") == 0,
-       "schema: now version 3, with the revocations and webhook events");
+              " <> 4 THEN RAISE 'not version 4'; END IF; END $$") == 0
+       && sql("SELECT 1 FROM pdf_report_idempotency") == 0,
+       "schema: now version 4, with the revocations, webhook events and "
+       "Idempotency-Keys");
 
     PQfinish(admin);
     admin = connect_to(uri_of("postgres"));
