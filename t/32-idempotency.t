@@ -99,8 +99,10 @@ sub until_served {
 sub records {
     my ($block) = @_;
 
-    if (defined $block->pg) {
-        my $uri = $::uri[$block->pg];
+    # this block's database, or the suite's (PDF_REPORT_STORE=postgresql)
+    my $uri = defined $block->pg ? $::uri[$block->pg]
+                                 : PdfReport::Test::pg_store();
+    if (defined $uri) {
         return PdfReport::Test::pg_sql($uri,
                    'SELECT count(*) FROM pdf_report_idempotency');
     }
