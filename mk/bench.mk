@@ -4,6 +4,10 @@
 #   make bench-api            status read, URL issue and create against a
 #                             return-200 floor, under report load, and on
 #                             1,000 and 1,000,000 jobs (bench/api)
+#   make bench-pg             status read, URL issue and create on
+#                             PostgreSQL beside LMDB, each against its
+#                             return-200 floor, with pgbench -S and
+#                             TPC-B on the same cluster (bench/pg)
 #   make bench-pipeline       reports/s and durationMs for 1, 2, 4 pool
 #                             threads, and the render alone (bench/pipeline)
 #   make bench-render         render-only time and size (bench/render)
@@ -23,7 +27,7 @@
 
 BENCH_N ?= 200
 
-.PHONY: bench bench-deps bench-api bench-pipeline bench-render bench-soak \
+.PHONY: bench bench-deps bench-api bench-pg bench-pipeline bench-render bench-soak \
         bench-metrics bench-directory bench-soak-retention
 
 bench-deps: deps node
@@ -35,6 +39,9 @@ bench: bench-deps
 
 bench-api: bench-deps module tools
 	bench/api
+
+bench-pg: bench-deps module tools
+	bench/pg
 
 bench-pipeline: bench-deps module tools
 	bench/pipeline
