@@ -32,8 +32,6 @@
 #include "pdf_report_pg_int.h"
 
 
-#define PDF_REPORT_PG_STMT_NAME  "pdf_report_%d"
-
 #define PDF_REPORT_PG_SAME_JOB                                              \
     "SELECT (SELECT count(*) FROM u), "                                     \
     "EXISTS (SELECT 1 FROM pdf_report_jobs WHERE id = $1::uuid)"
@@ -275,7 +273,14 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     "SELECT coalesce(sum(pg_total_relation_size(to_regclass(t))), 0)"
     " FROM unnest(ARRAY['pdf_report_jobs', 'pdf_report_rate',"
     " 'pdf_report_users', 'pdf_report_users_fp',"
-    " 'pdf_report_schema']) t"
+    " 'pdf_report_schema']) t",
+
+    /* PDF_REPORT_PG_JOB_USER: $1 id; the job and its user's record, in
+     * one round trip for step 3 (the caller checks the org) */
+    "SELECT " PDF_REPORT_PG_JOB_COLS ","
+    " (SELECT u.record::text FROM pdf_report_users u"
+    "  WHERE u.id = j.user_id)"
+    " FROM pdf_report_jobs j WHERE j.id = $1::uuid"
 };
 
 
@@ -707,6 +712,19 @@ pdf_report_pg_release(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
 }
 
 
+#define PDF_REPORT_PG_CONN_KEYS                                             \
+    { "connect_timeout", "fallback_application_name", "keepalives",         \
+      "keepalives_idle", "keepalives_interval", "keepalives_count",         \
+      "tcp_user_timeout", "options", "dbname", "client_encoding", NULL }
+
+#define PDF_REPORT_PG_CONN_VALS(uri)                                        \
+    { "5", "nginx pdf_report", "1", "10", "5", "3", "30000",                \
+      "-c idle_in_transaction_session_timeout=60s -c lock_timeout=10s"      \
+      " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5"             \
+      " -c tcp_keepalives_count=3",                                         \
+      (uri), "UTF8", NULL }
+
+
 /*
  * The URI as the application's "dbname": the options before it are
  * defaults the URI may change (its own "options" replace ours whole),
@@ -725,19 +743,8 @@ pdf_report_pg_release(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
 static int
 pdf_report_pg_connect(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
 {
-    const char  *keys[] = { "connect_timeout", "fallback_application_name",
-                            "keepalives", "keepalives_idle",
-                            "keepalives_interval", "keepalives_count",
-                            "tcp_user_timeout", "options", "dbname",
-                            "client_encoding", NULL };
-    const char  *vals[] = { "5", "nginx pdf_report", "1", "10", "5", "3",
-                            "30000",
-                            "-c idle_in_transaction_session_timeout=60s"
-                            " -c lock_timeout=10s"
-                            " -c tcp_keepalives_idle=10"
-                            " -c tcp_keepalives_interval=5"
-                            " -c tcp_keepalives_count=3",
-                            pg->uri, "UTF8", NULL };
+    const char  *keys[] = PDF_REPORT_PG_CONN_KEYS;
+    const char  *vals[] = PDF_REPORT_PG_CONN_VALS(pg->uri);
 
     c->prepared = 0;
     c->conn = PQconnectdbParams(keys, vals, 1);
@@ -757,6 +764,35 @@ pdf_report_pg_connect(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
     (void) PQsetNoticeProcessor(c->conn, pdf_report_pg_notice, NULL);
 
     return 0;
+}
+
+
+/*
+ * The same connection, started for a caller that drives it with
+ * PQconnectPoll() on its own event loop (pdf_report_pg_async.h).
+ */
+
+PGconn *
+pdf_report_pg_connect_start(pdf_report_pg_t *pg)
+{
+    const char  *keys[] = PDF_REPORT_PG_CONN_KEYS;
+    const char  *vals[] = PDF_REPORT_PG_CONN_VALS(pg->uri);
+
+    return PQconnectStartParams(keys, vals, 1);
+}
+
+
+const char *
+pdf_report_pg_stmt_sql(pdf_report_pg_stmt_e stmt)
+{
+    return pdf_report_pg_sql[stmt];
+}
+
+
+void
+pdf_report_pg_drop_notices(PGconn *conn)
+{
+    (void) PQsetNoticeProcessor(conn, pdf_report_pg_notice, NULL);
 }
 
 
