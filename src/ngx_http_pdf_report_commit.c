@@ -27,6 +27,9 @@
 /* how soon a batch refused by a full pool queue is offered again */
 #define NGX_HTTP_PDF_REPORT_REPOST_MS   20
 
+/* how often a remote store's job gauges are counted, at most */
+#define NGX_HTTP_PDF_REPORT_COUNT_MS    1000
+
 
 typedef struct {
     pdf_report_db_t                   db;
@@ -43,6 +46,7 @@ typedef struct {
     int64_t                           took_ms;   /* for the debug log */
 
     /* a remote store's gauges, counted here: never on the event loop */
+    ngx_uint_t                        count;     /* wanted: due */
     ngx_uint_t                        counted;
     size_t                            pending;
     size_t                            running;
@@ -59,6 +63,7 @@ typedef struct {
     ngx_thread_task_t                *task;
     ngx_uint_t                        busy;      /* a batch is out */
     ngx_uint_t                        scan;      /* a scan pass wanted */
+    ngx_msec_t                        counted;   /* the gauges, when */
     ngx_event_t                       retry;
 } ngx_http_pdf_report_committer_t;
 
@@ -301,6 +306,14 @@ ngx_http_pdf_report_commit_start(ngx_http_pdf_report_committer_t *cm)
     b->scan_wanted = cm->scan;
     b->scan_only = empty;
 
+    /*
+     * A remote store counts its queue by visiting it (PostgreSQL: every
+     * row of it), and every create elsewhere starts a pass here: the
+     * gauges are counted once a second at most, not once a pass.
+     */
+    b->count = (ngx_current_msec - cm->counted
+                >= NGX_HTTP_PDF_REPORT_COUNT_MS);
+
     if (ngx_thread_task_post(pmcf->store_pool.pool, cm->task) != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,
                       "pdf_report: thread pool \"%V\" refused a store "
@@ -349,7 +362,7 @@ ngx_http_pdf_report_batch_handler(void *data, ngx_log_t *log)
         /* read first: most passes find nothing and need no write */
         b->rc = b->db.ops->scan(b->db.db, &b->scan, b->claims, &b->res);
 
-        b->counted = (b->db.ops->remote
+        b->counted = (b->db.ops->remote && b->count
                       && b->db.ops->jobs_count(b->db.db, &b->pending,
                                                &b->running)
                          == 0);
@@ -445,6 +458,7 @@ ngx_http_pdf_report_batch_done(ngx_event_t *ev)
                    b->n, (ngx_uint_t) b->res.claimed, b->took_ms);
 
     if (b->scan_only && b->counted) {
+        cm->counted = ngx_current_msec;
         ngx_http_pdf_report_metrics_jobs(pmcf, b->pending, b->running);
     }
 

@@ -188,11 +188,14 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     " SELECT " PDF_REPORT_PG_JOB_COLS " FROM u ORDER BY created_ms, id",
 
     /* PDF_REPORT_PG_SCAN_WAIT: $1 now, $2 now - timeout, $3 attempts:
-     * a job this pass could have claimed is left */
-    "SELECT EXISTS (SELECT 1 FROM pdf_report_jobs"
+     * a job this pass could have claimed is left.  The first in the
+     * queue's order, not EXISTS: the planner turns EXISTS into a bitmap
+     * scan of the whole queue, a pass at a time */
+    "SELECT (SELECT true FROM pdf_report_jobs"
     "   WHERE status IN (0, 1) AND created_ms > $2::bigint"
     "   AND (status = 0 OR (lease_until_ms <= $1::bigint"
-    "        AND attempts < $3::int)))",
+    "        AND attempts < $3::int))"
+    "   ORDER BY created_ms, id LIMIT 1) IS NOT NULL",
 
     /* PDF_REPORT_PG_COUNT: from the queue's index, no table scan */
     "SELECT count(*) FILTER (WHERE status = 0),"
