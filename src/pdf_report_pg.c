@@ -136,23 +136,29 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
      * lease ran out once too often, fail; oldest first, a batch a pass.
      * The candidates come from two index ranges (the oldest of the
      * queue, the running jobs whose lease ran out), so that a backlog
-     * behind them costs nothing; the test is repeated for the rows
-     * locked, which another edge may have changed.  SKIP LOCKED: a job
+     * behind them costs nothing: materialized, ordered by their own
+     * columns, and re-tested with "status <= 1" (the same, as statuses
+     * go, but no match for the queue's partial index), since the planner
+     * would otherwise walk the whole queue and look each row up in them
+     * (a queue that grew since the last ANALYZE looks empty).  The
+     * test is repeated for the rows locked, which another edge may have
+     * changed.  SKIP LOCKED: a job
      * another edge is acting on is its own.
      */
-    "WITH c AS (SELECT j.id FROM pdf_report_jobs j"
-    "   WHERE j.id IN ("
-    "     (SELECT id FROM pdf_report_jobs"
+    "WITH cand AS MATERIALIZED ("
+    "     (SELECT id, created_ms FROM pdf_report_jobs"
     "      WHERE status IN (0, 1) AND created_ms <= $2::bigint"
     "      ORDER BY created_ms, id LIMIT 64)"
-    "     UNION ALL"
-    "     (SELECT id FROM pdf_report_jobs"
+    "     UNION"
+    "     (SELECT id, created_ms FROM pdf_report_jobs"
     "      WHERE status = 1 AND lease_until_ms <= $1::bigint"
-    "      AND attempts >= $3::int ORDER BY lease_until_ms LIMIT 64))"
-    "   AND j.status IN (0, 1) AND (j.created_ms <= $2::bigint"
+    "      AND attempts >= $3::int ORDER BY lease_until_ms LIMIT 64)),"
+    " c AS (SELECT j.id FROM cand JOIN pdf_report_jobs j ON j.id = cand.id"
+    "   WHERE j.status <= 1 AND (j.created_ms <= $2::bigint"
     "     OR (j.status = 1 AND j.lease_until_ms <= $1::bigint"
     "         AND j.attempts >= $3::int))"
-    "   ORDER BY j.created_ms, j.id LIMIT 64 FOR UPDATE SKIP LOCKED),"
+    "   ORDER BY cand.created_ms, cand.id LIMIT 64"
+    "   FOR UPDATE OF j SKIP LOCKED),"
     " u AS (UPDATE pdf_report_jobs j SET status = 3,"
     "   updated_ms = $1::bigint, completed_ms = $1::bigint,"
     "   terminal_ms = $1::bigint, lease_until_ms = 0,"
@@ -283,7 +289,12 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     "SELECT " PDF_REPORT_PG_JOB_COLS ","
     " (SELECT u.record::text FROM pdf_report_users u"
     "  WHERE u.id = j.user_id)"
-    " FROM pdf_report_jobs j WHERE j.id = $1::uuid"
+    " FROM pdf_report_jobs j WHERE j.id = $1::uuid",
+
+    /* PDF_REPORT_PG_LOCKS: $1 keys (bigint[], sorted): taken in the
+     * array's order, held until the transaction ends */
+    "SELECT pg_advisory_xact_lock(k)"
+    " FROM unnest($1::bigint[]) WITH ORDINALITY AS u (k, i) ORDER BY i"
 };
 
 
@@ -724,7 +735,7 @@ pdf_report_pg_release(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
     { "5", "nginx pdf_report", "1", "10", "5", "3", "30000",                \
       "-c idle_in_transaction_session_timeout=60s -c lock_timeout=10s"      \
       " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5"             \
-      " -c tcp_keepalives_count=3",                                         \
+      " -c tcp_keepalives_count=3 -c plan_cache_mode=force_generic_plan",  \
       (uri), "UTF8", NULL }
 
 
@@ -741,6 +752,12 @@ pdf_report_pg_release(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
  * pipeline would hold its orgs' locks), and no lock waited for past
  * 10 s (a call answers, and its thread is free again).  A directory
  * load and the schema wait for another edge's as long as it takes.
+ *
+ * Prepared statements keep one generic plan: the server would otherwise
+ * plan step 1's statement again at every run (its custom plans look
+ * cheaper than the generic one), which took a quarter of the database's
+ * CPU a create.  Every statement is written for an index whatever its
+ * parameters are.
  */
 
 static int

@@ -53,6 +53,7 @@ typedef enum {
     PDF_REPORT_PG_IMPORT,
     PDF_REPORT_PG_USAGE,
     PDF_REPORT_PG_JOB_USER,
+    PDF_REPORT_PG_LOCKS,
     PDF_REPORT_PG_NSTMTS
 } pdf_report_pg_stmt_e;
 
