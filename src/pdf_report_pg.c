@@ -735,7 +735,8 @@ pdf_report_pg_release(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
     { "5", "nginx pdf_report", "1", "10", "5", "3", "30000",                \
       "-c idle_in_transaction_session_timeout=60s -c lock_timeout=10s"      \
       " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5"             \
-      " -c tcp_keepalives_count=3 -c plan_cache_mode=force_generic_plan",  \
+      " -c tcp_keepalives_count=3 -c plan_cache_mode=force_generic_plan"   \
+      " -c enable_seqscan=off",                                             \
       (uri), "UTF8", NULL }
 
 
@@ -757,7 +758,11 @@ pdf_report_pg_release(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
  * plan step 1's statement again at every run (its custom plans look
  * cheaper than the generic one), which took a quarter of the database's
  * CPU a create.  Every statement is written for an index whatever its
- * parameters are.
+ * parameters are, and none may scan a table whole: a plan made while
+ * the queue or the rate table looked empty (autovacuum analyses them a
+ * minute later at the soonest) would keep scanning them whole as they
+ * grow, so sequential scans are off for the sessions.  The directory's
+ * loads, which do read tables whole, turn them on for themselves.
  */
 
 static int

@@ -430,9 +430,14 @@ pdf_report_pg_users_apply(pdf_report_pg_conn_t *c,
      * the table loaded from their file already (a check writes nothing
      * and waits for nobody).
      */
-    /* as long as another edge's load takes */
+    /*
+     * As long as another edge's load takes; and the file's rows are
+     * compared with the whole table: sequential scans again (they are
+     * off for the sessions, pdf_report_pg.c)
+     */
     if (rc == 0) {
-        rc = pdf_report_pg_query(c, "SET LOCAL lock_timeout = 0", 0, NULL,
+        rc = pdf_report_pg_query(c, "SET LOCAL lock_timeout = 0;"
+                                 " SET LOCAL enable_seqscan = on", 0, NULL,
                                  NULL);
     }
 
