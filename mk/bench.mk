@@ -4,6 +4,13 @@
 #   make bench-api            status read, URL issue and create against a
 #                             return-200 floor, under report load, and on
 #                             1,000 and 1,000,000 jobs (bench/api)
+#   make bench-pg             status read, URL issue and create on
+#                             PostgreSQL beside LMDB, each against its
+#                             return-200 floor, with pgbench -S and
+#                             TPC-B on the same cluster (bench/pg)
+#   make bench-pg-strace      the system calls of a worker's event-loop
+#                             thread under load on PostgreSQL: it never
+#                             waits for the database (bench/pg-strace)
 #   make bench-pipeline       reports/s and durationMs for 1, 2, 4 pool
 #                             threads, and the render alone (bench/pipeline)
 #   make bench-render         render-only time and size (bench/render)
@@ -30,7 +37,8 @@
 
 BENCH_N ?= 200
 
-.PHONY: bench bench-deps bench-api bench-pipeline bench-render bench-soak \
+.PHONY: bench bench-deps bench-api bench-pg bench-pg-strace \
+        bench-pipeline bench-render bench-soak \
         bench-metrics bench-directory bench-soak-retention \
         bench-webhooks bench-idempotency
 
@@ -38,11 +46,17 @@ bench-deps: deps node
 	tools/install-deps wrk
 
 bench: bench-deps
-	$(MAKE) -s bench-api bench-pipeline bench-soak bench-directory \
+	$(MAKE) -s bench-api bench-pg bench-pipeline bench-soak bench-directory \
 	    bench-soak-retention bench-idempotency
 
 bench-api: bench-deps module tools
 	bench/api
+
+bench-pg: bench-deps module tools
+	bench/pg
+
+bench-pg-strace: bench-deps module
+	bench/pg-strace
 
 bench-pipeline: bench-deps module tools
 	bench/pipeline

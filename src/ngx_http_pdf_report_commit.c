@@ -27,6 +27,16 @@
 /* how soon a batch refused by a full pool queue is offered again */
 #define NGX_HTTP_PDF_REPORT_REPOST_MS   20
 
+/*
+ * A remote store has no single writer: besides the batch that also
+ * scans, this many more may be out at a time, with writes only, so that
+ * creates do not wait for one commit's fsync after another.
+ */
+#define NGX_HTTP_PDF_REPORT_BATCH_EXTRA  3
+
+/* how often a remote store's job gauges are counted, at most */
+#define NGX_HTTP_PDF_REPORT_COUNT_MS    1000
+
 
 typedef struct {
     pdf_report_db_t                   db;
@@ -42,7 +52,12 @@ typedef struct {
     int                               rc;
     int64_t                           took_ms;   /* for the debug log */
 
+    ngx_uint_t                        extra;     /* writes only */
+    ngx_uint_t                        busy;      /* an extra one is out */
+    ngx_event_t                       hold;      /* an exiting worker */
+
     /* a remote store's gauges, counted here: never on the event loop */
+    ngx_uint_t                        count;     /* wanted: due */
     ngx_uint_t                        counted;
     size_t                            pending;
     size_t                            running;
@@ -57,8 +72,11 @@ typedef struct {
     ngx_queue_t                       free;      /* reused items */
     ngx_uint_t                        nfree;
     ngx_thread_task_t                *task;
+    ngx_thread_task_t                *extra[NGX_HTTP_PDF_REPORT_BATCH_EXTRA];
+    ngx_uint_t                        nextra;    /* remote: all of them */
     ngx_uint_t                        busy;      /* a batch is out */
     ngx_uint_t                        scan;      /* a scan pass wanted */
+    ngx_msec_t                        counted;   /* the gauges, when */
     ngx_event_t                       retry;
 } ngx_http_pdf_report_committer_t;
 
@@ -70,6 +88,9 @@ static ngx_uint_t ngx_http_pdf_report_batch_take(
     ngx_http_pdf_report_batch_t *b, ngx_log_t *log);
 static void ngx_http_pdf_report_batch_done(ngx_event_t *ev);
 static void ngx_http_pdf_report_commit_retry(ngx_event_t *ev);
+static void ngx_http_pdf_report_commit_extra(
+    ngx_http_pdf_report_committer_t *cm);
+static void ngx_http_pdf_report_commit_hold(ngx_event_t *ev);
 static void ngx_http_pdf_report_commit_free(
     ngx_http_pdf_report_committer_t *cm, ngx_http_pdf_report_commit_t *c);
 
@@ -82,6 +103,7 @@ ngx_int_t
 ngx_http_pdf_report_commit_init_worker(ngx_cycle_t *cycle,
     ngx_http_pdf_report_main_conf_t *pmcf)
 {
+    ngx_uint_t                        i;
     ngx_thread_task_t                *task;
     ngx_http_pdf_report_batch_t      *b;
     ngx_http_pdf_report_committer_t  *cm;
@@ -116,8 +138,33 @@ ngx_http_pdf_report_commit_init_worker(ngx_cycle_t *cycle,
 
     task->handler = ngx_http_pdf_report_batch_handler;
     task->event.handler = ngx_http_pdf_report_batch_done;
-    task->event.data = cm;
+    task->event.data = b;
     cm->task = task;
+
+    cm->nextra = pmcf->db.ops->remote ? NGX_HTTP_PDF_REPORT_BATCH_EXTRA : 0;
+
+    for (i = 0; i < cm->nextra; i++) {
+        task = ngx_thread_task_alloc(cycle->pool,
+                                     sizeof(ngx_http_pdf_report_batch_t));
+        if (task == NULL) {
+            return NGX_ERROR;
+        }
+
+        b = task->ctx;
+        b->db = pmcf->db;
+        b->cm = cm;
+        b->extra = 1;
+
+        /* as the retry timer: held by an exiting worker until it is back */
+        b->hold.handler = ngx_http_pdf_report_commit_hold;
+        b->hold.data = b;
+        b->hold.log = cycle->log;
+
+        task->handler = ngx_http_pdf_report_batch_handler;
+        task->event.handler = ngx_http_pdf_report_batch_done;
+        task->event.data = b;
+        cm->extra[i] = task;
+    }
 
     /*
      * Not cancelable: while a batch is out, a gracefully exiting worker
@@ -140,7 +187,9 @@ ngx_http_pdf_report_commit_init_worker(ngx_cycle_t *cycle,
 void
 ngx_http_pdf_report_commit_exit(void)
 {
+    ngx_uint_t                        i, busy;
     ngx_queue_t                      *q;
+    ngx_http_pdf_report_batch_t      *b;
     ngx_http_pdf_report_committer_t  *cm;
 
     cm = &ngx_http_pdf_report_committer;
@@ -148,6 +197,8 @@ ngx_http_pdf_report_commit_exit(void)
     if (cm->pmcf == NULL) {
         return;
     }
+
+    busy = cm->busy;
 
     while (!ngx_queue_empty(&cm->free)) {
         q = ngx_queue_head(&cm->free);
@@ -159,7 +210,12 @@ ngx_http_pdf_report_commit_exit(void)
      * A batch still out (a fast shutdown) may yet take from the queue:
      * then nothing is freed, the mutex included
      */
-    if (cm->busy) {
+    for (i = 0; i < cm->nextra; i++) {
+        b = cm->extra[i]->ctx;
+        busy |= b->busy;
+    }
+
+    if (busy) {
         cm->nfree = 0;
         return;
     }
@@ -261,11 +317,16 @@ ngx_http_pdf_report_commit_start(ngx_http_pdf_report_committer_t *cm)
     ngx_http_pdf_report_batch_t      *b;
     ngx_http_pdf_report_main_conf_t  *pmcf;
 
-    if (cm->busy || cm->retry.timer_set) {
+    if (cm->busy) {
+        ngx_http_pdf_report_commit_extra(cm);
         return;
     }
 
-    /* no batch is out: the queue is the event loop's alone */
+    if (cm->retry.timer_set) {
+        return;
+    }
+
+    /* no batch of this kind is out */
     empty = ngx_queue_empty(&cm->waiting);
 
     if (empty && !cm->scan) {
@@ -301,6 +362,14 @@ ngx_http_pdf_report_commit_start(ngx_http_pdf_report_committer_t *cm)
     b->scan_wanted = cm->scan;
     b->scan_only = empty;
 
+    /*
+     * A remote store counts its queue by visiting it (PostgreSQL: every
+     * row of it), and every create elsewhere starts a pass here: the
+     * gauges are counted once a second at most, not once a pass.
+     */
+    b->count = (ngx_current_msec - cm->counted
+                >= NGX_HTTP_PDF_REPORT_COUNT_MS);
+
     if (ngx_thread_task_post(pmcf->store_pool.pool, cm->task) != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, pmcf->log, 0,
                       "pdf_report: thread pool \"%V\" refused a store "
@@ -315,6 +384,59 @@ ngx_http_pdf_report_commit_start(ngx_http_pdf_report_committer_t *cm)
 
     /* holds an exiting worker until the batch is back */
     ngx_add_timer(&cm->retry, 3600000);
+}
+
+
+/*
+ * A remote store, while the batch that scans is out: the writes queued
+ * meanwhile go in another batch, when one of the extra ones is free.
+ * A pool queue that refuses it loses nothing: the next batch takes them.
+ */
+
+static void
+ngx_http_pdf_report_commit_extra(ngx_http_pdf_report_committer_t *cm)
+{
+    ngx_uint_t                    i;
+    ngx_http_pdf_report_batch_t  *b;
+
+    if (ngx_queue_empty(&cm->waiting)) {
+        return;
+    }
+
+    for (i = 0; i < cm->nextra; i++) {
+        b = cm->extra[i]->ctx;
+
+        if (b->busy) {
+            continue;
+        }
+
+        b->n = 0;
+        b->scan_only = 0;
+        b->scan_wanted = 0;
+        b->count = 0;
+
+        if (ngx_thread_task_post(cm->pmcf->store_pool.pool, cm->extra[i])
+            != NGX_OK)
+        {
+            return;
+        }
+
+        b->busy = 1;
+        ngx_add_timer(&b->hold, 3600000);
+
+        return;
+    }
+}
+
+
+static void
+ngx_http_pdf_report_commit_hold(ngx_event_t *ev)
+{
+    ngx_http_pdf_report_batch_t  *b = ev->data;
+
+    if (b->busy) {
+        ngx_add_timer(ev, 3600000);
+    }
 }
 
 
@@ -349,7 +471,7 @@ ngx_http_pdf_report_batch_handler(void *data, ngx_log_t *log)
         /* read first: most passes find nothing and need no write */
         b->rc = b->db.ops->scan(b->db.db, &b->scan, b->claims, &b->res);
 
-        b->counted = (b->db.ops->remote
+        b->counted = (b->db.ops->remote && b->count
                       && b->db.ops->jobs_count(b->db.db, &b->pending,
                                                &b->running)
                          == 0);
@@ -425,11 +547,16 @@ ngx_http_pdf_report_batch_done(ngx_event_t *ev)
     ngx_http_pdf_report_main_conf_t  *pmcf;
     char                              org[PDF_REPORT_LOG_ORG];
 
-    cm = ev->data;
+    b = ev->data;
+    cm = b->cm;
     pmcf = cm->pmcf;
-    b = cm->task->ctx;
 
-    if (cm->retry.timer_set) {
+    if (b->extra) {
+        if (b->hold.timer_set) {
+            ngx_del_timer(&b->hold);
+        }
+
+    } else if (cm->retry.timer_set) {
         ngx_del_timer(&cm->retry);
     }
 
@@ -445,6 +572,7 @@ ngx_http_pdf_report_batch_done(ngx_event_t *ev)
                    b->n, (ngx_uint_t) b->res.claimed, b->took_ms);
 
     if (b->scan_only && b->counted) {
+        cm->counted = ngx_current_msec;
         ngx_http_pdf_report_metrics_jobs(pmcf, b->pending, b->running);
     }
 
@@ -506,13 +634,20 @@ ngx_http_pdf_report_batch_done(ngx_event_t *ev)
     }
 
     /* the claims of this pass go to the render pool */
-    ngx_http_pdf_report_jobs_run(pmcf, b->claims, b->res.claimed);
+    if (b->res.claimed) {
+        ngx_http_pdf_report_jobs_run(pmcf, b->claims, b->res.claimed);
+    }
 
     b->n = 0;
     b->res.claimed = 0;
 
     /* only now: the handlers above may have queued more for the task */
-    cm->busy = 0;
+    if (b->extra) {
+        b->busy = 0;
+
+    } else {
+        cm->busy = 0;
+    }
 
     ngx_http_pdf_report_commit_start(cm);
 }

@@ -152,6 +152,7 @@ typedef struct ngx_http_pdf_report_read_s  ngx_http_pdf_report_read_t;
 typedef ngx_int_t (*ngx_http_pdf_report_read_pt)(ngx_http_request_t *r,
     ngx_http_pdf_report_read_t *rd);
 
+/* the same values as PDF_REPORT_PG_READ_* (pdf_report_pg_async.h) */
 #define NGX_HTTP_PDF_REPORT_READ_ACCESS      1   /* (org, user) */
 #define NGX_HTTP_PDF_REPORT_READ_JOB         2   /* id */
 #define NGX_HTTP_PDF_REPORT_READ_JOB_ACCESS  3   /* id, then its user */
@@ -251,6 +252,12 @@ void ngx_http_pdf_report_remote_exit(ngx_http_pdf_report_main_conf_t *pmcf);
 /* ngx_http_pdf_report_listen.c */
 void ngx_http_pdf_report_listen_init(ngx_http_pdf_report_main_conf_t *pmcf);
 void ngx_http_pdf_report_listen_exit(void);
+
+/* ngx_http_pdf_report_pgread.c */
+void ngx_http_pdf_report_pgread_init(ngx_http_pdf_report_main_conf_t *pmcf);
+void ngx_http_pdf_report_pgread_exit(void);
+ngx_int_t ngx_http_pdf_report_pgread_read(ngx_http_request_t *r,
+    ngx_http_pdf_report_read_t *rd);
 
 /* ngx_http_pdf_report_read.c */
 ngx_int_t ngx_http_pdf_report_read(ngx_http_request_t *r,

@@ -3,9 +3,11 @@
  * The store's reads for steps 1 to 3: the user's access entry, a job,
  * or a job and then its user's access (step 3 re-checks consent).
  * LMDB reads on the event loop (a read transaction never waits for a
- * writer) and answers at once; a remote backend (PostgreSQL) is read in
- * a task of the store's thread pool, and the request goes on when the
- * task is done.
+ * writer) and answers at once.  PostgreSQL is read on the event loop
+ * through the worker's asynchronous connection once that is up
+ * (ngx_http_pdf_report_pgread.c); until then, and for any other remote
+ * backend, in a task of the store's thread pool, and the request goes on
+ * when the task is done.
  */
 
 
@@ -33,6 +35,7 @@ ngx_int_t
 ngx_http_pdf_report_read(ngx_http_request_t *r,
     ngx_http_pdf_report_read_t *rd)
 {
+    ngx_int_t                         rc;
     ngx_thread_task_t                *task;
     ngx_http_pdf_report_read_task_t  *t;
     ngx_http_pdf_report_main_conf_t  *pmcf;
@@ -42,6 +45,14 @@ ngx_http_pdf_report_read(ngx_http_request_t *r,
     if (!pmcf->db.ops->remote) {
         ngx_http_pdf_report_read_run(&pmcf->db, rd);
         return rd->done(r, rd);
+    }
+
+    if (pmcf->pg != NULL) {
+        rc = ngx_http_pdf_report_pgread_read(r, rd);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
     }
 
     task = ngx_thread_task_alloc(r->pool,

@@ -258,6 +258,7 @@ void
 ngx_http_pdf_report_remote_exit(ngx_http_pdf_report_main_conf_t *pmcf)
 {
     ngx_http_pdf_report_listen_exit();
+    ngx_http_pdf_report_pgread_exit();
 
     /* the thread pools were joined before: no task uses the pool now */
     if (pmcf->pg != NULL) {
@@ -384,6 +385,7 @@ ngx_http_pdf_report_setup_done(ngx_event_t *ev)
         pmcf->store_ready = 1;
         ngx_http_pdf_report_jobs_kick(pmcf);
         ngx_http_pdf_report_listen_init(pmcf);
+        ngx_http_pdf_report_pgread_init(pmcf);
         return;
     }
 

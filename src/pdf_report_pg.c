@@ -21,6 +21,9 @@
 
 
 #include <stdlib.h>
+#include <netdb.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <stdio.h>
 #include <stdarg.h>
@@ -33,8 +36,6 @@
 #include "pdf_report_pg.h"
 #include "pdf_report_pg_int.h"
 
-
-#define PDF_REPORT_PG_STMT_NAME  "pdf_report_%d"
 
 #define PDF_REPORT_PG_SAME_JOB                                              \
     "SELECT (SELECT count(*) FROM u), "                                     \
@@ -148,23 +149,29 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
      * lease ran out once too often, fail; oldest first, a batch a pass.
      * The candidates come from two index ranges (the oldest of the
      * queue, the running jobs whose lease ran out), so that a backlog
-     * behind them costs nothing; the test is repeated for the rows
-     * locked, which another edge may have changed.  SKIP LOCKED: a job
+     * behind them costs nothing: materialized, ordered by their own
+     * columns, and re-tested with "status <= 1" (the same, as statuses
+     * go, but no match for the queue's partial index), since the planner
+     * would otherwise walk the whole queue and look each row up in them
+     * (a queue that grew since the last ANALYZE looks empty).  The
+     * test is repeated for the rows locked, which another edge may have
+     * changed.  SKIP LOCKED: a job
      * another edge is acting on is its own.
      */
-    "WITH c AS (SELECT j.id FROM pdf_report_jobs j"
-    "   WHERE j.id IN ("
-    "     (SELECT id FROM pdf_report_jobs"
+    "WITH cand AS MATERIALIZED ("
+    "     (SELECT id, created_ms FROM pdf_report_jobs"
     "      WHERE status IN (0, 1) AND created_ms <= $2::bigint"
     "      ORDER BY created_ms, id LIMIT 64)"
-    "     UNION ALL"
-    "     (SELECT id FROM pdf_report_jobs"
+    "     UNION"
+    "     (SELECT id, created_ms FROM pdf_report_jobs"
     "      WHERE status = 1 AND lease_until_ms <= $1::bigint"
-    "      AND attempts >= $3::int ORDER BY lease_until_ms LIMIT 64))"
-    "   AND j.status IN (0, 1) AND (j.created_ms <= $2::bigint"
+    "      AND attempts >= $3::int ORDER BY lease_until_ms LIMIT 64)),"
+    " c AS (SELECT j.id FROM cand JOIN pdf_report_jobs j ON j.id = cand.id"
+    "   WHERE j.status <= 1 AND (j.created_ms <= $2::bigint"
     "     OR (j.status = 1 AND j.lease_until_ms <= $1::bigint"
     "         AND j.attempts >= $3::int))"
-    "   ORDER BY j.created_ms, j.id LIMIT 64 FOR UPDATE SKIP LOCKED),"
+    "   ORDER BY cand.created_ms, cand.id LIMIT 64"
+    "   FOR UPDATE OF j SKIP LOCKED),"
     " u AS (UPDATE pdf_report_jobs j SET status = 3,"
     "   updated_ms = $1::bigint, completed_ms = $1::bigint,"
     "   terminal_ms = $1::bigint, lease_until_ms = 0,"
@@ -206,11 +213,14 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     " SELECT " PDF_REPORT_PG_JOB_COLS " FROM u ORDER BY created_ms, id",
 
     /* PDF_REPORT_PG_SCAN_WAIT: $1 now, $2 now - timeout, $3 attempts:
-     * a job this pass could have claimed is left */
-    "SELECT EXISTS (SELECT 1 FROM pdf_report_jobs"
+     * a job this pass could have claimed is left.  The first in the
+     * queue's order, not EXISTS: the planner turns EXISTS into a bitmap
+     * scan of the whole queue, a pass at a time */
+    "SELECT (SELECT true FROM pdf_report_jobs"
     "   WHERE status IN (0, 1) AND created_ms > $2::bigint"
     "   AND (status = 0 OR (lease_until_ms <= $1::bigint"
-    "        AND attempts < $3::int)))",
+    "        AND attempts < $3::int))"
+    "   ORDER BY created_ms, id LIMIT 1) IS NOT NULL",
 
     /* PDF_REPORT_PG_COUNT: from the queue's index, no table scan */
     "SELECT count(*) FILTER (WHERE status = 0),"
@@ -334,7 +344,19 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     " FROM unnest(ARRAY['pdf_report_jobs', 'pdf_report_rate',"
     " 'pdf_report_users', 'pdf_report_users_fp',"
     " 'pdf_report_schema', 'pdf_report_revoked',"
-    " 'pdf_report_hooks', 'pdf_report_idempotency']) t"
+    " 'pdf_report_hooks', 'pdf_report_idempotency']) t",
+
+    /* PDF_REPORT_PG_JOB_USER: $1 id; the job and its user's record, in
+     * one round trip for step 3 (the caller checks the org) */
+    "SELECT " PDF_REPORT_PG_JOB_COLS ","
+    " (SELECT u.record::text FROM pdf_report_users u"
+    "  WHERE u.id = j.user_id)"
+    " FROM pdf_report_jobs j WHERE j.id = $1::uuid",
+
+    /* PDF_REPORT_PG_LOCKS: $1 keys (bigint[], sorted): taken in the
+     * array's order, held until the transaction ends */
+    "SELECT pg_advisory_xact_lock(k)"
+    " FROM unnest($1::bigint[]) WITH ORDINALITY AS u (k, i) ORDER BY i"
 };
 
 
@@ -875,6 +897,20 @@ pdf_report_pg_release(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
 }
 
 
+#define PDF_REPORT_PG_CONN_KEYS                                             \
+    { "connect_timeout", "fallback_application_name", "keepalives",         \
+      "keepalives_idle", "keepalives_interval", "keepalives_count",         \
+      "tcp_user_timeout", "options", "dbname", "client_encoding", NULL }
+
+#define PDF_REPORT_PG_CONN_VALS(timeout, uri)                               \
+    { (timeout), "nginx pdf_report", "1", "10", "5", "3", "30000",          \
+      "-c idle_in_transaction_session_timeout=60s -c lock_timeout=10s"      \
+      " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5"             \
+      " -c tcp_keepalives_count=3 -c plan_cache_mode=force_generic_plan"   \
+      " -c enable_seqscan=off",                                             \
+      (uri), "UTF8", NULL }
+
+
 /*
  * The URI as the application's "dbname": the options before it are
  * defaults the URI may change (its own "options" replace ours whole),
@@ -888,24 +924,24 @@ pdf_report_pg_release(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
  * pipeline would hold its orgs' locks), and no lock waited for past
  * 10 s (a call answers, and its thread is free again).  A directory
  * load and the schema wait for another edge's as long as it takes.
+ *
+ * Prepared statements keep one generic plan: the server would otherwise
+ * plan step 1's statement again at every run (its custom plans look
+ * cheaper than the generic one), which took a quarter of the database's
+ * CPU a create.  Every statement is written for an index whatever its
+ * parameters are, and none may scan a table whole: a plan made while
+ * the queue or the rate table looked empty (autovacuum analyses them a
+ * minute later at the soonest) would keep scanning them whole as they
+ * grow, so sequential scans are off for the sessions.  The directory's
+ * loads, which do read tables whole, turn them on for themselves.
  */
 
 static int
 pdf_report_pg_connect(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
 {
-    const char  *keys[] = { "connect_timeout", "fallback_application_name",
-                            "keepalives", "keepalives_idle",
-                            "keepalives_interval", "keepalives_count",
-                            "tcp_user_timeout", "options", "dbname",
-                            "client_encoding", NULL };
-    const char  *vals[] = { pg->connect_timeout, "nginx pdf_report", "1",
-                            "10", "5", "3", "30000",
-                            "-c idle_in_transaction_session_timeout=60s"
-                            " -c lock_timeout=10s"
-                            " -c tcp_keepalives_idle=10"
-                            " -c tcp_keepalives_interval=5"
-                            " -c tcp_keepalives_count=3",
-                            pg->uri, "UTF8", NULL };
+    const char  *keys[] = PDF_REPORT_PG_CONN_KEYS;
+    const char  *vals[] = PDF_REPORT_PG_CONN_VALS(pg->connect_timeout,
+                                                  pg->uri);
 
     c->prepared = 0;
     c->conn = PQconnectdbParams(keys, vals, 1);
@@ -925,6 +961,165 @@ pdf_report_pg_connect(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
     (void) PQsetNoticeProcessor(c->conn, pdf_report_pg_notice, NULL);
 
     return 0;
+}
+
+
+/*
+ * The same connection, started for a caller that drives it with
+ * PQconnectPoll() on its own event loop (pdf_report_pg_async.h).
+ */
+
+PGconn *
+pdf_report_pg_connect_start(pdf_report_pg_t *pg, const char *hostaddr)
+{
+    const char  *keys[] = PDF_REPORT_PG_CONN_KEYS;
+    const char  *vals[] = PDF_REPORT_PG_CONN_VALS(pg->connect_timeout,
+                                                  pg->uri);
+    const char  *k[sizeof(keys) / sizeof(keys[0]) + 1];
+    const char  *v[sizeof(keys) / sizeof(keys[0]) + 1];
+    size_t       i;
+
+    /* the addresses resolved beforehand: after the URI, so they win */
+    for (i = 0; keys[i] != NULL; i++) {
+        k[i] = keys[i];
+        v[i] = vals[i];
+    }
+
+    k[i] = (hostaddr != NULL && hostaddr[0] != '\0') ? "hostaddr" : NULL;
+    v[i] = hostaddr;
+    k[i + 1] = NULL;
+    v[i + 1] = NULL;
+
+    return PQconnectStartParams(k, v, 1);
+}
+
+
+/*
+ * The URI's host names resolved, as libpq would (the first address of
+ * each), into a "hostaddr" list for pdf_report_pg_connect_start(): ""
+ * when there is nothing to resolve (addresses, socket directories, no
+ * host, or a hostaddr of the URI's own).  For a pool thread: this waits
+ * for DNS.  0, or -1 with the error for pdf_report_pg_error().
+ */
+
+int
+pdf_report_pg_resolve(pdf_report_pg_t *pg, char *hostaddr, size_t len)
+{
+    int                 rc, any;
+    char               *err, *hosts, *h, *next, addr[INET6_ADDRSTRLEN];
+    size_t              n;
+    struct addrinfo     hints, *ai;
+    PQconninfoOption   *opts, *o;
+    const char         *host;
+
+    hostaddr[0] = '\0';
+
+    err = NULL;
+    opts = PQconninfoParse(pg->uri, &err);
+
+    if (opts == NULL) {
+        pdf_report_pg_set_error("the URI cannot be read");
+        PQfreemem(err);
+        return -1;
+    }
+
+    host = NULL;
+
+    for (o = opts; o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, "hostaddr") == 0 && o->val != NULL
+            && o->val[0] != '\0')
+        {
+            PQconninfoFree(opts);
+            return 0;
+        }
+
+        if (strcmp(o->keyword, "host") == 0) {
+            host = o->val;
+        }
+    }
+
+    hosts = (host != NULL) ? strdup(host) : NULL;
+    PQconninfoFree(opts);
+
+    if (hosts == NULL) {
+        return (host == NULL) ? 0 : -1;
+    }
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+
+    rc = 0;
+    any = 0;
+    n = 0;
+
+    for (h = hosts; h != NULL && rc == 0; h = next) {
+        next = strchr(h, ',');
+        if (next != NULL) {
+            *next++ = '\0';
+        }
+
+        addr[0] = '\0';
+
+        /* a socket directory or an address: libpq looks nothing up */
+        if (h[0] != '\0' && h[0] != '/' && h[0] != '@') {
+            hints.ai_flags = AI_NUMERICHOST;
+
+            if (getaddrinfo(h, NULL, &hints, &ai) == 0) {
+                freeaddrinfo(ai);
+
+            } else {
+                hints.ai_flags = 0;
+
+                if (getaddrinfo(h, NULL, &hints, &ai) != 0 || ai == NULL) {
+                    pdf_report_pg_set_error("cannot resolve \"%s\"", h);
+                    rc = -1;
+                    break;
+                }
+
+                if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr,
+                                sizeof(addr), NULL, 0, NI_NUMERICHOST)
+                    != 0)
+                {
+                    addr[0] = '\0';
+                }
+
+                freeaddrinfo(ai);
+                any = 1;
+            }
+        }
+
+        if (n + strlen(addr) + 2 > len) {
+            pdf_report_pg_set_error("too many hosts in the URI");
+            rc = -1;
+            break;
+        }
+
+        n += (size_t) sprintf(hostaddr + n, "%s%s", h != hosts ? "," : "",
+                              addr);
+    }
+
+    free(hosts);
+
+    if (rc != 0 || !any) {
+        hostaddr[0] = '\0';
+    }
+
+    return rc;
+}
+
+
+const char *
+pdf_report_pg_stmt_sql(pdf_report_pg_stmt_e stmt)
+{
+    return pdf_report_pg_sql[stmt];
+}
+
+
+void
+pdf_report_pg_drop_notices(PGconn *conn)
+{
+    (void) PQsetNoticeProcessor(conn, pdf_report_pg_notice, NULL);
 }
 
 

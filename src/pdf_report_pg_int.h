@@ -124,6 +124,8 @@ typedef enum {
     PDF_REPORT_PG_PURGE_AGAIN,
     PDF_REPORT_PG_IMPORT,
     PDF_REPORT_PG_USAGE,
+    PDF_REPORT_PG_JOB_USER,
+    PDF_REPORT_PG_LOCKS,
     PDF_REPORT_PG_NSTMTS
 } pdf_report_pg_stmt_e;
 
@@ -203,6 +205,26 @@ void pdf_report_pg_job_of(PGresult *r, int i, int col,
 /* the 64-bit advisory lock key of a name: the first bytes of its SHA-256 */
 int64_t pdf_report_pg_lock_key(const char *kind, const char *name,
     size_t len);
+
+/* the pool's connection, started for PQconnectPoll() */
+PGconn *pdf_report_pg_connect_start(pdf_report_pg_t *pg,
+    const char *hostaddr);
+int pdf_report_pg_resolve(pdf_report_pg_t *pg, char *hostaddr, size_t len);
+
+/* the text of a prepared statement, and its name's format */
+const char *pdf_report_pg_stmt_sql(pdf_report_pg_stmt_e stmt);
+#define PDF_REPORT_PG_STMT_NAME  "pdf_report_%d"
+
+/* a notice is no error of a call: dropped (not printed to stderr) */
+void pdf_report_pg_drop_notices(PGconn *conn);
+
+/*
+ * A user's record (jsonb as text) as pdf_report_pg_user_access()
+ * answers: 0 with the filename stem when connected to org, else
+ * NOT_CONNECTED (a record that is no object is connected to none).
+ */
+int pdf_report_pg_access_of(const char *json, size_t len, const char *org,
+    char *stem, size_t *stem_len);
 
 /* record a message for pdf_report_pg_error() */
 void pdf_report_pg_set_error(const char *fmt, ...);

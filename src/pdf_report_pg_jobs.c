@@ -59,7 +59,7 @@ static int pdf_report_pg_same_job(PGresult *r);
 static int pdf_report_pg_job_read(pdf_report_pg_t *pg, const char *id,
     pdf_report_job_t *job);
 static int pdf_report_pg_lock_orgs(pdf_report_pg_pipe_t *p,
-    pdf_report_op_t **ops, size_t n, char (*keys)[PDF_REPORT_PG_NUM]);
+    pdf_report_op_t **ops, size_t n, char *buf);
 static int pdf_report_pg_key_cmp(const void *a, const void *b);
 static int pdf_report_pg_batch_once(pdf_report_pg_t *pg,
     pdf_report_op_t **ops, size_t n, const pdf_report_scan_t *scan,
@@ -683,7 +683,7 @@ pdf_report_pg_batch_once(pdf_report_pg_t *pg, pdf_report_op_t **ops,
     pdf_report_scan_result_t *res)
 {
     int                         rc, counted;
-    size_t                      i, nkeys, first;
+    size_t                      i, first;
     char                        (*keys)[PDF_REPORT_PG_NUM];
     char                       *args;
     const char                 *vals[3];
@@ -763,8 +763,7 @@ pdf_report_pg_batch_once(pdf_report_pg_t *pg, pdf_report_op_t **ops,
 
     pdf_report_pg_pipe_send(&p, PDF_REPORT_PG_BEGIN, 0, NULL);
 
-    nkeys = pdf_report_pg_lock_orgs(&p, ops, n, keys);
-    first = 1 + nkeys;
+    first = 1 + pdf_report_pg_lock_orgs(&p, ops, n, (char *) keys);
 
     for (i = 0; i < n; i++) {
         op = ops[i];
@@ -861,13 +860,18 @@ failed:
 }
 
 
-/* one lock statement per org of the batch, in the keys' order */
+/*
+ * The locks of the batch's orgs in one statement (one statement an org
+ * cost the server as much as the create itself): the keys sorted and
+ * sent as an array, taken in its order.  1 when it was sent, 0 when the
+ * batch has no org.
+ */
 
 static int
 pdf_report_pg_lock_orgs(pdf_report_pg_pipe_t *p, pdf_report_op_t **ops,
-    size_t n, char (*keys)[PDF_REPORT_PG_NUM])
+    size_t n, char *buf)
 {
-    size_t       i, k, nkeys;
+    size_t       i, k, nkeys, len;
     int64_t     *ks;
     const char  *vals[1];
 
@@ -889,23 +893,34 @@ pdf_report_pg_lock_orgs(pdf_report_pg_pipe_t *p, pdf_report_op_t **ops,
 
     qsort(ks, nkeys, sizeof(int64_t), pdf_report_pg_key_cmp);
 
+    len = 0;
+    buf[len++] = '{';
+
     for (i = 0, k = 0; i < nkeys; i++) {
         if (k > 0 && ks[i] == ks[k - 1]) {
             continue;
         }
 
         ks[k++] = ks[i];
+
+        /* (n + 1) * PDF_REPORT_PG_NUM bytes hold n keys, "{", "}" */
+        len += snprintf(buf + len, PDF_REPORT_PG_NUM, "%s%lld",
+                        (k > 1) ? "," : "", (long long) ks[i]);
     }
 
-    for (i = 0; i < k; i++) {
-        pdf_report_pg_num(keys[i], ks[i]);
-        vals[0] = keys[i];
-        pdf_report_pg_pipe_send(p, PDF_REPORT_PG_LOCK, 1, vals);
-    }
+    buf[len++] = '}';
+    buf[len] = '\0';
 
     free(ks);
 
-    return k;
+    if (k == 0) {
+        return 0;
+    }
+
+    vals[0] = buf;
+    pdf_report_pg_pipe_send(p, PDF_REPORT_PG_LOCKS, 1, vals);
+
+    return 1;
 }
 
 

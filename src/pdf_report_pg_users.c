@@ -116,7 +116,6 @@ pdf_report_pg_user_access(pdf_report_pg_t *pg, const char *org,
     PGresult               *r;
     const char             *vals[1];
     pdf_report_pg_conn_t   *c;
-    pdf_report_user_rec_t   rec;
 
     org_len = strlen(org);
 
@@ -150,15 +149,29 @@ pdf_report_pg_user_access(pdf_report_pg_t *pg, const char *org,
         return PDF_REPORT_STORE_NOT_FOUND;
     }
 
-    memset(&rec, 0, sizeof(pdf_report_user_rec_t));
-
-    rc = pdf_report_user_access_of(PQgetvalue(r, 0, 0),
-                                   (size_t) PQgetlength(r, 0, 0), &rec);
+    rc = pdf_report_pg_access_of(PQgetvalue(r, 0, 0),
+                                 (size_t) PQgetlength(r, 0, 0), org, stem,
+                                 stem_len);
 
     PQclear(r);
 
+    return rc;
+}
+
+
+int
+pdf_report_pg_access_of(const char *json, size_t len, const char *org,
+    char *stem, size_t *stem_len)
+{
+    int                     rc;
+    pdf_report_user_rec_t   rec;
+
+    memset(&rec, 0, sizeof(pdf_report_user_rec_t));
+
+    rc = pdf_report_user_access_of(json, len, &rec);
+
     /* a record that is no object (written by hand): connected to none */
-    if (rc == 0 && pdf_report_user_rec_has_org(&rec, org, org_len)) {
+    if (rc == 0 && pdf_report_user_rec_has_org(&rec, org, strlen(org))) {
         memcpy(stem, rec.e.stem, rec.e.stem_len + 1);
         *stem_len = rec.e.stem_len;
 
@@ -379,9 +392,14 @@ pdf_report_pg_users_apply(pdf_report_pg_conn_t *c,
      * the table loaded from their file already (a check writes nothing
      * and waits for nobody).
      */
-    /* as long as another edge's load takes */
+    /*
+     * As long as another edge's load takes; and the file's rows are
+     * compared with the whole table: sequential scans again (they are
+     * off for the sessions, pdf_report_pg.c)
+     */
     if (rc == 0) {
-        rc = pdf_report_pg_query(c, "SET LOCAL lock_timeout = 0", 0, NULL,
+        rc = pdf_report_pg_query(c, "SET LOCAL lock_timeout = 0;"
+                                 " SET LOCAL enable_seqscan = on", 0, NULL,
                                  NULL);
     }
 
