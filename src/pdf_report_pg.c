@@ -907,7 +907,7 @@ pdf_report_pg_release(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
       "-c idle_in_transaction_session_timeout=60s -c lock_timeout=10s"      \
       " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5"             \
       " -c tcp_keepalives_count=3 -c plan_cache_mode=force_generic_plan"   \
-      " -c enable_seqscan=off",                                             \
+      " -c enable_seqscan=off -c synchronous_commit=on",                    \
       (uri), "UTF8", NULL }
 
 
@@ -934,6 +934,10 @@ pdf_report_pg_release(pdf_report_pg_t *pg, pdf_report_pg_conn_t *c)
  * minute later at the soonest) would keep scanning them whole as they
  * grow, so sequential scans are off for the sessions.  The directory's
  * loads, which do read tables whole, turn them on for themselves.
+ *
+ * synchronous_commit is on whatever the database's default: a commit
+ * that a 202 reports has reached the disk (and a synchronous standby's,
+ * when the server has one).
  */
 
 static int
