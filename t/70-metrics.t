@@ -309,7 +309,16 @@ sub gauges {
     is(wait_job($_, timeout => 30)->{status}, 'COMPLETE',
        "$name - $_ complete") for @ids;
 
-    $m = scrape();
+    # LMDB's gauges are read at the scrape; a PostgreSQL store's are the
+    # last scan pass's, counted at most once a second
+    $deadline = Time::HiRes::time() + 5;
+    while (1) {
+        $m = scrape();
+        last if "$m->{$pend} $m->{$run}" eq '0 0'
+                || Time::HiRes::time() > $deadline;
+        Time::HiRes::sleep(0.1);
+    }
+
     is("$m->{$pend} $m->{$run}", '0 0', "$name - none left");
 }
 
