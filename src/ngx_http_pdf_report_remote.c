@@ -298,6 +298,7 @@ ngx_http_pdf_report_setup_ready(ngx_event_t *ev)
 
     ngx_http_pdf_report_jobs_kick(pmcf);
     ngx_http_pdf_report_listen_init(pmcf);
+    ngx_http_pdf_report_pgread_init(pmcf);
 }
 
 
