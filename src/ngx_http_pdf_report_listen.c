@@ -11,6 +11,7 @@
 
 
 #include "ngx_http_pdf_report_module.h"
+#include "pdf_report_pg_async.h"
 
 #include <libpq-fe.h>
 
@@ -84,14 +85,27 @@ ngx_http_pdf_report_listen_start(ngx_event_t *ev)
     ngx_http_pdf_report_listener_t  *l = ev->data;
 
     ngx_socket_t       fd;
+    const char        *hostaddr;
     ngx_connection_t  *c;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
+    /*
+     * The hosts' addresses as the read connection resolved them in a
+     * pool thread: libpq would look a name up here, waiting.  Until
+     * then, a look again shortly.
+     */
+    hostaddr = ngx_http_pdf_report_pgread_hostaddr();
+
+    if (hostaddr == NULL) {
+        ngx_add_timer(&l->retry, 100);
+        return;
+    }
+
     /* a connection's socket, like the pool's, never crosses fork() */
-    l->conn = PQconnectStart((char *) l->pmcf->pg_uri.data);
+    l->conn = pdf_report_pg_async_start(l->pmcf->pg, hostaddr);
 
     if (l->conn == NULL || PQstatus(l->conn) == CONNECTION_BAD
         || PQsetnonblocking(l->conn, 1) != 0)

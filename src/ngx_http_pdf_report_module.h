@@ -256,6 +256,7 @@ void ngx_http_pdf_report_listen_exit(void);
 /* ngx_http_pdf_report_pgread.c */
 void ngx_http_pdf_report_pgread_init(ngx_http_pdf_report_main_conf_t *pmcf);
 void ngx_http_pdf_report_pgread_exit(void);
+const char *ngx_http_pdf_report_pgread_hostaddr(void);
 ngx_int_t ngx_http_pdf_report_pgread_read(ngx_http_request_t *r,
     ngx_http_pdf_report_read_t *rd);
 

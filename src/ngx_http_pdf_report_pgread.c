@@ -55,6 +55,7 @@ typedef struct {
     ngx_uint_t                        failures;
     ngx_thread_task_t                *resolve;
     int                               resolve_rc;
+    unsigned                          resolved;  /* hostaddr is set */
     char                              resolve_err[128];
     char                              hostaddr[PDF_REPORT_PG_HOSTADDR_LEN];
 } ngx_http_pdf_report_pgread_t;
@@ -269,6 +270,21 @@ ngx_http_pdf_report_pgread_flush(ngx_http_pdf_report_pgread_t *pr)
 }
 
 
+/*
+ * The addresses of the URI's hosts as last resolved, for the LISTEN
+ * connection (ngx_http_pdf_report_listen.c), which must not look them
+ * up on the event loop either; NULL until resolved once.
+ */
+
+const char *
+ngx_http_pdf_report_pgread_hostaddr(void)
+{
+    ngx_http_pdf_report_pgread_t  *pr = &ngx_http_pdf_report_pgread;
+
+    return pr->resolved ? pr->hostaddr : NULL;
+}
+
+
 /* first the URI's host names, in a task of the store's pool */
 
 static void
@@ -337,6 +353,8 @@ ngx_http_pdf_report_pgread_resolved(ngx_event_t *ev)
         ngx_http_pdf_report_pgread_fail(pr, "resolve");
         return;
     }
+
+    pr->resolved = 1;
 
     /* a connection's socket never crosses fork(): made in the worker */
     pr->conn = pdf_report_pg_async_start(pr->pmcf->pg, pr->hostaddr);
