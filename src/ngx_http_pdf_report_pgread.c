@@ -27,6 +27,7 @@
 
 #define NGX_HTTP_PDF_REPORT_PGREAD_RETRY      1000
 #define NGX_HTTP_PDF_REPORT_PGREAD_RETRY_MAX  30000
+#define NGX_HTTP_PDF_REPORT_PGREAD_HOLD       3600000
 
 #define NGX_HTTP_PDF_REPORT_PGREAD_CONNECTING  1
 #define NGX_HTTP_PDF_REPORT_PGREAD_PREPARING   2
@@ -37,6 +38,7 @@ typedef struct {
     ngx_queue_t                   queue;
     ngx_http_request_t           *request;
     ngx_http_pdf_report_read_t   *read;
+    ngx_event_t                   hold;
 } ngx_http_pdf_report_pgread_item_t;
 
 
@@ -79,6 +81,7 @@ static ngx_int_t ngx_http_pdf_report_pgread_flush(
     ngx_http_pdf_report_pgread_t *pr);
 static void ngx_http_pdf_report_pgread_answer(
     ngx_http_pdf_report_pgread_item_t *it);
+static void ngx_http_pdf_report_pgread_hold(ngx_event_t *ev);
 static void ngx_http_pdf_report_pgread_fail(ngx_http_pdf_report_pgread_t *pr,
     const char *what);
 static void ngx_http_pdf_report_pgread_close(
@@ -147,7 +150,7 @@ ngx_http_pdf_report_pgread_read(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    it = ngx_palloc(r->pool, sizeof(ngx_http_pdf_report_pgread_item_t));
+    it = ngx_pcalloc(r->pool, sizeof(ngx_http_pdf_report_pgread_item_t));
     if (it == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -169,6 +172,15 @@ ngx_http_pdf_report_pgread_read(ngx_http_request_t *r,
 
     /* the request waits for its answer; its done() finalizes it */
     r->main->count++;
+
+    /*
+     * Not cancelable, as a pool read's: a gracefully exiting worker
+     * waits for the answer rather than closing the request unanswered.
+     */
+    it->hold.handler = ngx_http_pdf_report_pgread_hold;
+    it->hold.data = it;
+    it->hold.log = r->connection->log;
+    ngx_add_timer(&it->hold, NGX_HTTP_PDF_REPORT_PGREAD_HOLD);
 
     return NGX_DONE;
 }
@@ -627,11 +639,22 @@ ngx_http_pdf_report_pgread_answer(ngx_http_pdf_report_pgread_item_t *it)
     r = it->request;
     rd = it->read;
 
+    if (it->hold.timer_set) {
+        ngx_del_timer(&it->hold);
+    }
+
     /* the request, and the item in its pool, may be gone after this */
     c = r->connection;
 
     ngx_http_finalize_request(r, rd->done(r, rd));
     ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_pdf_report_pgread_hold(ngx_event_t *ev)
+{
+    ngx_add_timer(ev, NGX_HTTP_PDF_REPORT_PGREAD_HOLD);
 }
 
 
