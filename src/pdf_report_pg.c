@@ -42,6 +42,38 @@
     "EXISTS (SELECT 1 FROM pdf_report_jobs WHERE id = $1::uuid)"
 
 
+/* an expired Idempotency-Key record replaced by the new one */
+#define PDF_REPORT_PG_IDEM_SET                                              \
+    "sha256 = EXCLUDED.sha256, status = EXCLUDED.status,"                   \
+    " job_id = EXCLUDED.job_id, user_id = EXCLUDED.user_id,"                \
+    " created_ms = EXCLUDED.created_ms, code = EXCLUDED.code,"              \
+    " message = EXCLUDED.message, expires_ms = EXCLUDED.expires_ms"
+
+
+/*
+ * Step 1's rate-limit hit and create, ahead of what PDF_REPORT_PG_STEP1
+ * and _STEP1_IDEM each add (see there)
+ */
+#define PDF_REPORT_PG_STEP1_WITH                                            \
+    "WITH w AS (SELECT count(*) AS n, min(at_ms) AS oldest"                 \
+    "   FROM pdf_report_rate"                                               \
+    "   WHERE $7::bigint >= 0 AND org = $1::text AND at_ms > $6::bigint),"  \
+    " ok AS (SELECT ($7::bigint < 0 OR w.n < $7::bigint) AS allowed"        \
+    "   FROM w),"                                                           \
+    " del AS (DELETE FROM pdf_report_rate"                                  \
+    "   WHERE $7::bigint >= 0 AND org = $1::text AND at_ms <= $6::bigint)," \
+    " hit AS (INSERT INTO pdf_report_rate (org, at_ms)"                     \
+    "   SELECT $1::text, $5::bigint FROM ok"                                \
+    "   WHERE $7::bigint >= 0 AND ok.allowed RETURNING 1),"                 \
+    " job AS (INSERT INTO pdf_report_jobs"                                  \
+    "   (id, org, user_id, status, created_ms, updated_ms)"                 \
+    "   SELECT $3::uuid, $1::text, $2::text, 0, $4::bigint, $4::bigint"     \
+    "   FROM ok WHERE $8::boolean AND ok.allowed"                           \
+    "   ON CONFLICT (org, user_id) WHERE status IN (0, 1) DO NOTHING"       \
+    "   RETURNING id),"                                                     \
+    " nt AS (SELECT pg_notify('" PDF_REPORT_PG_CHANNEL "', '') FROM job)"
+
+
 /*
  * Every statement a call may run, prepared on each connection once it
  * is made.  Parameters are always passed apart from the text.
@@ -73,22 +105,7 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
      * (-1: not counted), $8 create.  The hit counts whatever the
      * create's outcome; a refused hit creates nothing.
      */
-    "WITH w AS (SELECT count(*) AS n, min(at_ms) AS oldest"
-    "   FROM pdf_report_rate"
-    "   WHERE $7::bigint >= 0 AND org = $1::text AND at_ms > $6::bigint),"
-    " ok AS (SELECT ($7::bigint < 0 OR w.n < $7::bigint) AS allowed FROM w),"
-    " del AS (DELETE FROM pdf_report_rate"
-    "   WHERE $7::bigint >= 0 AND org = $1::text AND at_ms <= $6::bigint),"
-    " hit AS (INSERT INTO pdf_report_rate (org, at_ms)"
-    "   SELECT $1::text, $5::bigint FROM ok"
-    "   WHERE $7::bigint >= 0 AND ok.allowed RETURNING 1),"
-    " job AS (INSERT INTO pdf_report_jobs"
-    "   (id, org, user_id, status, created_ms, updated_ms)"
-    "   SELECT $3::uuid, $1::text, $2::text, 0, $4::bigint, $4::bigint"
-    "   FROM ok WHERE $8::boolean AND ok.allowed"
-    "   ON CONFLICT (org, user_id) WHERE status IN (0, 1) DO NOTHING"
-    "   RETURNING id),"
-    " nt AS (SELECT pg_notify('" PDF_REPORT_PG_CHANNEL "', '') FROM job)"
+    PDF_REPORT_PG_STEP1_WITH
     " SELECT w.n, w.oldest, ok.allowed, (SELECT count(*) FROM job),"
     "  (SELECT count(*) FROM nt),"
     "  (SELECT p.id::text FROM pdf_report_jobs p"
@@ -356,7 +373,55 @@ static const char  *pdf_report_pg_sql[PDF_REPORT_PG_NSTMTS] = {
     /* PDF_REPORT_PG_LOCKS: $1 keys (bigint[], sorted): taken in the
      * array's order, held until the transaction ends */
     "SELECT pg_advisory_xact_lock(k)"
-    " FROM unnest($1::bigint[]) WITH ORDINALITY AS u (k, i) ORDER BY i"
+    " FROM unnest($1::bigint[]) WITH ORDINALITY AS u (k, i) ORDER BY i",
+
+    /*
+     * PDF_REPORT_PG_STEP1_IDEM: PDF_REPORT_PG_STEP1 ($1 to $8) for an
+     * Idempotency-Key not used yet (pdf_report_pg_idem.c), which also
+     * records the answer under the key, in the same statement, so that
+     * a keyed create needs no round trip of its own to remember it:
+     * $9 key, $10 the body's SHA-256 (hex), $11 expires_ms, and for an
+     * operation that does not create, $12 the status of its refusal
+     * (0: none to remember), $13 code, $14 message.  A create remembers
+     * its 202 or its 409 JOB_PENDING; nothing when the hit is refused
+     * (429 is never remembered).  Its row is STEP1's.
+     */
+    PDF_REPORT_PG_STEP1_WITH ","
+    " pend AS (SELECT p.id::text AS id FROM pdf_report_jobs p, ok"
+    "   WHERE $8::boolean AND ok.allowed"
+    "   AND NOT EXISTS (SELECT 1 FROM job)"
+    "   AND p.org = $1::text AND p.user_id = $2::text"
+    "   AND p.status IN (0, 1) LIMIT 1),"
+    " ans AS (SELECT 202 AS st, $3::uuid::text AS jid, $2::text AS uid,"
+    "   $4::bigint AS cms, '' AS code, '' AS msg FROM job"
+    "   UNION ALL SELECT 409, pend.id, '', 0, '', '' FROM pend"
+    "   UNION ALL SELECT $12::int, '', '', 0, $13::text, $14::text FROM ok"
+    "   WHERE NOT $8::boolean AND ok.allowed AND $12::int > 0),"
+    " idem AS (INSERT INTO pdf_report_idempotency (org, key, sha256,"
+    "   status, job_id, user_id, created_ms, code, message, expires_ms)"
+    "   SELECT $1::text, $9::text, decode($10::text, 'hex'), st, jid, uid,"
+    "   cms, code, msg, $11::bigint FROM ans"
+    "   ON CONFLICT (org, key) DO UPDATE SET " PDF_REPORT_PG_IDEM_SET
+    "   RETURNING 1)"
+    " SELECT w.n, w.oldest, ok.allowed, (SELECT count(*) FROM job),"
+    "  (SELECT count(*) FROM nt) + 0 * (SELECT count(*) FROM idem),"
+    "  (SELECT id FROM pend)"
+    " FROM w, ok",
+
+    /* PDF_REPORT_PG_IDEM_SELECT: $1 org, $2 key, $3 now; the record of
+     * a key not expired yet */
+    "SELECT encode(sha256, 'hex'), status, job_id, user_id, created_ms,"
+    " code, message, expires_ms FROM pdf_report_idempotency"
+    " WHERE org = $1::text AND key = $2::text AND expires_ms > $3::bigint",
+
+    /* PDF_REPORT_PG_IDEM_PUT: $1 org, $2 key, $3 SHA-256 (hex),
+     * $4 status, $5 job id, $6 user, $7 created_ms, $8 code, $9 message,
+     * $10 expires_ms; an expired record of the key is replaced */
+    "INSERT INTO pdf_report_idempotency (org, key, sha256, status, job_id,"
+    " user_id, created_ms, code, message, expires_ms)"
+    " VALUES ($1::text, $2::text, decode($3::text, 'hex'), $4::int,"
+    " $5::text, $6::text, $7::bigint, $8::text, $9::text, $10::bigint)"
+    " ON CONFLICT (org, key) DO UPDATE SET " PDF_REPORT_PG_IDEM_SET
 };
 
 

@@ -5,11 +5,11 @@
  * operations of a batch are a transaction of their own under their
  * orgs' advisory locks, the locks every step-1 write of those orgs
  * takes on every edge: the keys looked up, then the rate-limit hits and
- * the jobs, then the answers' rows, all committed together.  Two
- * requests of one key on two edges thus never both create: the second
- * finds the first's row.  Three pipelined round trips and one commit a
- * batch, beside the batch of the operations without a key.  No nginx
- * API.
+ * the jobs, each statement recording its answer under its key, all
+ * committed together.  Two requests of one key on two edges thus never
+ * both create: the second finds the first's row.  Two pipelined round
+ * trips and one commit a batch, beside the batch of the operations
+ * without a key.  No nginx API.
  */
 
 
@@ -24,23 +24,6 @@
 #define PDF_REPORT_PG_IDEM_NUM  24
 
 
-static const char  pdf_report_pg_idem_select[] =
-    "SELECT encode(sha256, 'hex'), status, job_id, user_id, created_ms,"
-    " code, message, expires_ms FROM pdf_report_idempotency"
-    " WHERE org = $1::text AND key = $2::text AND expires_ms > $3::bigint";
-
-/* an expired row of the key is replaced */
-static const char  pdf_report_pg_idem_upsert[] =
-    "INSERT INTO pdf_report_idempotency (org, key, sha256, status, job_id,"
-    " user_id, created_ms, code, message, expires_ms)"
-    " VALUES ($1::text, $2::text, decode($3::text, 'hex'), $4::int,"
-    " $5::text, $6::text, $7::bigint, $8::text, $9::text, $10::bigint)"
-    " ON CONFLICT (org, key) DO UPDATE SET sha256 = EXCLUDED.sha256,"
-    " status = EXCLUDED.status, job_id = EXCLUDED.job_id,"
-    " user_id = EXCLUDED.user_id, created_ms = EXCLUDED.created_ms,"
-    " code = EXCLUDED.code, message = EXCLUDED.message,"
-    " expires_ms = EXCLUDED.expires_ms";
-
 /* oldest first, a bounded batch; rows another edge deletes are its own */
 static const char  pdf_report_pg_idem_delete[] =
     "DELETE FROM pdf_report_idempotency i USING"
@@ -50,6 +33,23 @@ static const char  pdf_report_pg_idem_delete[] =
     " WHERE i.org = d.org AND i.key = d.key";
 
 
+/* what the second round trip sent for an operation */
+#define PDF_REPORT_PG_IDEM_SENT_NONE   0
+#define PDF_REPORT_PG_IDEM_SENT_STEP1  1     /* STEP1 or STEP1_IDEM */
+#define PDF_REPORT_PG_IDEM_SENT_PUT    2     /* the answer only */
+
+
+/* per operation: the values of the key's record, as text */
+typedef struct {
+    char         sha[PDF_REPORT_SHA256_HEX + 1];
+    char         status[PDF_REPORT_PG_IDEM_NUM];
+    char         created[PDF_REPORT_PG_IDEM_NUM];
+    char         expires[PDF_REPORT_PG_IDEM_NUM];
+    const char  *put[10];      /* PDF_REPORT_PG_IDEM_PUT's */
+    const char  *step1[6];     /* $9 to $14 of PDF_REPORT_PG_STEP1_IDEM */
+} pdf_report_pg_idem_args_t;
+
+
 static int pdf_report_pg_idem_run(pdf_report_pg_t *pg,
     pdf_report_op_t **ops, size_t n, unsigned *state,
     const pdf_report_scan_t *scan, pdf_report_job_t *claims,
@@ -57,12 +57,11 @@ static int pdf_report_pg_idem_run(pdf_report_pg_t *pg,
 static int pdf_report_pg_idem_found(PGresult *r, pdf_report_op_t *op,
     unsigned *state);
 static void pdf_report_pg_idem_answer(pdf_report_op_t *op);
-static void pdf_report_pg_idem_send(pdf_report_pg_pipe_t *p,
-    const char *sql, int n, const char *const *values);
 static int pdf_report_pg_idem_cmp(const void *a, const void *b);
 static int pdf_report_pg_idem_row(PGresult *r, pdf_report_idem_t *rec);
-static void pdf_report_pg_idem_put(pdf_report_pg_pipe_t *p,
-    pdf_report_op_t *op);
+static void pdf_report_pg_idem_args(pdf_report_pg_idem_args_t *a,
+    pdf_report_op_t *op, int create);
+static void pdf_report_pg_idem_recorded(pdf_report_op_t *op);
 static void pdf_report_pg_idem_num(char *buf, int64_t v);
 
 
@@ -87,11 +86,14 @@ pdf_report_pg_idem_get(pdf_report_pg_t *pg, const char *org,
     vals[1] = key;
     vals[2] = now;
 
-    rc = pdf_report_pg_query(c, pdf_report_pg_idem_select, 3, vals, &r);
+    r = pdf_report_pg_exec(c, PDF_REPORT_PG_IDEM_SELECT, 3, vals);
 
-    if (rc == 0) {
+    if (pdf_report_pg_ok(r, PGRES_TUPLES_OK)) {
         rc = pdf_report_pg_idem_row(r, rec);
         PQclear(r);
+
+    } else {
+        rc = pdf_report_pg_failed(c, r);
     }
 
     pdf_report_pg_release(pg, c);
@@ -175,29 +177,39 @@ failed:
 }
 
 
-/* the operations whose state is NEW, in one transaction */
+/*
+ * The operations whose state is NEW, in one transaction of two round
+ * trips: the orgs' locks and the keys looked up; then each operation's
+ * step-1 statement, which records its answer under its key as it gives
+ * it (PDF_REPORT_PG_STEP1_IDEM), the scan, and the commit.
+ */
 
 static int
 pdf_report_pg_idem_run(pdf_report_pg_t *pg, pdf_report_op_t **ops,
     size_t n, unsigned *state, const pdf_report_scan_t *scan,
     pdf_report_job_t *claims, pdf_report_scan_result_t *res)
 {
-    int                    rc, create;
-    char                  *args, *nums;
-    void                  *sargs;
-    size_t                 i, m, nkeys, sel, at;
-    int64_t               *keys;
-    const char            *vals[3];
-    pdf_report_op_t       *op;
-    pdf_report_pg_conn_t  *c;
-    pdf_report_pg_pipe_t   p;
+    int                         rc, create, remember;
+    char                       *args, *nums, *sent;
+    void                       *sargs;
+    size_t                      i, m, nkeys, sel, at;
+    int64_t                    *keys;
+    const char                 *vals[3];
+    pdf_report_op_t            *op;
+    pdf_report_pg_conn_t       *c;
+    pdf_report_pg_pipe_t        p;
+    pdf_report_pg_idem_args_t  *ia;
 
     c = NULL;
     keys = malloc(n * sizeof(int64_t));
     nums = malloc((2 * n + 1) * PDF_REPORT_PG_IDEM_NUM);
     args = malloc(n * pdf_report_pg_step1_size + 1);
+    ia = malloc(n * sizeof(pdf_report_pg_idem_args_t));
+    sent = calloc(n, 1);
 
-    if (keys == NULL || nums == NULL || args == NULL) {
+    if (keys == NULL || nums == NULL || args == NULL || ia == NULL
+        || sent == NULL)
+    {
         pdf_report_pg_set_error("out of memory");
         rc = PDF_REPORT_PG_ERROR;
         goto failed;
@@ -271,7 +283,7 @@ pdf_report_pg_idem_run(pdf_report_pg_t *pg, pdf_report_op_t **ops,
         vals[1] = op->idem->key;
         vals[2] = nums + (n + i) * PDF_REPORT_PG_IDEM_NUM;
 
-        pdf_report_pg_idem_send(&p, pdf_report_pg_idem_select, 3, vals);
+        pdf_report_pg_pipe_send(&p, PDF_REPORT_PG_IDEM_SELECT, 3, vals);
     }
 
     rc = pdf_report_pg_pipe_end(&p);
@@ -295,9 +307,9 @@ pdf_report_pg_idem_run(pdf_report_pg_t *pg, pdf_report_op_t **ops,
         goto failed;
     }
 
-    /* 2: the hits and the jobs of the keys not used yet */
+    /* 2: the hits, the jobs and their answers, the scan, the commit */
 
-    rc = pdf_report_pg_pipe_begin(&p, c, n + 1);
+    rc = pdf_report_pg_pipe_begin(&p, c, n + 4);
     if (rc != 0) {
         goto failed;
     }
@@ -305,80 +317,45 @@ pdf_report_pg_idem_run(pdf_report_pg_t *pg, pdf_report_op_t **ops,
     for (i = 0; i < n && rc == 0; i++) {
         op = ops[i];
 
-        if (state[i] == PDF_REPORT_PG_IDEM_COUNT ? op->rate
-            : state[i] == PDF_REPORT_PG_IDEM_NEW
-              && (op->kind == PDF_REPORT_OP_CREATE || op->rate))
-        {
-            create = (state[i] == PDF_REPORT_PG_IDEM_NEW
-                      && op->kind == PDF_REPORT_OP_CREATE);
-
-            rc = pdf_report_pg_step1_send(&p, op, create,
-                                          args + i * pdf_report_pg_step1_size);
-        }
-    }
-
-    /* an empty pipeline (every key answered) is a sync, no more; a
-     * failure to send still leaves the pipeline mode */
-    if (rc != 0) {
-        p.rc = rc;
-    }
-
-    rc = pdf_report_pg_pipe_end(&p);
-
-    for (i = 0, m = 0; rc == 0 && i < n; i++) {
-        op = ops[i];
-
-        if (state[i] == PDF_REPORT_PG_IDEM_COUNT ? op->rate
-            : state[i] == PDF_REPORT_PG_IDEM_NEW
-              && (op->kind == PDF_REPORT_OP_CREATE || op->rate))
-        {
-            create = (state[i] == PDF_REPORT_PG_IDEM_NEW
-                      && op->kind == PDF_REPORT_OP_CREATE);
-
-            pdf_report_pg_step1_read(p.res[m++], op, create);
-
-            if (op->rc == PDF_REPORT_PG_ERROR) {
-                rc = op->rc;
+        if (state[i] == PDF_REPORT_PG_IDEM_COUNT) {
+            if (op->rate) {
+                sent[i] = PDF_REPORT_PG_IDEM_SENT_STEP1;
+                rc = pdf_report_pg_step1_send(&p, op, 0,
+                                         args + i * pdf_report_pg_step1_size,
+                                         NULL);
             }
+
+            continue;
         }
-
-        /* another body: a refusal, counted as one (or 429 first) */
-        if (state[i] == PDF_REPORT_PG_IDEM_COUNT && op->rc == 0) {
-            op->rc = PDF_REPORT_STORE_IDEM_REUSED;
-        }
-    }
-
-    pdf_report_pg_pipe_free(&p);
-
-    if (rc != 0) {
-        goto failed;
-    }
-
-    /* 3: the answers to remember, the scan, and the commit */
-
-    rc = pdf_report_pg_pipe_begin(&p, c, n + 4);
-    if (rc != 0) {
-        goto failed;
-    }
-
-    for (i = 0; i < n; i++) {
-        op = ops[i];
 
         if (state[i] != PDF_REPORT_PG_IDEM_NEW) {
             continue;
         }
 
-        if (op->kind == PDF_REPORT_OP_CREATE
-            && (op->rc == 0 || op->rc == PDF_REPORT_STORE_EXISTS))
-        {
-            pdf_report_pg_idem_answer(op);
-            pdf_report_pg_idem_put(&p, op);
+        create = (op->kind == PDF_REPORT_OP_CREATE);
+        remember = (create || op->idem->rec.status != 0);
 
-        } else if (op->kind == PDF_REPORT_OP_RATE && op->rc == 0
-                   && op->idem->rec.status != 0)
-        {
-            pdf_report_pg_idem_put(&p, op);
+        if (remember) {
+            pdf_report_pg_idem_args(&ia[i], op, create);
         }
+
+        if (create || op->rate) {
+            sent[i] = PDF_REPORT_PG_IDEM_SENT_STEP1;
+            rc = pdf_report_pg_step1_send(&p, op, create,
+                                         args + i * pdf_report_pg_step1_size,
+                                         remember ? ia[i].step1 : NULL);
+
+        } else if (remember) {
+            /* a refusal, not counted: only remembered */
+            sent[i] = PDF_REPORT_PG_IDEM_SENT_PUT;
+            pdf_report_pg_pipe_send(&p, PDF_REPORT_PG_IDEM_PUT, 10,
+                                    ia[i].put);
+        }
+    }
+
+    /* a failure to send still leaves the pipeline mode */
+    if (rc != 0) {
+        p.rc = rc;
     }
 
     /* after the creates, in their snapshot: it claims their jobs */
@@ -398,17 +375,57 @@ pdf_report_pg_idem_run(pdf_report_pg_t *pg, pdf_report_op_t **ops,
                                   claims, res);
     }
 
-    pdf_report_pg_pipe_free(&p);
-
     if (rc != 0) {
+        pdf_report_pg_pipe_free(&p);
         goto failed;
     }
 
+    /* committed: each operation's own answer */
+    for (i = 0, m = 0; i < n; i++) {
+        op = ops[i];
+
+        if (sent[i] == PDF_REPORT_PG_IDEM_SENT_PUT) {
+            m++;
+            pdf_report_pg_idem_recorded(op);
+            continue;
+        }
+
+        if (sent[i] != PDF_REPORT_PG_IDEM_SENT_STEP1) {
+            continue;
+        }
+
+        create = (state[i] == PDF_REPORT_PG_IDEM_NEW
+                  && op->kind == PDF_REPORT_OP_CREATE);
+
+        pdf_report_pg_step1_read(p.res[m++], op, create);
+
+        if (state[i] == PDF_REPORT_PG_IDEM_COUNT) {
+            /* another body: a refusal, counted as one (or 429 first) */
+            if (op->rc == 0) {
+                op->rc = PDF_REPORT_STORE_IDEM_REUSED;
+            }
+
+            continue;
+        }
+
+        /* what the statement recorded, as the caller reads it */
+        if (create && (op->rc == 0 || op->rc == PDF_REPORT_STORE_EXISTS)) {
+            pdf_report_pg_idem_answer(op);
+            pdf_report_pg_idem_recorded(op);
+
+        } else if (!create && op->rc == 0 && op->idem->rec.status != 0) {
+            pdf_report_pg_idem_recorded(op);
+        }
+    }
+
+    pdf_report_pg_pipe_free(&p);
     pdf_report_pg_release(pg, c);
 
     free(keys);
     free(nums);
     free(args);
+    free(ia);
+    free(sent);
 
     return 0;
 
@@ -429,6 +446,8 @@ failed:
     free(keys);
     free(nums);
     free(args);
+    free(ia);
+    free(sent);
 
     return rc;
 }
@@ -497,32 +516,6 @@ pdf_report_pg_idem_answer(pdf_report_op_t *op)
 }
 
 
-static void
-pdf_report_pg_idem_send(pdf_report_pg_pipe_t *p, const char *sql, int n,
-    const char *const *values)
-{
-    if (p->rc != 0) {
-        return;
-    }
-
-    if (p->n == p->max) {
-        pdf_report_pg_set_error("a pipeline of more than %zu statements",
-                                p->max);
-        p->rc = PDF_REPORT_PG_ERROR;
-        return;
-    }
-
-    if (PQsendQueryParams(p->c->conn, sql, n, NULL, values, NULL, NULL, 0)
-        != 1)
-    {
-        p->rc = pdf_report_pg_failed(p->c, NULL);
-        return;
-    }
-
-    p->n++;
-}
-
-
 static int
 pdf_report_pg_idem_cmp(const void *a, const void *b)
 {
@@ -575,42 +568,57 @@ pdf_report_pg_idem_row(PGresult *r, pdf_report_idem_t *rec)
 }
 
 
-/* the answer of op->idem->rec under its key (libpq copies the values) */
+/*
+ * The values that record op's answer under its key: a create's comes
+ * from its statement (202 or 409), a refusal's is op->idem->rec
+ */
 
 static void
-pdf_report_pg_idem_put(pdf_report_pg_pipe_t *p, pdf_report_op_t *op)
+pdf_report_pg_idem_args(pdf_report_pg_idem_args_t *a, pdf_report_op_t *op,
+    int create)
 {
-    char                   status[PDF_REPORT_PG_IDEM_NUM];
-    char                   created[PDF_REPORT_PG_IDEM_NUM];
-    char                   expires[PDF_REPORT_PG_IDEM_NUM];
-    char                   sha[PDF_REPORT_SHA256_HEX + 1];
-    const char            *vals[10];
+    pdf_report_idem_op_t  *idem;
+
+    idem = op->idem;
+
+    pdf_report_hex(a->sha, idem->sha256, PDF_REPORT_SHA256_LEN);
+    a->sha[PDF_REPORT_SHA256_HEX] = '\0';
+
+    pdf_report_pg_idem_num(a->status, create ? 0 : idem->rec.status);
+    pdf_report_pg_idem_num(a->created, idem->rec.created_ms);
+    pdf_report_pg_idem_num(a->expires, op->now_ms + idem->ttl_ms);
+
+    a->put[0] = op->job.org;
+    a->put[1] = idem->key;
+    a->put[2] = a->sha;
+    a->put[3] = a->status;
+    a->put[4] = idem->rec.job_id;
+    a->put[5] = idem->rec.user;
+    a->put[6] = a->created;
+    a->put[7] = idem->rec.code;
+    a->put[8] = idem->rec.message;
+    a->put[9] = a->expires;
+
+    a->step1[0] = idem->key;
+    a->step1[1] = a->sha;
+    a->step1[2] = a->expires;
+    a->step1[3] = a->status;
+    a->step1[4] = create ? "" : idem->rec.code;
+    a->step1[5] = create ? "" : idem->rec.message;
+}
+
+
+/* op->idem->rec as the store now holds it */
+
+static void
+pdf_report_pg_idem_recorded(pdf_report_op_t *op)
+{
     pdf_report_idem_op_t  *idem;
 
     idem = op->idem;
 
     memcpy(idem->rec.sha256, idem->sha256, PDF_REPORT_SHA256_LEN);
     idem->rec.expires_ms = op->now_ms + idem->ttl_ms;
-
-    pdf_report_hex(sha, idem->sha256, PDF_REPORT_SHA256_LEN);
-    sha[PDF_REPORT_SHA256_HEX] = '\0';
-
-    pdf_report_pg_idem_num(status, idem->rec.status);
-    pdf_report_pg_idem_num(created, idem->rec.created_ms);
-    pdf_report_pg_idem_num(expires, idem->rec.expires_ms);
-
-    vals[0] = op->job.org;
-    vals[1] = idem->key;
-    vals[2] = sha;
-    vals[3] = status;
-    vals[4] = idem->rec.job_id;
-    vals[5] = idem->rec.user;
-    vals[6] = created;
-    vals[7] = idem->rec.code;
-    vals[8] = idem->rec.message;
-    vals[9] = expires;
-
-    pdf_report_pg_idem_send(p, pdf_report_pg_idem_upsert, 10, vals);
 }
 
 

@@ -126,6 +126,9 @@ typedef enum {
     PDF_REPORT_PG_USAGE,
     PDF_REPORT_PG_JOB_USER,
     PDF_REPORT_PG_LOCKS,
+    PDF_REPORT_PG_STEP1_IDEM,
+    PDF_REPORT_PG_IDEM_SELECT,
+    PDF_REPORT_PG_IDEM_PUT,
     PDF_REPORT_PG_NSTMTS
 } pdf_report_pg_stmt_e;
 
@@ -248,7 +251,7 @@ int pdf_report_pg_query(pdf_report_pg_conn_t *c, const char *sql, int n,
 /* a step-1 statement in another file's pipeline (pg_jobs.c) */
 extern const size_t  pdf_report_pg_step1_size;
 int pdf_report_pg_step1_send(pdf_report_pg_pipe_t *p, pdf_report_op_t *op,
-    int create, void *args);
+    int create, void *args, const char *const *idem);
 void pdf_report_pg_step1_read(PGresult *r, pdf_report_op_t *op,
     int create);
 

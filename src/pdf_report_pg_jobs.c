@@ -1343,7 +1343,9 @@ pdf_report_pg_num(char *buf, int64_t v)
  * (pdf_report_pg_idem.c), the org's lock held: args, of
  * pdf_report_pg_step1_size bytes, live until the pipeline ends; create
  * says whether the operation creates (a CREATE whose key was not used
- * yet) or only counts.  0, or an error that sent nothing.
+ * yet) or only counts.  With idem (the six values $9 to $14 of
+ * PDF_REPORT_PG_STEP1_IDEM), the statement also records the answer
+ * under the key.  0, or an error that sent nothing.
  */
 
 const size_t  pdf_report_pg_step1_size = sizeof(pdf_report_pg_step1_t);
@@ -1351,8 +1353,10 @@ const size_t  pdf_report_pg_step1_size = sizeof(pdf_report_pg_step1_t);
 
 int
 pdf_report_pg_step1_send(pdf_report_pg_pipe_t *p, pdf_report_op_t *op,
-    int create, void *args)
+    int create, void *args, const char *const *idem)
 {
+    size_t                  i;
+    const char             *values[14];
     pdf_report_pg_step1_t  *a = args;
 
     if (create) {
@@ -1368,7 +1372,20 @@ pdf_report_pg_step1_send(pdf_report_pg_pipe_t *p, pdf_report_op_t *op,
                              op->job.created_ms, op->now_ms, op->period_ms,
                              op->rate ? (long) op->limit : -1, create);
 
-    pdf_report_pg_pipe_send(p, PDF_REPORT_PG_STEP1, 8, a->values);
+    if (idem == NULL) {
+        pdf_report_pg_pipe_send(p, PDF_REPORT_PG_STEP1, 8, a->values);
+        return 0;
+    }
+
+    for (i = 0; i < 8; i++) {
+        values[i] = a->values[i];
+    }
+
+    for (i = 0; i < 6; i++) {
+        values[8 + i] = idem[i];
+    }
+
+    pdf_report_pg_pipe_send(p, PDF_REPORT_PG_STEP1_IDEM, 14, values);
 
     return 0;
 }

@@ -344,6 +344,15 @@ sub expiry {
 
         is($n, 0, "$name - expired, then deleted");
     }
+
+    # no rate limit here: a refusal is remembered without a hit
+    my ($s4, $h4, $t4) = post('"ttl-404"', '{"userId":"USNOSUCHUSER0001"}');
+    my ($s5, $h5, $t5) = post('"ttl-404"', '{"userId":"USNOSUCHUSER0001"}');
+    is("$s4 $s5", '404 404', "$name - not counted: a 404, twice");
+    ok(!exists $h4->{'idempotent-replayed'}, "$name - the first not a replay");
+    is($h5->{'idempotent-replayed'}, 'true', "$name - the 404 replayed");
+    is($t5, $t4, "$name - its body");
+    ok(!exists $h5->{ratelimit}, "$name - no rate-limit header");
 }
 
 
@@ -407,7 +416,7 @@ PdfReport::Test::auth()
 
 === TEST 5: after the TTL the key creates anew; expired keys deleted
 --- http_config eval
-PdfReport::Test::http_config(idempotency_ttl => '2s')
+PdfReport::Test::http_config(idempotency_ttl => '2s', rate_limit => 'off')
 --- request
 GET /v1/document/api/00000000-0000-4000-8000-000000000000
 --- more_headers eval
@@ -484,7 +493,8 @@ PdfReport::Test::auth()
 
 === TEST 10: PostgreSQL: after the TTL anew; expired rows deleted
 --- http_config eval
-PdfReport::Test::http_config(store => $::uri[4], idempotency_ttl => '2s')
+PdfReport::Test::http_config(store => $::uri[4], idempotency_ttl => '2s',
+                              rate_limit => 'off')
 --- init
 main::until_served(10);
 --- pg: 4
