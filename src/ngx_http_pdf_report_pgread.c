@@ -60,6 +60,9 @@ typedef struct {
     unsigned                          resolved;  /* hostaddr is set */
     char                              resolve_err[128];
     char                              hostaddr[PDF_REPORT_PG_HOSTADDR_LEN];
+    /* the task's, copied to hostaddr on the event loop: the listener
+     * reads hostaddr there while a new look-up may run */
+    char                              found[PDF_REPORT_PG_HOSTADDR_LEN];
 } ngx_http_pdf_report_pgread_t;
 
 
@@ -337,8 +340,8 @@ ngx_http_pdf_report_pgread_resolve(void *data, ngx_log_t *log)
 {
     ngx_http_pdf_report_pgread_t  *pr = data;
 
-    pr->resolve_rc = pdf_report_pg_async_resolve(pr->pmcf->pg, pr->hostaddr,
-                                                 sizeof(pr->hostaddr));
+    pr->resolve_rc = pdf_report_pg_async_resolve(pr->pmcf->pg, pr->found,
+                                                 sizeof(pr->found));
 
     /* the message is this thread's: copied for the event loop's log */
     if (pr->resolve_rc != 0) {
@@ -366,6 +369,7 @@ ngx_http_pdf_report_pgread_resolved(ngx_event_t *ev)
         return;
     }
 
+    ngx_memcpy(pr->hostaddr, pr->found, sizeof(pr->hostaddr));
     pr->resolved = 1;
 
     /* a connection's socket never crosses fork(): made in the worker */

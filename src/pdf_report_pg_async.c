@@ -124,14 +124,28 @@ pdf_report_pg_async_result(PGresult *r, int what, const char *org,
     pdf_report_job_t *job, int *rc, int *access_rc, char *stem,
     size_t *stem_len)
 {
-    const char  *msg;
+    const char  *msg, *state;
 
     *access_rc = PDF_REPORT_STORE_NOT_FOUND;
     *stem_len = 0;
 
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
         pdf_report_pg_set_error("%s", msg ? msg : "no result");
+
+        /*
+         * The server going away (08: connection exception, 57P0x: it
+         * shuts down) answers the read 503, as a pool read's would
+         */
+        if (state == NULL || strncmp(state, "08", 2) == 0
+            || strncmp(state, "57P0", 4) == 0)
+        {
+            *rc = PDF_REPORT_STORE_UNAVAILABLE;
+            *access_rc = PDF_REPORT_STORE_UNAVAILABLE;
+            return;
+        }
+
         *rc = PDF_REPORT_PG_ERROR;
         return;
     }

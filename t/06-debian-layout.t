@@ -409,7 +409,7 @@ subtest 'nginx runs the snippets: a 12 KB step 1, the job completes' => sub {
 
     is($job && $job->{status}, 'COMPLETE',
        'the job completes: rendered and uploaded')
-        or diag(explain($job) . error_log($tmp));
+        or diag(Test::More::explain($job) . error_log($tmp));
 
     # after the steps, as tools/package-check does: the port answers
     # before the workers are forked, and a new one is root for a moment

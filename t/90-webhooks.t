@@ -171,7 +171,7 @@ sub events {
 
     my ($d) = wait_got('/acme', 1);
     ok($d && $d->{verified}, "$name - the reference library verifies it")
-        or diag(explain($d));
+        or diag(Test::More::explain($d));
     is($d->{id}, "msg_$id", "$name - webhook-id: msg_<jobId>");
     like($d->{timestamp}, qr/^\d{10}$/, "$name - webhook-timestamp");
     ok(abs($d->{timestamp} - time()) < 30, "$name - and it is now");
