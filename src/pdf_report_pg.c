@@ -1044,42 +1044,63 @@ pdf_report_pg_connect_start(pdf_report_pg_t *pg, const char *hostaddr)
     const char  *keys[] = PDF_REPORT_PG_CONN_KEYS;
     const char  *vals[] = PDF_REPORT_PG_CONN_VALS(pg->connect_timeout,
                                                   pg->uri);
-    const char  *k[sizeof(keys) / sizeof(keys[0]) + 1];
-    const char  *v[sizeof(keys) / sizeof(keys[0]) + 1];
+    const char  *k[sizeof(keys) / sizeof(keys[0]) + 3];
+    const char  *v[sizeof(keys) / sizeof(keys[0]) + 3];
+    const char  *addrs, *ports;
     size_t       i;
 
-    /* the addresses resolved beforehand: after the URI, so they win */
     for (i = 0; keys[i] != NULL; i++) {
         k[i] = keys[i];
         v[i] = vals[i];
     }
 
-    k[i] = (hostaddr != NULL && hostaddr[0] != '\0') ? "hostaddr" : NULL;
-    v[i] = hostaddr;
-    k[i + 1] = NULL;
-    v[i + 1] = NULL;
+    /*
+     * The lists pdf_report_pg_resolve() made, after the URI, so that
+     * they win: "host", "hostaddr" and "port" (empty: the URI's)
+     */
+    if (hostaddr != NULL && hostaddr[0] != '\0') {
+        addrs = hostaddr + strlen(hostaddr) + 1;
+        ports = addrs + strlen(addrs) + 1;
+
+        k[i] = "host";
+        v[i++] = hostaddr;
+        k[i] = "hostaddr";
+        v[i++] = addrs;
+
+        if (ports[0] != '\0') {
+            k[i] = "port";
+            v[i++] = ports;
+        }
+    }
+
+    k[i] = NULL;
+    v[i] = NULL;
 
     return PQconnectStartParams(k, v, 1);
 }
 
 
 /*
- * The URI's host names resolved, as libpq would (the first address of
- * each), into a "hostaddr" list for pdf_report_pg_connect_start(): ""
- * when there is nothing to resolve (addresses, socket directories, no
- * host, or a hostaddr of the URI's own).  For a pool thread: this waits
- * for DNS.  0, or -1 with the error for pdf_report_pg_error().
+ * The URI's host names resolved as libpq would resolve them, every
+ * address of each in turn, into lists for pdf_report_pg_connect_start():
+ * "host\0hostaddr\0port\0", a host repeated for each of its addresses
+ * (and its port, when the URI gives one a host); "" when there is
+ * nothing to resolve (addresses, socket directories, no host, or a
+ * hostaddr of the URI's own).  For a pool thread: this waits for DNS.
+ * 0, or -1 with the error for pdf_report_pg_error().
  */
 
 int
 pdf_report_pg_resolve(pdf_report_pg_t *pg, char *hostaddr, size_t len)
 {
     int                 rc, any;
-    char               *err, *hosts, *h, *next, addr[INET6_ADDRSTRLEN];
-    size_t              n;
-    struct addrinfo     hints, *ai;
+    char               *err, *hosts, *h, *next, *ports, *pt, *pnext;
+    char                addr[INET6_ADDRSTRLEN];
+    char               *hl, *al, *pl;
+    size_t              nh, na, np, cap;
+    struct addrinfo     hints, *ai, *r;
     PQconninfoOption   *opts, *o;
-    const char         *host;
+    const char         *host, *port, *sep;
 
     hostaddr[0] = '\0';
 
@@ -1093,6 +1114,7 @@ pdf_report_pg_resolve(pdf_report_pg_t *pg, char *hostaddr, size_t len)
     }
 
     host = NULL;
+    port = NULL;
 
     for (o = opts; o->keyword != NULL; o++) {
         if (strcmp(o->keyword, "hostaddr") == 0 && o->val != NULL
@@ -1104,15 +1126,39 @@ pdf_report_pg_resolve(pdf_report_pg_t *pg, char *hostaddr, size_t len)
 
         if (strcmp(o->keyword, "host") == 0) {
             host = o->val;
+
+        } else if (strcmp(o->keyword, "port") == 0) {
+            port = o->val;
         }
     }
 
     hosts = (host != NULL) ? strdup(host) : NULL;
+
+    /* one port for all hosts: the URI's stays; a list: one a host */
+    ports = (port != NULL && strchr(port, ',') != NULL) ? strdup(port)
+                                                        : NULL;
+
     PQconninfoFree(opts);
 
     if (hosts == NULL) {
+        free(ports);
         return (host == NULL) ? 0 : -1;
     }
+
+    /* the three lists, each at most a third of the buffer */
+    cap = len / 3;
+    hl = malloc(3 * cap);
+
+    if (hl == NULL || cap < 2) {
+        free(hosts);
+        free(ports);
+        free(hl);
+        pdf_report_pg_set_error("out of memory");
+        return -1;
+    }
+
+    al = hl + cap;
+    pl = al + cap;
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
@@ -1120,7 +1166,10 @@ pdf_report_pg_resolve(pdf_report_pg_t *pg, char *hostaddr, size_t len)
 
     rc = 0;
     any = 0;
-    n = 0;
+    nh = 0;
+    na = 0;
+    np = 0;
+    pt = ports;
 
     for (h = hosts; h != NULL && rc == 0; h = next) {
         next = strchr(h, ',');
@@ -1128,7 +1177,16 @@ pdf_report_pg_resolve(pdf_report_pg_t *pg, char *hostaddr, size_t len)
             *next++ = '\0';
         }
 
-        addr[0] = '\0';
+        pnext = NULL;
+
+        if (pt != NULL) {
+            pnext = strchr(pt, ',');
+            if (pnext != NULL) {
+                *pnext++ = '\0';
+            }
+        }
+
+        ai = NULL;
 
         /* a socket directory or an address: libpq looks nothing up */
         if (h[0] != '\0' && h[0] != '/' && h[0] != '@') {
@@ -1136,6 +1194,7 @@ pdf_report_pg_resolve(pdf_report_pg_t *pg, char *hostaddr, size_t len)
 
             if (getaddrinfo(h, NULL, &hints, &ai) == 0) {
                 freeaddrinfo(ai);
+                ai = NULL;
 
             } else {
                 hints.ai_flags = 0;
@@ -1146,33 +1205,64 @@ pdf_report_pg_resolve(pdf_report_pg_t *pg, char *hostaddr, size_t len)
                     break;
                 }
 
-                if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr,
-                                sizeof(addr), NULL, 0, NI_NUMERICHOST)
-                    != 0)
-                {
-                    addr[0] = '\0';
-                }
-
-                freeaddrinfo(ai);
                 any = 1;
             }
         }
 
-        if (n + strlen(addr) + 2 > len) {
-            pdf_report_pg_set_error("too many hosts in the URI");
-            rc = -1;
-            break;
+        /* the host once per address, as libpq tries them, in order */
+        for (r = ai; rc == 0; r = r->ai_next) {
+            addr[0] = '\0';
+
+            if (r != NULL
+                && getnameinfo(r->ai_addr, r->ai_addrlen, addr,
+                               sizeof(addr), NULL, 0, NI_NUMERICHOST)
+                   != 0)
+            {
+                addr[0] = '\0';
+            }
+
+            if (nh + strlen(h) + 2 > cap || na + strlen(addr) + 2 > cap
+                || (pt != NULL && np + strlen(pt) + 2 > cap))
+            {
+                pdf_report_pg_set_error("too many hosts in the URI");
+                rc = -1;
+                break;
+            }
+
+            sep = (nh != 0) ? "," : "";
+
+            nh += (size_t) sprintf(hl + nh, "%s%s", sep, h);
+            na += (size_t) sprintf(al + na, "%s%s", sep, addr);
+
+            if (pt != NULL) {
+                np += (size_t) sprintf(pl + np, "%s%s", sep, pt);
+            }
+
+            if (r == NULL || r->ai_next == NULL) {
+                break;
+            }
         }
 
-        n += (size_t) sprintf(hostaddr + n, "%s%s", h != hosts ? "," : "",
-                              addr);
+        if (ai != NULL) {
+            freeaddrinfo(ai);
+        }
+
+        pt = pnext;
+    }
+
+    if (rc == 0 && any) {
+        hl[nh] = '\0';
+        al[na] = '\0';
+        pl[np] = '\0';
+
+        memcpy(hostaddr, hl, nh + 1);
+        memcpy(hostaddr + nh + 1, al, na + 1);
+        memcpy(hostaddr + nh + 1 + na + 1, pl, np + 1);
     }
 
     free(hosts);
-
-    if (rc != 0 || !any) {
-        hostaddr[0] = '\0';
-    }
+    free(ports);
+    free(hl);
 
     return rc;
 }

@@ -35,10 +35,11 @@
 PGconn *pdf_report_pg_async_start(pdf_report_pg_t *pg, const char *hostaddr);
 
 /*
- * The URI's host names resolved into a "hostaddr" list ("" when there is
- * nothing to resolve), in a pool thread: DNS waits.  0, or -1.
+ * The URI's host names resolved into "host", "hostaddr" and "port" lists
+ * ("" when there is nothing to resolve), in a pool thread: DNS waits.
+ * 0, or -1.
  */
-#define PDF_REPORT_PG_HOSTADDR_LEN  1024
+#define PDF_REPORT_PG_HOSTADDR_LEN  2048
 int pdf_report_pg_async_resolve(pdf_report_pg_t *pg, char *hostaddr,
     size_t len);
 

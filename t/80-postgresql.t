@@ -267,9 +267,11 @@ sub away_at_finish {
 
 our @uri = map { PdfReport::Test::pg_database() } 1 .. 8;
 
-# the last by a host name: the event loop's connection resolves it in a
-# pool thread first
-$uri[7] =~ s{\@127\.0\.0\.1:}{\@localhost:};
+# the last by host names, resolved in a pool thread first by the event
+# loop's connection, every address of each (on Debian, localhost is ::1
+# first, where the cluster does not listen), tried in turn with a port a
+# host: the first port refuses
+$uri[7] =~ s{\@127\.0\.0\.1:(\d+)/}{\@localhost:1,localhost:$1/};
 
 run_tests();
 
@@ -421,7 +423,7 @@ could not be set up
 
 
 
-=== TEST 9: a host name in the URI: resolved off the event loop, read on it
+=== TEST 9: host names in the URI, a port each: resolved off the event loop, every address tried, read on it
 --- http_config eval
 main::pg($::uri[7])
 --- init
@@ -436,3 +438,4 @@ cannot read the PostgreSQL store on the event loop
 [alert]
 [crit]
 [emerg]
+
